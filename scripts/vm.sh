@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Run a command in the lab VM and return its exit status and output.
+#
+#   scripts/vm.sh [options] -- COMMAND [ARG...]
+#
+# The guest boots the patched kernel under QEMU TCG (q35, -cpu max, intel-iommu
+# with interrupt remapping), sees the host's root file system read-only over 9p
+# (so host-built binaries run unchanged), binds the lab's PCI devices to
+# vfio-pci and runs COMMAND as root in the current directory's host path.
+# COMMAND's stdout and stderr are printed on the host; the exit status is
+# COMMAND's, or:
+#   124  the guest did not finish within the timeout
+#   125  the guest panicked, or never reached the command (see the console log)
+#   126  bad usage or a missing kernel/QEMU
+#
+# Options:
+#   --timeout SEC   hard limit for the whole run (default 600)
+#   --mem SIZE      guest memory (default 2G)
+#   --smp N         guest vCPUs (default 2)
+#   --bar SIZE      ivshmem BAR size, a power of two (default 4G)
+#   --no-vfio       leave the lab devices on their default drivers
+#   --keep          keep the run directory (console log, output) and print it
+#   --kernel PATH   bzImage to boot (default build/kbuild/arch/x86/boot/bzImage)
+#   --append ARGS   extra kernel command line
+#
+# Environment: KEEP_VM_RUNS=1 acts like --keep; VM_RUNS_DIR (default
+# build/vm-runs) holds the run directories.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD_DIR=${BUILD_DIR:-$ROOT/build}
+KERNEL=$BUILD_DIR/kbuild/arch/x86/boot/bzImage
+TIMEOUT=600
+MEM=2G
+SMP=2
+BAR=4G
+VFIO=1
+KEEP=${KEEP_VM_RUNS:-0}
+APPEND=
+
+usage() { sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' >&2; exit 126; }
+die() { echo "vm: error: $*" >&2; exit 126; }
+
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--timeout) TIMEOUT=${2:?}; shift 2 ;;
+	--mem) MEM=${2:?}; shift 2 ;;
+	--smp) SMP=${2:?}; shift 2 ;;
+	--bar) BAR=${2:?}; shift 2 ;;
+	--no-vfio) VFIO=0; shift ;;
+	--keep) KEEP=1; shift ;;
+	--kernel) KERNEL=${2:?}; shift 2 ;;
+	--append) APPEND=${2:?}; shift 2 ;;
+	--) shift; break ;;
+	-h|--help) usage ;;
+	*) echo "vm: unknown option '$1'" >&2; usage ;;
+	esac
+done
+[ $# -gt 0 ] || { echo "vm: no command given" >&2; usage; }
+[ -f "$KERNEL" ] || die "no kernel at $KERNEL: run 'make kernel' first"
+command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not found: run 'make deps'"
+case "$TIMEOUT" in ''|*[!0-9]*) die "--timeout takes whole seconds, not '$TIMEOUT'" ;; esac
+
+RUNS=${VM_RUNS_DIR:-$BUILD_DIR/vm-runs}
+mkdir -p "$RUNS"
+RUN=$(mktemp -d "$RUNS/run.XXXXXX")
+cleanup() {
+	if [ "$KEEP" = 1 ]; then
+		echo "vm: run directory kept: $RUN" >&2
+	else
+		rm -rf "$RUN"
+	fi
+}
+trap cleanup EXIT
+
+# The command, quoted for the guest's shell, run from the caller's directory.
+{
+	printf 'cd %q || exit 127\n' "$PWD"
+	printf 'exec'
+	printf ' %q' "$@"
+	printf '\n'
+} >"$RUN/cmd"
+
+CMDLINE="console=ttyS0 root=/dev/root rootfstype=9p"
+CMDLINE+=" rootflags=trans=virtio,version=9p2000.L,msize=512000 ro"
+CMDLINE+=" init=$ROOT/tests/vm/guest-init.sh panic=-1 oops=panic"
+CMDLINE+=" intel_iommu=on iommu=nopt loglevel=4"
+CMDLINE+=" tsmrun=$RUN tsmvfio=$VFIO $APPEND"
+
+# intel-iommu first: devices created before it would bypass the vIOMMU.
+set +e
+timeout --signal=KILL "$TIMEOUT" qemu-system-x86_64 \
+	-accel tcg -machine q35 -cpu max -smp "$SMP" -m "$MEM" \
+	-nographic -no-reboot -nodefaults -serial "file:$RUN/console.log" -monitor none \
+	-device intel-iommu,intremap=on \
+	-kernel "$KERNEL" -append "$CMDLINE" \
+	-fsdev local,id=rootfs,path=/,security_model=none,readonly=on,multidevs=remap \
+	-device virtio-9p-pci,fsdev=rootfs,mount_tag=/dev/root \
+	-fsdev local,id=runfs,path="$RUN",security_model=none,multidevs=remap \
+	-device virtio-9p-pci,fsdev=runfs,mount_tag=tsmrun \
+	-device edu \
+	-object memory-backend-ram,id=ivmem,size="$BAR",share=on \
+	-device ivshmem-plain,memdev=ivmem \
+	</dev/null >"$RUN/qemu.log" 2>&1
+qrc=$?
+set -e
+
+[ -f "$RUN/out" ] && cat "$RUN/out"
+
+show_console() {
+	echo "vm: last lines of the guest console ($RUN/console.log):" >&2
+	tail -n 30 "$RUN/console.log" 2>/dev/null | sed 's/^/  | /' >&2
+	[ -s "$RUN/qemu.log" ] && head -n 3 "$RUN/qemu.log" | sed 's/^/  qemu| /' >&2
+	KEEP=1
+}
+
+if [ -f "$RUN/status" ]; then
+	status=$(cat "$RUN/status")
+	# a kernel warning, lockdep splat or BUG during the run fails it
+	pat='BUG:|WARNING:|possible recursive locking|possible circular locking|inconsistent lock state|INFO: task .* blocked|UBSAN:|KASAN:'
+	if grep -qE "$pat" "$RUN/dmesg" 2>/dev/null; then
+		echo "vm: the kernel reported a problem during the run:" >&2
+		grep -E -A14 "$pat" "$RUN/dmesg" | head -n 80 | sed 's/^/  | /' >&2
+		KEEP=1
+		[ "$status" = 0 ] && status=125
+	fi
+	exit "$status"
+fi
+if [ $qrc -eq 137 ] || [ $qrc -eq 124 ]; then
+	echo "vm: error: the guest did not finish within ${TIMEOUT}s" >&2
+	show_console
+	exit 124
+fi
+if grep -q 'Kernel panic' "$RUN/console.log" 2>/dev/null; then
+	echo "vm: error: the guest kernel panicked" >&2
+else
+	echo "vm: error: the guest stopped (qemu exit $qrc) without running the command" >&2
+fi
+show_console
+exit 125

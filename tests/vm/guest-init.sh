@@ -1,0 +1,61 @@
+#!/bin/sh
+# PID 1 of the lab VM (see scripts/vm.sh). The host's root is mounted read-only;
+# this mounts the kernel file systems and tmpfs over the writable places, binds
+# the lab devices to vfio-pci, runs the command in $tsmrun/cmd and powers off.
+# Everything it says goes to the serial console; the command's output and exit
+# status go to the run directory shared with the host.
+PATH=/usr/sbin:/usr/bin:/sbin:/bin
+export PATH HOME=/root TERM=dumb
+
+say() { echo "tsm-lab: $*" >/dev/console; }
+
+poweroff_now() {
+	sync
+	echo o >/proc/sysrq-trigger
+	sleep 10
+}
+
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mountpoint -q /dev || mount -t devtmpfs dev /dev
+mount -t tmpfs -o mode=1777 tmp /tmp
+mount -t tmpfs run /run
+mount -t tmpfs varlib /var/tmp
+mount -t tmpfs roothome /root
+mount -t debugfs debugfs /sys/kernel/debug
+mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
+mount -t bpf bpf /sys/fs/bpf 2>/dev/null
+mkdir -p /dev/hugepages && mount -t hugetlbfs hugetlbfs /dev/hugepages
+echo 1 >/proc/sys/kernel/sysrq
+say "init on $(uname -r)"
+
+if [ -z "$tsmrun" ] || ! mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 tsmrun "$tsmrun"; then
+	say "cannot mount the run directory '$tsmrun'"
+	poweroff_now
+fi
+
+# Bind the lab devices (edu 1234:11e8, ivshmem 1af4:1110) to vfio-pci.
+if [ "$tsmvfio" = 1 ]; then
+	for d in /sys/bus/pci/devices/*; do
+		id="$(cat "$d/vendor"):$(cat "$d/device")"
+		case "$id" in
+		0x1234:0x11e8|0x1af4:0x1110)
+			bdf=${d##*/}
+			echo vfio-pci >"$d/driver_override"
+			[ -e "$d/driver" ] && echo "$bdf" >"$d/driver/unbind"
+			echo "$bdf" >/sys/bus/pci/drivers_probe
+			if [ "$(basename "$(readlink "$d/driver")")" != vfio-pci ]; then
+				say "could not bind $bdf ($id) to vfio-pci"
+			fi
+			;;
+		esac
+	done
+fi
+
+say "running command"
+sh "$tsmrun/cmd" >"$tsmrun/out" 2>&1
+rc=$?
+dmesg >"$tsmrun/dmesg" 2>/dev/null
+echo $rc >"$tsmrun/status"
+say "command exited with $(cat "$tsmrun/status")"
+poweroff_now

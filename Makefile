@@ -1,0 +1,77 @@
+# tsmtrace: top-level build and test entry points.
+#
+#   make deps          install the Debian packages everything needs (root)
+#   make kernel        patched Linux 6.12 bzImage (build/kbuild), incremental
+#   make test-progs    programs the tests run: VM test programs, iommufd
+#                      selftests, the tsmtrace tool
+#   make test          all of the above, then host and VM test suites
+#   make lab           boot the lab VM and show its devices, iommufd, KVM
+#   make bench         benchmarks (figures, not pass/fail)
+#   make kernel-export write the kernel tree's commits to kernel/patches/
+#   make kernel-reset  drop local commits in the kernel tree, re-apply the series
+#   make kernel-status what is applied and what is unexported
+#
+# Quiet unless V=1. BUILD_DIR (default ./build) holds everything generated.
+
+ROOT		:= $(CURDIR)
+BUILD_DIR	?= $(ROOT)/build
+KB		:= $(BUILD_DIR)/kbuild
+KHDR		:= $(KB)/usr/include
+export BUILD_DIR
+
+.PHONY: all deps kernel kernel-export kernel-reset kernel-status test-progs \
+	vm-progs selftests tools test test-host test-vm lab bench clean
+
+all: kernel test-progs
+
+deps:
+	@scripts/deps.sh
+
+kernel: deps
+	@scripts/kernel.sh build
+
+kernel-export:
+	@scripts/kernel.sh export
+
+kernel-reset:
+	@scripts/kernel.sh reset
+
+kernel-status:
+	@scripts/kernel.sh status
+
+vm-progs: kernel
+	@$(MAKE) --no-print-directory -C tests/vm KHDR=$(KHDR) OUT=$(BUILD_DIR)/tests/vm
+
+selftests: kernel
+	@echo "  SELFTEST tools/testing/selftests/iommu"
+	@$(MAKE) --no-print-directory -s -C $(BUILD_DIR)/linux/tools/testing/selftests/iommu \
+		OUTPUT=$(BUILD_DIR)/tests/selftests-iommu KHDR_INCLUDES="-isystem $(KHDR)" \
+		>$(BUILD_DIR)/selftests-build.log 2>&1 || \
+		{ tail -20 $(BUILD_DIR)/selftests-build.log; \
+		  echo "selftests: build failed (log: $(BUILD_DIR)/selftests-build.log)"; exit 1; }
+
+tools: deps
+	@if [ -f tools/tsmtrace/Makefile ]; then \
+		$(MAKE) --no-print-directory -C tools/tsmtrace all test-progs; fi
+
+test-progs: vm-progs selftests tools
+
+test: test-progs
+	@tests/run.sh
+
+test-host: deps tools
+	@tests/run.sh --host-only
+
+test-vm: test-progs
+	@tests/run.sh --vm-only
+
+lab: kernel
+	@scripts/vm.sh --timeout 300 -- $(ROOT)/scripts/lab-status.sh
+
+bench: test-progs
+	@if [ -f tools/tsmtrace/Makefile ]; then $(MAKE) --no-print-directory -C tools/tsmtrace bench; fi
+	@if grep -q '^bench:' tests/vm/Makefile; then \
+		$(MAKE) --no-print-directory -C tests/vm KHDR=$(KHDR) OUT=$(BUILD_DIR)/tests/vm bench; fi
+
+clean:
+	rm -rf $(BUILD_DIR)/tests $(BUILD_DIR)/tsmtrace $(BUILD_DIR)/vm-runs $(BUILD_DIR)/test-logs

@@ -43,12 +43,7 @@ vm-progs: kernel
 	@$(MAKE) --no-print-directory -C tests/vm KHDR=$(KHDR) OUT=$(BUILD_DIR)/tests/vm
 
 selftests: kernel
-	@echo "  SELFTEST tools/testing/selftests/iommu"
-	@$(MAKE) --no-print-directory -s -C $(BUILD_DIR)/linux/tools/testing/selftests/iommu \
-		OUTPUT=$(BUILD_DIR)/tests/selftests-iommu KHDR_INCLUDES="-isystem $(KHDR)" \
-		>$(BUILD_DIR)/selftests-build.log 2>&1 || \
-		{ tail -20 $(BUILD_DIR)/selftests-build.log; \
-		  echo "selftests: build failed (log: $(BUILD_DIR)/selftests-build.log)"; exit 1; }
+	@scripts/selftests.sh $(BUILD_DIR)/tests/selftests-iommu
 
 tools: deps
 	@if [ -f tools/tsmtrace/Makefile ]; then \

@@ -8,7 +8,7 @@ set -euo pipefail
 PKGS=(
 	# kernel build
 	bc bison flex libssl-dev libelf-dev dwarves ccache linux-source-6.12
-	xz-utils cpio kmod rsync git make gcc libc6-dev pkg-config
+	xz-utils cpio kmod rsync git make gcc libc6-dev pkg-config patch
 	# lab VM
 	qemu-system-x86
 	# BPF programs, skeletons and the frontend

@@ -19,6 +19,9 @@
 #   --smp N         guest vCPUs (default 2)
 #   --bar SIZE      ivshmem BAR size, a power of two (default 4G)
 #   --no-vfio       leave the lab devices on their default drivers
+#   --no-iommu      no vIOMMU (implies --no-vfio): 6.12 probes a device without
+#                   firmware description with the first registered IOMMU, so
+#                   the iommufd selftests' mock IOMMU only works without one
 #   --keep          keep the run directory (console log, output) and print it
 #   --kernel PATH   bzImage to boot (default build/kbuild/arch/x86/boot/bzImage)
 #   --append ARGS   extra kernel command line
@@ -35,6 +38,7 @@ MEM=2G
 SMP=2
 BAR=4G
 VFIO=1
+IOMMU=1
 KEEP=${KEEP_VM_RUNS:-0}
 APPEND=
 
@@ -48,6 +52,7 @@ while [ $# -gt 0 ]; do
 	--smp) SMP=${2:?}; shift 2 ;;
 	--bar) BAR=${2:?}; shift 2 ;;
 	--no-vfio) VFIO=0; shift ;;
+	--no-iommu) IOMMU=0; VFIO=0; shift ;;
 	--keep) KEEP=1; shift ;;
 	--kernel) KERNEL=${2:?}; shift 2 ;;
 	--append) APPEND=${2:?}; shift 2 ;;
@@ -62,6 +67,10 @@ command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not found: r
 case "$TIMEOUT" in ''|*[!0-9]*) die "--timeout takes whole seconds, not '$TIMEOUT'" ;; esac
 
 RUNS=${VM_RUNS_DIR:-$BUILD_DIR/vm-runs}
+case "$(realpath -m "$RUNS")/" in
+/tmp/*|/run/*|/var/tmp/*|/root/*|/proc/*|/sys/*|/dev/*)
+	die "the run directory $RUNS is under a path the guest mounts over; use a directory below the project" ;;
+esac
 mkdir -p "$RUNS"
 RUN=$(mktemp -d "$RUNS/run.XXXXXX")
 cleanup() {
@@ -84,7 +93,13 @@ trap cleanup EXIT
 CMDLINE="console=ttyS0 root=/dev/root rootfstype=9p"
 CMDLINE+=" rootflags=trans=virtio,version=9p2000.L,msize=512000 ro"
 CMDLINE+=" init=$ROOT/tests/vm/guest-init.sh panic=-1 oops=panic"
-CMDLINE+=" intel_iommu=on iommu=nopt loglevel=4"
+if [ "$IOMMU" = 1 ]; then
+	CMDLINE+=" intel_iommu=on iommu=nopt loglevel=4"
+	VIOMMU=(-device intel-iommu,intremap=on)
+else
+	CMDLINE+=" intel_iommu=off loglevel=4"
+	VIOMMU=()
+fi
 CMDLINE+=" tsmrun=$RUN tsmvfio=$VFIO $APPEND"
 
 # intel-iommu first: devices created before it would bypass the vIOMMU.
@@ -92,7 +107,7 @@ set +e
 timeout --signal=KILL "$TIMEOUT" qemu-system-x86_64 \
 	-accel tcg -machine q35 -cpu max -smp "$SMP" -m "$MEM" \
 	-nographic -no-reboot -nodefaults -serial "file:$RUN/console.log" -monitor none \
-	-device intel-iommu,intremap=on \
+	"${VIOMMU[@]}" \
 	-kernel "$KERNEL" -append "$CMDLINE" \
 	-fsdev local,id=rootfs,path=/,security_model=none,readonly=on,multidevs=remap \
 	-device virtio-9p-pci,fsdev=rootfs,mount_tag=/dev/root \

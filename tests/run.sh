@@ -35,7 +35,11 @@ run_suite() {
 	echo "== $kind suite: $name"
 	local t0=$SECONDS
 	if [ "$kind" = vm ]; then
-		scripts/vm.sh --timeout "${VM_TIMEOUT:-900}" -- "$ROOT/$suite" >"$log" 2>&1
+		# a suite may ask for VM options in a "# vm-options: ..." line
+		local opts
+		opts=$(sed -n 's/^# vm-options: *//p' "$suite" | head -n 1)
+		# shellcheck disable=SC2086
+		scripts/vm.sh --timeout "${VM_TIMEOUT:-900}" $opts -- "$ROOT/$suite" >"$log" 2>&1
 	else
 		"$ROOT/$suite" >"$log" 2>&1
 	fi

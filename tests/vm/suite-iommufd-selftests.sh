@@ -2,6 +2,9 @@
 # VM suite: the kernel's own iommufd selftests (tools/testing/selftests/iommu
 # of the same 6.12 tree, built on the host by 'make test-progs'). Every
 # kselftest case becomes one PASS/FAIL/SKIP line; the kselftest totals follow.
+# They test iommufd's core through its mock IOMMU, which 6.12 can only probe
+# when no hardware IOMMU is registered (see scripts/vm.sh --no-iommu).
+# vm-options: --no-iommu
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=${TSM_SELFTEST_BIN:-$ROOT/build/tests/selftests-iommu}
 rc=0

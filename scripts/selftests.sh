@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Build the kernel's iommufd selftests (tools/testing/selftests/iommu of the
+# tree in build/linux) against the built kernel's uapi headers.
+#
+# The selftests include their neighbours by relative path, so they are built
+# in a shadow tree: symlinks to the source tree, with only selftests/iommu
+# copied and tests/selftests/*.patch applied to it (see the patch headers for
+# why each is needed). The source tree stays as the series left it.
+#
+#   scripts/selftests.sh OUTPUT_DIR
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD_DIR=${BUILD_DIR:-$ROOT/build}
+SRC=$BUILD_DIR/linux
+KHDR=$BUILD_DIR/kbuild/usr/include
+OUT=${1:?usage: selftests.sh OUTPUT_DIR}
+SHADOW=$BUILD_DIR/selftests-tree
+LOG=$BUILD_DIR/selftests-build.log
+
+die() { echo "selftests: error: $*" >&2; exit 1; }
+[ -f "$KHDR/linux/iommufd.h" ] || die "no uapi headers in $KHDR: run 'make kernel' first"
+
+# link every entry of $1 into $2, except the one named $3
+shadow_dir() {
+	local from=$1 to=$2 except=$3 e
+	mkdir -p "$to"
+	for e in "$from"/* "$from"/.[!.]*; do
+		[ -e "$e" ] || continue
+		[ "$(basename "$e")" = "$except" ] && continue
+		ln -sfn "$e" "$to/$(basename "$e")"
+	done
+}
+
+rm -rf "$SHADOW"
+shadow_dir "$SRC" "$SHADOW" tools
+shadow_dir "$SRC/tools" "$SHADOW/tools" testing
+shadow_dir "$SRC/tools/testing" "$SHADOW/tools/testing" selftests
+shadow_dir "$SRC/tools/testing/selftests" "$SHADOW/tools/testing/selftests" iommu
+cp -r "$SRC/tools/testing/selftests/iommu" "$SHADOW/tools/testing/selftests/iommu"
+for p in "$ROOT"/tests/selftests/*.patch; do
+	[ -e "$p" ] || continue
+	patch -s -p1 -d "$SHADOW" <"$p" >"$LOG" 2>&1 ||
+		{ cat "$LOG" >&2; die "${p#"$ROOT"/} does not apply to the tree's selftests"; }
+done
+mkdir -p "$OUT"
+make -s -C "$SHADOW/tools/testing/selftests/iommu" OUTPUT="$OUT" \
+	KHDR_INCLUDES="-isystem $KHDR" >>"$LOG" 2>&1 ||
+	{ grep -E 'error' "$LOG" | head -n 20 >&2; die "build failed (log: $LOG)"; }
+echo "  SELFTEST iommufd iommufd_fail_nth -> ${OUT#"$ROOT"/}"

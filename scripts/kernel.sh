@@ -14,20 +14,25 @@
 #                       pristine Debian source, one commit per patch above it
 #   $BUILD_DIR/kbuild   object tree (O=), bzImage in arch/x86/boot/
 #   $BUILD_DIR/kbuild/usr/include   installed uapi headers for tools and tests
+#
+# KERNEL_TARBALL, KERNEL_PATCHES, KERNEL_FRAGMENT and KERNEL_BASE_FILE
+# override the source tarball, the series directory, the config fragment and
+# the BASE file (the pipeline's own tests use them).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD_DIR=${BUILD_DIR:-$ROOT/build}
 SRC=$BUILD_DIR/linux
 KB=$BUILD_DIR/kbuild
-PATCHES=$ROOT/kernel/patches
-FRAGMENT=$ROOT/kernel/lab.config
+PATCHES=${KERNEL_PATCHES:-$ROOT/kernel/patches}
+FRAGMENT=${KERNEL_FRAGMENT:-$ROOT/kernel/lab.config}
+BASE_FILE=${KERNEL_BASE_FILE:-$ROOT/kernel/BASE}
 TARBALL=${KERNEL_TARBALL:-/usr/src/linux-source-6.12.tar.xz}
 LOG=$BUILD_DIR/kernel-build.log
 JOBS=${JOBS:-$(nproc)}
 
 # shellcheck source=kernel/BASE
-. "$ROOT/kernel/BASE"
+. "$BASE_FILE"
 
 die() { echo "kernel: error: $*" >&2; exit 1; }
 info() { echo "kernel: $*"; }
@@ -197,7 +202,7 @@ cmd_export() {
 	[ -z "$(git_src status --porcelain --untracked-files=no)" ] ||
 		die "$SRC has uncommitted changes; commit them there (one logical change per commit) first"
 	local tmp n
-	tmp=$(mktemp -d "$ROOT/kernel/.export.XXXXXX")
+	tmp=$(mktemp -d "$(dirname "$PATCHES")/.export.XXXXXX")
 	git_src format-patch -q --no-signature --zero-commit -o "$tmp" tsm-base..HEAD ||
 		{ rm -rf "$tmp"; die "git format-patch failed"; }
 	n=$(find "$tmp" -name '*.patch' | wc -l)

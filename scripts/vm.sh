@@ -68,7 +68,7 @@ case "$TIMEOUT" in ''|*[!0-9]*) die "--timeout takes whole seconds, not '$TIMEOU
 
 RUNS=${VM_RUNS_DIR:-$BUILD_DIR/vm-runs}
 case "$(realpath -m "$RUNS")/" in
-/tmp/*|/run/*|/var/tmp/*|/root/*|/proc/*|/sys/*|/dev/*)
+/proc/*|/sys/*|/dev/*)
 	die "the run directory $RUNS is under a path the guest mounts over; use a directory below the project" ;;
 esac
 mkdir -p "$RUNS"
@@ -100,7 +100,7 @@ else
 	CMDLINE+=" intel_iommu=off loglevel=4"
 	VIOMMU=()
 fi
-CMDLINE+=" tsmrun=$RUN tsmvfio=$VFIO $APPEND"
+CMDLINE+=" tsmroot=$ROOT tsmrun=$RUN tsmvfio=$VFIO $APPEND"
 
 # intel-iommu first: devices created before it would bypass the vIOMMU.
 set +e

@@ -133,7 +133,6 @@ unset KERNEL_TARBALL KERNEL_BASE_FILE KERNEL_PATCHES BUILD_DIR
 
 # --- the VM runner's statuses (needs the lab kernel)
 V=$ROOT/scripts/vm.sh
-# the guest mounts tmpfs over /tmp: run directories live under build/
 mkdir -p "$ROOT/build/vm-runs"
 VM_RUNS_DIR=$(mktemp -d "$ROOT/build/vm-runs/pipeline.XXXXXX")
 export VM_RUNS_DIR

@@ -18,10 +18,18 @@ poweroff_now() {
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mountpoint -q /dev || mount -t devtmpfs dev /dev
-mount -t tmpfs -o mode=1777 tmp /tmp
-mount -t tmpfs run /run
-mount -t tmpfs varlib /var/tmp
-mount -t tmpfs roothome /root
+# tmpfs over the writable places, except one that would hide the project or
+# the run directory (a checkout under /tmp, say); TMPDIR is the first scratch
+# tmpfs mounted
+TMPDIR=
+for m in /tmp /run /var/tmp /root; do
+	case "$tsmroot/ $tsmrun/" in
+	"$m"/*|*" $m"/*) say "not mounting tmpfs over $m: the project lives there"; continue ;;
+	esac
+	mount -t tmpfs -o mode=1777 "tmpfs$m" "$m"
+	[ -z "$TMPDIR" ] && [ "$m" != /root ] && TMPDIR=$m
+done
+export TMPDIR
 mount -t debugfs debugfs /sys/kernel/debug
 mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
 mount -t bpf bpf /sys/fs/bpf 2>/dev/null

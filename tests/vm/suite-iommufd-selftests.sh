@@ -18,7 +18,7 @@ for t in iommufd iommufd_fail_nth; do
 		rc=1
 		continue
 	fi
-	"$BIN/$t" >/tmp/$t.tap 2>&1
+	"$BIN/$t" >"${TMPDIR:-/tmp}/$t.tap" 2>&1
 	trc=$?
 	# kselftest TAP: "ok N name", "not ok N name", "ok N name # SKIP why"
 	awk -v t="$t" '
@@ -26,10 +26,10 @@ for t in iommufd iommufd_fail_nth; do
 			print "SKIP: " t "." substr($0, 1, n-1) " (" substr($0, n+8) ")"; next }
 		/^ok [0-9]+ / { sub(/^ok [0-9]+ /, ""); print "PASS: " t "." $0; next }
 		/^not ok [0-9]+ / { sub(/^not ok [0-9]+ /, ""); print "FAIL: " t "." $0; next }
-	' /tmp/$t.tap
-	grep -E '^# Totals:' /tmp/$t.tap | sed "s/^# /$t: /"
+	' "${TMPDIR:-/tmp}/$t.tap"
+	grep -E '^# Totals:' "${TMPDIR:-/tmp}/$t.tap" | sed "s/^# /$t: /"
 	if [ $trc -ne 0 ]; then
-		grep -B30 '^not ok' /tmp/$t.tap | grep '^#' | tail -n 40
+		grep -B30 '^not ok' "${TMPDIR:-/tmp}/$t.tap" | grep '^#' | tail -n 40
 		rc=1
 	fi
 done

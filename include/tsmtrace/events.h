@@ -1,0 +1,254 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * tsmtrace event records: one record type per tracepoint of the event
+ * contract (docs/tracepoints.md, schema 1), plus a few records the recorder
+ * itself produces (lost events, stacks, start state).
+ *
+ * Shared by the BPF programs (bpf/), the tool (tools/tsmtrace/) and the
+ * tests. Plain fixed-width types only: no vmlinux.h, no libc.
+ *
+ * Every record starts with struct tsm_rec_hdr; hdr.size is the whole record
+ * in bytes, a multiple of 8. A reader accepts records longer than the layout
+ * it knows (fields appended later) and refuses shorter ones.
+ */
+#ifndef __TSMTRACE_EVENTS_H
+#define __TSMTRACE_EVENTS_H
+
+#include <linux/types.h>
+
+#define TSM_SCHEMA_MAJOR	1
+#define TSM_SCHEMA_MINOR	0
+
+enum tsm_rec_type {
+	TSM_REC_NONE = 0,
+	/* pci_tsm */
+	TSM_REC_PCI_TSM_BIND_BEGIN = 1,		/* struct tsm_ev_pci_tsm_op */
+	TSM_REC_PCI_TSM_BIND_END,
+	TSM_REC_PCI_TSM_UNBIND_BEGIN,
+	TSM_REC_PCI_TSM_UNBIND_END,
+	TSM_REC_PCI_TSM_TDI_STATE,		/* struct tsm_ev_pci_tsm_tdi_state */
+	TSM_REC_PCI_TSM_RANGE,			/* struct tsm_ev_pci_tsm_range */
+	/* vfio_dmabuf */
+	TSM_REC_VFIO_DMABUF_EXPORT_RANGE,	/* struct tsm_ev_vfio_dmabuf_range */
+	TSM_REC_VFIO_DMABUF_EXPORT,		/* struct tsm_ev_vfio_dmabuf_obj */
+	TSM_REC_VFIO_DMABUF_REVOKE,
+	TSM_REC_VFIO_DMABUF_RELEASE,
+	/* iommufd */
+	TSM_REC_IOMMUFD_IOAS_MAP_DMABUF,	/* struct tsm_ev_iommufd_ioas_dmabuf */
+	TSM_REC_IOMMUFD_IOAS_UNMAP_DMABUF,
+	/* kvm */
+	TSM_REC_KVM_DMABUF_SLOT_BIND,		/* struct tsm_ev_kvm_dmabuf_slot */
+	TSM_REC_KVM_DMABUF_SLOT_UNBIND,
+	TSM_REC_NR_EVENTS,			/* records above are kernel events */
+
+	/* records of the recorder */
+	TSM_REC_LOST = 64,			/* struct tsm_rec_lost */
+	TSM_REC_STACK,				/* struct tsm_rec_stack */
+	TSM_REC_STATE_UNKNOWN,			/* struct tsm_rec_state_unknown */
+	TSM_REC_MAX,
+};
+
+/**
+ * struct tsm_rec_hdr - first 32 bytes of every record
+ * @type: enum tsm_rec_type
+ * @size: size of the whole record in bytes, multiple of 8
+ * @cpu: CPU the event fired on
+ * @pid: thread id (kernel pid) of the current task
+ * @flags: TSM_REC_F_*
+ * @ts: CLOCK_MONOTONIC nanoseconds (bpf_ktime_get_ns())
+ * @seq: sequence number, +1 per kernel event; a gap means lost events.
+ *	 Recorder records (type >= TSM_REC_LOST) carry the seq of the next
+ *	 kernel event and do not advance it.
+ */
+struct tsm_rec_hdr {
+	__u16 type;
+	__u16 size;
+	__u32 cpu;
+	__u32 pid;
+	__u32 flags;
+	__u64 ts;
+	__u64 seq;
+};
+
+/* the in-kernel check flagged this event; a TSM_REC_STACK record follows */
+#define TSM_REC_F_FLAGGED	(1u << 0)
+
+/* enum tsm_attr */
+#define TSM_ATTR_SHARED		0
+#define TSM_ATTR_PRIVATE	1
+/* enum tsm_tdi_state */
+#define TSM_TDI_CONFIG_UNLOCKED	0
+#define TSM_TDI_CONFIG_LOCKED	1
+#define TSM_TDI_RUN		2
+#define TSM_TDI_ERROR		3
+/* enum tsm_unbind_reason */
+#define TSM_UNBIND_USER		0
+#define TSM_UNBIND_DESTROY	1
+#define TSM_UNBIND_ERROR	2
+#define TSM_UNBIND_RELEASE	3
+/* enum dmabuf_kind */
+#define TSM_DMABUF_SHARED	0
+#define TSM_DMABUF_PRIVATE	1
+/* enum dmabuf_revoke_reason */
+#define TSM_REVOKE_BIND		0
+#define TSM_REVOKE_UNBIND	1
+#define TSM_REVOKE_TDI_ERROR	2
+#define TSM_REVOKE_RESET	3
+#define TSM_REVOKE_MEM_DISABLE	4
+#define TSM_REVOKE_CLOSE	5
+#define TSM_REVOKE_D3		6
+/* enum map_unmap_reason */
+#define TSM_UNMAP_USER		0
+#define TSM_UNMAP_REVOKE	1
+#define TSM_UNMAP_DESTROY	2
+
+/* class pci_tsm_op: pci_tsm_{bind,unbind}_{begin,end} */
+struct tsm_ev_pci_tsm_op {
+	struct tsm_rec_hdr hdr;
+	__u32 dev;
+	__u32 tdi_id;
+	__u64 vm;
+	__u32 reason;
+	__s32 ret;
+};
+
+/* class pci_tsm_tdi_state */
+struct tsm_ev_pci_tsm_tdi_state {
+	struct tsm_rec_hdr hdr;
+	__u32 dev;
+	__u32 tdi_id;
+	__u32 old_state;
+	__u32 new_state;
+};
+
+/* class pci_tsm_range */
+struct tsm_ev_pci_tsm_range {
+	struct tsm_rec_hdr hdr;
+	__u32 dev;
+	__u32 bar;
+	__u64 pfn;
+	__u64 npfns;
+	__u32 old_attr;
+	__u32 new_attr;
+};
+
+/* class vfio_dmabuf_range: vfio_dmabuf_export_range */
+struct tsm_ev_vfio_dmabuf_range {
+	struct tsm_rec_hdr hdr;
+	__u64 buf;
+	__u32 dev;
+	__u32 bar;
+	__u32 kind;
+	__u32 __reserved;
+	__u64 pfn;
+	__u64 npfns;
+};
+
+/* class vfio_dmabuf_obj: vfio_dmabuf_{export,revoke,release} */
+struct tsm_ev_vfio_dmabuf_obj {
+	struct tsm_rec_hdr hdr;
+	__u64 buf;
+	__u32 dev;
+	__u32 bar;
+	__u32 kind;
+	__u32 arg;
+};
+
+/* class iommufd_ioas_dmabuf: iommufd_ioas_{map,unmap}_dmabuf */
+struct tsm_ev_iommufd_ioas_dmabuf {
+	struct tsm_rec_hdr hdr;
+	__u64 ctx;
+	__u32 ioas;
+	__u32 __reserved;
+	__u64 iova;
+	__u64 buf;
+	__u64 pfn;
+	__u64 npfns;
+	__u32 arg;	/* map: dmabuf_kind, unmap: map_unmap_reason */
+	__u32 __reserved2;
+};
+
+/* class kvm_dmabuf_slot: kvm_dmabuf_slot_{bind,unbind} */
+struct tsm_ev_kvm_dmabuf_slot {
+	struct tsm_rec_hdr hdr;
+	__u64 vm;
+	__u32 slot;
+	__u32 __reserved;
+	__u64 gfn;
+	__u64 buf;
+	__u64 pfn;
+	__u64 npfns;
+	__u32 arg;	/* bind: private (0/1), unbind: map_unmap_reason */
+	__u32 __reserved2;
+};
+
+/* TSM_REC_LOST: @nr kernel events were lost before hdr.seq */
+#define TSM_LOST_RINGBUF	0	/* bpf_ringbuf_reserve() failed */
+#define TSM_LOST_MAP_FULL	1	/* a state map was full */
+#define TSM_LOST_READER		2	/* the reader fell behind / dropped */
+struct tsm_rec_lost {
+	struct tsm_rec_hdr hdr;
+	__u64 nr;
+	__u32 source;
+	__u32 __reserved;
+};
+
+/* TSM_REC_STACK: the kernel stack at the event with sequence @event_seq */
+#define TSM_STACK_MAX		32
+struct tsm_rec_stack {
+	struct tsm_rec_hdr hdr;
+	__u64 event_seq;
+	__u32 nr;
+	__u32 __reserved;
+	__u64 ip[];	/* @nr entries, at most TSM_STACK_MAX */
+};
+
+/*
+ * TSM_REC_STATE_UNKNOWN: objects may have existed before this record that
+ * the trace does not show (tracing began after devices were bound or BARs
+ * mapped). The reader treats every object it first meets later as unknown.
+ */
+struct tsm_rec_state_unknown {
+	struct tsm_rec_hdr hdr;
+	__u32 why;
+	__u32 __reserved;
+};
+
+#define TSM_REC_MIN_SIZE(type) tsm_rec_min_size(type)
+
+static inline __u32 tsm_rec_min_size(__u32 type)
+{
+	switch (type) {
+	case TSM_REC_PCI_TSM_BIND_BEGIN:
+	case TSM_REC_PCI_TSM_BIND_END:
+	case TSM_REC_PCI_TSM_UNBIND_BEGIN:
+	case TSM_REC_PCI_TSM_UNBIND_END:
+		return sizeof(struct tsm_ev_pci_tsm_op);
+	case TSM_REC_PCI_TSM_TDI_STATE:
+		return sizeof(struct tsm_ev_pci_tsm_tdi_state);
+	case TSM_REC_PCI_TSM_RANGE:
+		return sizeof(struct tsm_ev_pci_tsm_range);
+	case TSM_REC_VFIO_DMABUF_EXPORT_RANGE:
+		return sizeof(struct tsm_ev_vfio_dmabuf_range);
+	case TSM_REC_VFIO_DMABUF_EXPORT:
+	case TSM_REC_VFIO_DMABUF_REVOKE:
+	case TSM_REC_VFIO_DMABUF_RELEASE:
+		return sizeof(struct tsm_ev_vfio_dmabuf_obj);
+	case TSM_REC_IOMMUFD_IOAS_MAP_DMABUF:
+	case TSM_REC_IOMMUFD_IOAS_UNMAP_DMABUF:
+		return sizeof(struct tsm_ev_iommufd_ioas_dmabuf);
+	case TSM_REC_KVM_DMABUF_SLOT_BIND:
+	case TSM_REC_KVM_DMABUF_SLOT_UNBIND:
+		return sizeof(struct tsm_ev_kvm_dmabuf_slot);
+	case TSM_REC_LOST:
+		return sizeof(struct tsm_rec_lost);
+	case TSM_REC_STACK:
+		return sizeof(struct tsm_rec_stack);
+	case TSM_REC_STATE_UNKNOWN:
+		return sizeof(struct tsm_rec_state_unknown);
+	default:
+		return 0;	/* unknown type */
+	}
+}
+
+#endif /* __TSMTRACE_EVENTS_H */

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The tsmtrace trace file (docs/trace-format.md).
+ *
+ *   struct tsm_file_header      header_size bytes (grows; readers skip the rest)
+ *   block*                      struct tsm_block_header + payload of records
+ *   end block                   a block of type TSM_BLOCK_END, payload
+ *                               struct tsm_file_end
+ *
+ * All integers in the writer's byte order; the magic reveals it. Every
+ * checksum is CRC32C (Castagnoli), initial value ~0, final xor ~0.
+ */
+#ifndef __TSMTRACE_TRACE_FILE_H
+#define __TSMTRACE_TRACE_FILE_H
+
+#include <linux/types.h>
+
+/* "TSMTRACE" read as a little-endian u64 */
+#define TSM_FILE_MAGIC		0x45434152544d5354ULL
+#define TSM_FILE_MAGIC_SWAPPED	0x54534d5452414345ULL
+#define TSM_FILE_VERSION_MAJOR	1
+#define TSM_FILE_VERSION_MINOR	0
+
+#define TSM_FILE_F_STATE_KNOWN	(1u << 0)  /* no device bound, no DMABUF open when tracing began */
+#define TSM_FILE_F_SYNTHETIC	(1u << 1)  /* written by a generator, not recorded */
+
+/**
+ * struct tsm_file_header - at offset 0
+ * @magic: TSM_FILE_MAGIC in the writer's byte order
+ * @header_size: bytes from offset 0 to the first block; >= the size of the
+ *	version-1.0 header; fields added later go at the end
+ * @version_major: a reader refuses a major it does not know
+ * @version_minor: fields added within a major
+ * @schema_major: event schema (docs/tracepoints.md) the records follow
+ * @schema_minor: events added within the schema major
+ * @flags: TSM_FILE_F_*
+ * @start_realtime_ns: CLOCK_REALTIME when recording began
+ * @start_monotonic_ns: CLOCK_MONOTONIC at the same moment (records' clock)
+ * @kernel_release: uname -r of the traced kernel, NUL terminated
+ * @tool_version: version of the writer, NUL terminated
+ * @hostname: NUL terminated
+ * @header_crc: CRC32C of the first header_size bytes with this field 0
+ */
+struct tsm_file_header {
+	__u64 magic;
+	__u32 header_size;
+	__u16 version_major;
+	__u16 version_minor;
+	__u16 schema_major;
+	__u16 schema_minor;
+	__u32 flags;
+	__u64 start_realtime_ns;
+	__u64 start_monotonic_ns;
+	char kernel_release[128];
+	char tool_version[32];
+	char hostname[64];
+	__u32 header_crc;
+	__u32 __reserved;
+};
+
+#define TSM_BLOCK_MAGIC		0x4b4c4254u	/* "TBLK" */
+#define TSM_BLOCK_RECORDS	1
+#define TSM_BLOCK_END		2
+#define TSM_BLOCK_MAX_PAYLOAD	(1u << 24)
+
+/**
+ * struct tsm_block_header - starts every block, 8-byte aligned
+ * @magic: TSM_BLOCK_MAGIC
+ * @type: TSM_BLOCK_*
+ * @payload_size: bytes of payload following this header (multiple of 8)
+ * @nr_records: records in the payload (RECORDS blocks)
+ * @index: block number, from 0
+ * @crc: CRC32C of the payload
+ * @header_crc: CRC32C of this header with @header_crc = 0; a damaged size
+ *	is told apart from a file cut short by it
+ * @__reserved: 0
+ */
+struct tsm_block_header {
+	__u32 magic;
+	__u32 type;
+	__u32 payload_size;
+	__u32 nr_records;
+	__u32 index;
+	__u32 crc;
+	__u32 header_crc;
+	__u32 __reserved;
+};
+
+/* payload of the TSM_BLOCK_END block */
+struct tsm_file_end {
+	__u64 nr_records;	/* records in all RECORDS blocks */
+	__u64 nr_lost;		/* kernel events lost while recording */
+	__u64 nr_blocks;	/* RECORDS blocks before this one */
+	__u64 end_monotonic_ns;
+};
+
+#endif /* __TSMTRACE_TRACE_FILE_H */

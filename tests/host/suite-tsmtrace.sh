@@ -1,0 +1,272 @@
+#!/usr/bin/env bash
+# Host suite: the tsmtrace engine, trace file format and commands.
+#
+# Builds the tool and the unit tests (tools/tsmtrace), runs the C unit tests
+# (tests/unit), regenerates the synthetic traces and compares them with
+# tests/traces/, checks every trace there against tests/traces/expected, and
+# drives check/report/record/live through their exit statuses and messages,
+# including truncated, corrupted and foreign files.
+set -u
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+OUT=${TSMTRACE_OUT:-$ROOT/build/tsmtrace}
+TR=$ROOT/tests/traces
+T=$(mktemp -d /tmp/tsm-suite.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+rc=0
+pass() { echo "PASS: $1"; }
+fail() { echo "FAIL: $1 ($2)"; rc=1; }
+skip() { echo "SKIP: $1 ($2)"; }
+
+if ! out=$(make --no-print-directory -C "$ROOT/tools/tsmtrace" OUT="$OUT" all test-progs 2>&1); then
+	fail tsmtrace-build "$(echo "$out" | tail -n 5 | tr '\n' ' ')"
+	exit 1
+fi
+pass tsmtrace-build
+B=$OUT/tsmtrace
+
+# ---- C unit tests (their own PASS/FAIL lines)
+"$OUT/test-engine" >"$T/unit.log" 2>&1
+urc=$?
+cat "$T/unit.log"
+if [ $urc -ne 0 ] && ! grep -q '^FAIL: ' "$T/unit.log"; then
+	fail unit-tests "exited with $urc without a FAIL line"
+fi
+grep -q '^FAIL: ' "$T/unit.log" && rc=1
+
+# ---- the synthetic traces are deterministic and all have expectations
+mkdir -p "$T/gen"
+if "$OUT/tsmgen" "$T/gen" 2>"$T/gen.err"; then
+	bad=
+	for f in "$T"/gen/*.tsm; do
+		cmp -s "$f" "$TR/$(basename "$f")" || bad="$bad $(basename "$f")"
+	done
+	if [ -z "$bad" ]; then
+		pass traces-regenerate-identically
+	else
+		fail traces-regenerate-identically "differ:$bad (run build/tsmtrace/tsmgen tests/traces if the change is intended)"
+	fi
+else
+	fail traces-regenerate-identically "$(cat "$T/gen.err")"
+fi
+missing=
+for f in "$TR"/*.tsm; do
+	grep -q "^$(basename "$f") " "$TR/expected" || missing="$missing $(basename "$f")"
+done
+[ -z "$missing" ] && pass traces-all-have-expectations || fail traces-all-have-expectations "no line in expected for:$missing"
+
+# ---- every trace gives its expected exit status, verdict and invariants
+while read -r name want_rc want_verdict want_inv; do
+	case $name in ''|'#'*) continue ;; esac
+	f=$TR/$name
+	if [ ! -f "$f" ]; then
+		fail "trace-$name" "listed in expected but missing"
+		continue
+	fi
+	"$B" --json check "$f" >"$T/out.json" 2>"$T/err"
+	got_rc=$?
+	got_verdict=$(sed -n 's/.*"type":"verdict".*"verdict":"\([A-Z]*\)".*/\1/p' "$T/out.json")
+	got_inv=$(sed -n 's/^{"type":"violation".*"invariant":"\(TSM-I[0-9]*\)".*/\1/p' "$T/out.json" | tr '\n' ' ')
+	got_inv=${got_inv% }
+	if [ "$got_rc" = "$want_rc" ] && [ "$got_verdict" = "$want_verdict" ] && [ "$got_inv" = "${want_inv:-}" ]; then
+		pass "trace-$name"
+	else
+		fail "trace-$name" "got exit $got_rc $got_verdict [$got_inv], expected exit $want_rc $want_verdict [${want_inv:-}]"
+	fi
+done <"$TR/expected"
+
+# ---- check: exit status over several files, usage errors
+exit_of() { "$B" "$@" >/dev/null 2>&1; echo $?; }
+r1=$(exit_of check "$TR/good-flow.tsm" "$TR/good-two-devices.tsm")
+r2=$(exit_of check "$TR/good-flow.tsm" "$TR/start-state-unknown.tsm")
+r3=$(exit_of check "$TR/start-state-unknown.tsm" "$TR/private-in-ioas.tsm" "$TR/good-flow.tsm")
+r4=$(exit_of check "$TR/private-in-ioas.tsm" "$T/nonexistent.tsm")
+r5=$(exit_of check)
+r6=$(exit_of check "$T")
+if [ "$r1$r2$r3$r4$r5$r6" = "021333" ]; then
+	pass check-exit-status-worst-of-files
+else
+	fail check-exit-status-worst-of-files "got $r1 $r2 $r3 $r4 $r5 $r6, expected 0 2 1 3 3 3"
+fi
+out=$("$B" check "$TR/private-in-ioas.tsm")
+if echo "$out" | grep -q 'TSM-I3 (a private DMABUF is never imported into an IOAS): event iommufd_ioas_map_dmabuf not expected in state dmabuf_private' &&
+   echo "$out" | grep -q 'stack:' && echo "$out" | grep -q '0xffffffff81' &&
+   echo "$out" | grep -q 'buf=1002'; then
+	pass check-human-output-names-invariant-state-objects-stack
+else
+	fail check-human-output-names-invariant-state-objects-stack "$out"
+fi
+out=$("$B" -j check "$TR/good-flow.tsm" "$TR/bind-ioas-left-mapped.tsm")
+nl=$(echo "$out" | wc -l)
+nbad=$(echo "$out" | grep -cv '^{"type":"[a-z]*".*}$')
+if [ "$nl" = 4 ] && [ "$nbad" = 0 ] && echo "$out" | grep -q '"stack":\["0xffffffff'; then
+	pass check-json-lines
+else
+	fail check-json-lines "$nl lines, $nbad not JSON objects: $out"
+fi
+out=$("$B" check "$TR/lost-unmap-before-bind.tsm")
+if echo "$out" | grep -q 'INCOMPLETE.*1 lost' && echo "$out" | grep -q 'not a PASS'; then
+	pass check-lost-events-reported
+else
+	fail check-lost-events-reported "$out"
+fi
+
+# ---- truncation: the valid prefix is replayed, the verdict is INCOMPLETE
+f=$TR/good-flow.tsm
+size=$(stat -c %s "$f")
+hdr=272
+bad=
+for ((n = 0; n < size; n += 8)); do
+	head -c $n "$f" >"$T/cut.tsm"
+	r=$(exit_of check "$T/cut.tsm")
+	if [ $n -lt $hdr ]; then want=3; else want=2; fi
+	[ "$r" = "$want" ] || bad="$bad $n:$r"
+done
+[ -z "$bad" ] && pass file-truncated-anywhere-incomplete-or-refused || fail file-truncated-anywhere-incomplete-or-refused "length:exit$bad"
+head -c $((size - 40)) "$f" >"$T/cut.tsm"
+err=$("$B" check "$T/cut.tsm" 2>&1 >/dev/null)
+if echo "$err" | grep -q "warning: $T/cut.tsm: offset [0-9]*: the file ends inside a block"; then
+	pass file-truncated-warning-names-file-and-offset
+else
+	fail file-truncated-warning-names-file-and-offset "$err"
+fi
+# a violation before the cut is still reported
+f=$TR/mapping-outlives-dmabuf.tsm
+head -c $(( $(stat -c %s "$f") - 40 )) "$f" >"$T/cut.tsm"
+r=$(exit_of check "$T/cut.tsm")
+[ "$r" = 1 ] && pass file-truncated-keeps-violation-in-prefix || fail file-truncated-keeps-violation-in-prefix "exit $r"
+
+# ---- corruption: any damaged byte is refused with exit 3, file and offset named
+f=$TR/bind-ioas-left-mapped.tsm
+size=$(stat -c %s "$f")
+bad=
+for ((n = 0; n < size; n += 7)); do
+	cp "$f" "$T/bad.tsm"
+	byte=$(od -An -tu1 -j$n -N1 "$f" | tr -d ' ')
+	printf "\\$(printf %03o $(( byte ^ 0x41 )))" | dd of="$T/bad.tsm" bs=1 seek=$n conv=notrunc status=none
+	r=$(exit_of check "$T/bad.tsm")
+	[ "$r" = 3 ] || bad="$bad $n:$r"
+done
+[ -z "$bad" ] && pass file-any-corrupt-byte-refused || fail file-any-corrupt-byte-refused "offset:exit$bad"
+cp "$f" "$T/bad.tsm"
+printf 'X' | dd of="$T/bad.tsm" bs=1 seek=400 conv=notrunc status=none
+err=$("$B" check "$T/bad.tsm" 2>&1 >/dev/null)
+if echo "$err" | grep -q "error: $T/bad.tsm: offset [0-9]*: .*checksum mismatch.*re-record it"; then
+	pass file-corrupt-message-file-offset-remedy
+else
+	fail file-corrupt-message-file-offset-remedy "$err"
+fi
+printf 'hello, world\n' >"$T/foreign.txt"
+err=$("$B" check "$T/foreign.txt" 2>&1 >/dev/null); r=$?
+if [ $r = 3 ] && echo "$err" | grep -q "$T/foreign.txt: offset 0: not a tsmtrace trace file"; then
+	pass file-foreign-refused
+else
+	fail file-foreign-refused "exit $r: $err"
+fi
+: >"$T/empty.tsm"
+r=$(exit_of check "$T/empty.tsm")
+[ "$r" = 3 ] && pass file-empty-refused || fail file-empty-refused "exit $r"
+# the magic in the other byte order
+{ printf 'ECARTMST'; tail -c +9 "$TR/good-flow.tsm"; } >"$T/swapped.tsm"
+err=$("$B" check "$T/swapped.tsm" 2>&1 >/dev/null); r=$?
+if [ $r = 3 ] && echo "$err" | grep -q 'other byte order'; then
+	pass file-other-byte-order-refused
+else
+	fail file-other-byte-order-refused "exit $r: $err"
+fi
+# a newer format version (the version field sits at offset 12)
+cp "$TR/good-flow.tsm" "$T/v2.tsm"
+printf '\002' | dd of="$T/v2.tsm" bs=1 seek=12 conv=notrunc status=none
+err=$("$B" check "$T/v2.tsm" 2>&1 >/dev/null); r=$?
+if [ $r = 3 ] && echo "$err" | grep -q 'format version 2.0; this tsmtrace reads version 1'; then
+	pass file-newer-version-refused
+else
+	fail file-newer-version-refused "exit $r: $err"
+fi
+
+# ---- report
+out=$("$B" report "$TR/good-two-devices.tsm" --device 0000:02:00.0)
+if echo "$out" | grep -q 'pci_tsm_bind_begin dev=0000:02:00.0' &&
+   ! echo "$out" | grep -q 'dev=0000:01:00.0' && echo "$out" | grep -q 'buf=1011' &&
+   ! echo "$out" | grep -q 'buf=1001 '; then
+	pass report-device-only-that-device
+else
+	fail report-device-only-that-device "$out"
+fi
+# pfn 0x4010005 is private after bind: its range event, its private DMABUF and slot
+out=$("$B" report "$TR/good-flow.tsm" --pfn 0x4010005)
+if echo "$out" | grep -q 'pci_tsm_range .*SHARED->PRIVATE' && echo "$out" | grep -q 'kvm_dmabuf_slot_bind .*private=1' &&
+   echo "$out" | grep -q 'pci_tsm_bind_end' && ! echo "$out" | grep -q 'iova=0x130000000'; then
+	pass report-pfn-story
+else
+	fail report-pfn-story "$out"
+fi
+out=$("$B" report "$TR/bind-ioas-left-mapped.tsm" --violation 1)
+if echo "$out" | grep -q '^!! seq 8 .*pci_tsm_range' && echo "$out" | grep -q 'iommufd_ioas_map_dmabuf .*buf=1000' &&
+   echo "$out" | grep -q '#1 TSM-I1' && echo "$out" | grep -q '0xffffffff81008000' &&
+   ! echo "$out" | grep -q '#2 TSM-I2'; then
+	pass report-violation-story-with-stack
+else
+	fail report-violation-story-with-stack "$out"
+fi
+# the order of a story is the order of the trace
+seqs=$("$B" report "$TR/good-flow.tsm" --device 0x100 | sed -n 's/^.. seq \([0-9]*\) .*/\1/p' | tr '\n' ' ')
+sorted=$(echo "$seqs" | tr ' ' '\n' | grep . | sort -n | tr '\n' ' ')
+[ -n "$seqs" ] && [ "$seqs" = "$sorted" ] && pass report-in-trace-order || fail report-in-trace-order "$seqs"
+err=$("$B" report "$TR/good-flow.tsm" --violation 3 2>&1); r=$?
+if [ $r = 3 ] && echo "$err" | grep -q 'no violation #3: the trace has 0'; then
+	pass report-missing-violation-explained
+else
+	fail report-missing-violation-explained "exit $r: $err"
+fi
+r=$(exit_of report "$TR/good-flow.tsm" --device nonsense)
+r2=$(exit_of report "$TR/good-flow.tsm" --device 1 --pfn 2)
+[ "$r$r2" = 33 ] && pass report-usage-errors || fail report-usage-errors "exit $r $r2"
+out=$("$B" -j report "$TR/private-in-ioas.tsm" --violation 1)
+if ! echo "$out" | grep -vq '^{"type":"[a-z]*".*}$' && echo "$out" | grep -q '"violations":\[1\]'; then
+	pass report-json-lines
+else
+	fail report-json-lines "$out"
+fi
+
+# ---- commands: prefixes, record and live without the kernel events
+r=$(exit_of ch "$TR/good-flow.tsm")
+err=$("$B" re "$TR/good-flow.tsm" 2>&1); r2=$?
+if [ "$r" = 0 ] && [ $r2 = 3 ] && echo "$err" | grep -q "ambiguous command 're'"; then
+	pass command-unique-prefix
+else
+	fail command-unique-prefix "check by prefix: $r, 're': $r2 $err"
+fi
+: >"$T/nobtf"
+err=$(TSMTRACE_BTF=$T/nobtf "$B" record -o "$T/rec.tsm" 2>&1); r=$?
+if [ $r = 3 ] && echo "$err" | grep -q 'does not have the tsmtrace tracepoints (no pci_tsm_bind_begin' && [ ! -e "$T/rec.tsm" ]; then
+	pass record-refuses-without-kernel-events
+else
+	fail record-refuses-without-kernel-events "exit $r: $err"
+fi
+if [ -r /sys/kernel/btf/vmlinux ]; then
+	err=$("$B" live 2>&1); r=$?
+	if grep -q btf_trace_pci_tsm_range /sys/kernel/btf/vmlinux; then
+		skip live-refuses-without-kernel-events "this kernel has the events"
+	elif [ $r = 3 ] && echo "$err" | grep -q "kernel $(uname -r) does not have the tsmtrace tracepoints"; then
+		pass live-refuses-without-kernel-events
+	else
+		fail live-refuses-without-kernel-events "exit $r: $err"
+	fi
+else
+	skip live-refuses-without-kernel-events "no /sys/kernel/btf/vmlinux"
+fi
+# with every event in BTF, the commands still do not pretend to record
+for e in pci_tsm_bind_begin pci_tsm_bind_end pci_tsm_unbind_begin pci_tsm_unbind_end \
+	 pci_tsm_tdi_state pci_tsm_range vfio_dmabuf_export_range vfio_dmabuf_export \
+	 vfio_dmabuf_revoke vfio_dmabuf_release iommufd_ioas_map_dmabuf \
+	 iommufd_ioas_unmap_dmabuf kvm_dmabuf_slot_bind kvm_dmabuf_slot_unbind; do
+	printf 'btf_trace_%s\0' "$e"
+done >"$T/fakebtf"
+err=$(TSMTRACE_BTF=$T/fakebtf "$B" record -o "$T/rec.tsm" 2>&1); r=$?
+if [ $r = 3 ] && echo "$err" | grep -q 'no BPF attach yet'; then
+	pass record-says-attach-not-implemented
+else
+	fail record-says-attach-not-implemented "exit $r: $err"
+fi
+
+exit $rc

@@ -1,0 +1,947 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Unit tests of the engine, its containers and the trace file, on
+ * hand-built event sequences. One line per case: PASS: name / FAIL: name.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <tsmtrace/engine.h>
+#include <tracefile.h>
+#include <util.h>
+#include "scenario.h"
+
+static int failures;
+static char why[512];
+
+#define CHECK(cond, ...) do { \
+	if (!(cond)) { snprintf(why, sizeof(why), __VA_ARGS__); return -1; } \
+} while (0)
+
+static void run(const char *name, int (*fn)(void))
+{
+	why[0] = 0;
+	if (fn() == 0) {
+		printf("PASS: %s\n", name);
+	} else {
+		printf("FAIL: %s (%s)\n", name, why);
+		failures++;
+	}
+}
+
+/* ---- an engine fed directly, as the live side feeds it ---- */
+
+static int emit_engine(void *ctx, const struct tsm_rec_hdr *rec)
+{
+	return tsm_engine_feed(ctx, rec, rec->size);
+}
+
+struct t {
+	struct tsm_engine *e;
+	struct gen g;
+	struct flow f;
+};
+
+static void t_init(struct t *t, bool known)
+{
+	struct tsm_engine_opts o = { .state_known = known };
+
+	t->e = tsm_engine_new(&o);
+	gen_init(&t->g, emit_engine, t->e);
+	flow_default(&t->f, 0);
+}
+
+/* the rules found, as "I1_RANGE_MAPPED_SHARED ..." -> compare by invariant + state */
+static void rules(struct t *t, char *buf, size_t len)
+{
+	unsigned int i, n = tsm_engine_nr_violations(t->e);
+	size_t o = 0;
+
+	buf[0] = 0;
+	for (i = 1; i <= n && o < len; i++) {
+		const struct tsm_violation *v = tsm_engine_violation(t->e, i);
+
+		o += snprintf(buf + o, len - o, "%s%s/%s", i > 1 ? " " : "",
+			      tsm_inv_id(tsm_rules[v->rule].inv), tsm_rules[v->rule].state);
+	}
+}
+
+static int expect(struct t *t, enum tsm_verdict verdict, const char *want)
+{
+	struct tsm_summary s;
+	char got[512];
+
+	if (t->g.err) {
+		snprintf(why, sizeof(why), "feed failed: %s", strerror(-t->g.err));
+		tsm_engine_free(t->e);
+		return -1;
+	}
+	tsm_engine_summary(t->e, &s);
+	rules(t, got, sizeof(got));
+	if (s.verdict != verdict || strcmp(got, want)) {
+		snprintf(why, sizeof(why), "verdict %s [%s], expected %s [%s]",
+			 tsm_verdict_name(s.verdict), got, tsm_verdict_name(verdict), want);
+		tsm_engine_free(t->e);
+		return -1;
+	}
+	tsm_engine_free(t->e);
+	return 0;
+}
+
+#define D	0x0100u
+#define BAR	2u
+#define VM	0x1000ULL
+#define CTX	0x2000ULL
+#define BASE	0x100000ULL
+#define N	0x1000ULL		/* 16 MiB BAR */
+#define PRIV	(BASE + 0x400)
+#define NPRIV	0x400ULL
+
+/* bind dev D making [PRIV, PRIV+NPRIV) private, correctly */
+static void bind(struct gen *g)
+{
+	g_op(g, TSM_REC_PCI_TSM_BIND_BEGIN, D, 1, VM, 0, 0);
+	g_range(g, D, BAR, PRIV, NPRIV, TSM_ATTR_SHARED, TSM_ATTR_PRIVATE);
+	g_op(g, TSM_REC_PCI_TSM_BIND_END, D, 1, VM, 0, 0);
+}
+
+static void export1(struct gen *g, __u64 buf, __u32 kind, __u64 pfn, __u64 n)
+{
+	g_export_range(g, buf, D, BAR, kind, pfn, n);
+	g_buf(g, TSM_REC_VFIO_DMABUF_EXPORT, buf, D, BAR, kind, 1);
+}
+
+static void ioas_map(struct gen *g, __u64 buf, __u64 iova, __u64 pfn, __u64 n, __u32 kind)
+{
+	g_ioas(g, TSM_REC_IOMMUFD_IOAS_MAP_DMABUF, CTX, 1, iova, buf, pfn, n, kind);
+}
+
+static void ioas_unmap(struct gen *g, __u64 buf, __u64 iova, __u64 pfn, __u64 n)
+{
+	g_ioas(g, TSM_REC_IOMMUFD_IOAS_UNMAP_DMABUF, CTX, 1, iova, buf, pfn, n, TSM_UNMAP_USER);
+}
+
+/* ---- the flow, and each injected fault ---- */
+
+static int t_flow_good(void)
+{
+	struct t t;
+
+	t_init(&t, true);
+	flow_run(&t.g, &t.f);
+	return expect(&t, TSM_PASS, "");
+}
+
+static int t_flow_faults(void)
+{
+	static const struct {
+		__u32 faults;
+		enum tsm_verdict v;
+		const char *rules;
+	} c[] = {
+		{ F_IOAS_LEFT_AT_BIND, TSM_VIOLATION, "TSM-I1/pfn_mapped_shared TSM-I2/shared_dmabuf_live" },
+		{ F_REVOKE_NO_UNMAP, TSM_VIOLATION, "TSM-I5/dmabuf_mapped" },
+		{ F_PRIVATE_IN_IOAS, TSM_VIOLATION, "TSM-I3/dmabuf_private" },
+		{ F_MAPPING_OUTLIVES, TSM_VIOLATION, "TSM-I7/dmabuf_mapped" },
+		{ F_UNBIND_LEAVES_PRIVATE, TSM_VIOLATION,
+		  "TSM-I6/private_dmabuf_live TSM-I6/private_slot_mapped TSM-I6/pfn_private" },
+		{ F_WRONG_VM, TSM_VIOLATION, "TSM-I4/tdi_bound_to_other_vm" },
+		{ F_BIND_FAILS, TSM_PASS, "" },
+		{ F_BIND_FAILS_DIRTY, TSM_VIOLATION, "TSM-I8/pfn_private" },
+		{ F_LOST_UNMAP, TSM_INCOMPLETE, "" },
+	};
+	unsigned int i;
+
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		struct t t;
+
+		t_init(&t, true);
+		t.f.faults = c[i].faults;
+		flow_run(&t.g, &t.f);
+		if (expect(&t, c[i].v, c[i].rules)) {
+			char w[512];
+
+			snprintf(w, sizeof(w), "faults 0x%x: %.480s", c[i].faults, why);
+			strcpy(why, w);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* ---- TSM-I1 ---- */
+
+static int t_i1_range_over_ioas(void)
+{
+	struct t t;
+
+	t_init(&t, true);
+	export1(&t.g, 10, TSM_DMABUF_SHARED, BASE, N);
+	ioas_map(&t.g, 10, 0x10000000, BASE, N, TSM_DMABUF_SHARED);
+	g_buf(&t.g, TSM_REC_VFIO_DMABUF_REVOKE, 10, D, BAR, TSM_DMABUF_SHARED, TSM_REVOKE_BIND);
+	bind(&t.g);
+	/* the revoke left the mapping (I5); the range finds it (I1) */
+	return expect(&t, TSM_VIOLATION, "TSM-I5/dmabuf_mapped TSM-I1/pfn_mapped_shared");
+}
+
+static int t_i1_range_over_shared_slot(void)
+{
+	struct t t;
+
+	t_init(&t, true);
+	export1(&t.g, 10, TSM_DMABUF_SHARED, BASE, N);
+	g_slot(&t.g, TSM_REC_KVM_DMABUF_SLOT_BIND, VM, 1, 0x100, 10, PRIV, NPRIV, 0);
+	bind(&t.g);
+	return expect(&t, TSM_VIOLATION, "TSM-I1/pfn_mapped_shared TSM-I2/shared_dmabuf_live");
+}
+
+static int t_i1_map_over_private(void)
+{
+	struct t t;
+
+	t_init(&t, true);
+	bind(&t.g);
+	export1(&t.g, 11, TSM_DMABUF_SHARED, PRIV + 8, 1);
+	ioas_map(&t.g, 11, 0x10000000, PRIV + 8, 1, TSM_DMABUF_SHARED);
+	g_slot(&t.g, TSM_REC_KVM_DMABUF_SLOT_BIND, VM, 1, 0x100, 11, PRIV + 8, 1, 0);
+	return expect(&t, TSM_VIOLATION,
+		      "TSM-I2/pfn_private TSM-I1/pfn_private TSM-I1/pfn_private");
+}
+
+static int t_i1_ok(void)
+{
+	struct t t;
+
+	t_init(&t, true);
+	export1(&t.g, 10, TSM_DMABUF_SHARED, BASE, N);
+	ioas_map(&t.g, 10, 0x10000000, BASE, N, TSM_DMABUF_SHARED);
+	ioas_unmap(&t.g, 10, 0x10000000, BASE, N);
+	g_buf(&t.g, TSM_REC_VFIO_DMABUF_REVOKE, 10, D, BAR, TSM_DMABUF_SHARED, TSM_REVOKE_BIND);
+	bind(&t.g);
+	/* the shared fragment right below the private range */
+	export1(&t.g, 11, TSM_DMABUF_SHARED, BASE, PRIV - BASE);
+	ioas_map(&t.g, 11, 0x10000000, BASE, PRIV - BASE, TSM_DMABUF_SHARED);
+	return expect(&t, TSM_PASS, "");
+}
+
+/* ---- TSM-I2 ---- */
+
+static int t_i2_private_unbound(void)
+{
+	struct t t;
+
+	t_init(&t, true);
+	export1(&t.g, 12, TSM_DMABUF_PRIVATE, PRIV, NPRIV);
+	return expect(&t, TSM_VIOLATION, "TSM-I2/tdi_unbound");
+}
+
+static int t_i2_private_over_shared(void)
+{
+	struct t t;
+
+	t_init(&t, true);
+	bind(&t.g);
+	export1(&t.g, 12, TSM_DMABUF_PRIVATE, PRIV, NPRIV + 1);
+	return expect(&t, TSM_VIOLATION, "TSM-I2/pfn_shared");
+}
+
+static int t_i2_range_under_private_buf(void)
+{
+	struct t t;
+
+	t_init(&t, true);
+	bind(&t.g);
+	export1(&t.g, 12, TSM_DMABUF_PRIVATE, PRIV, NPRIV);
+	g_op(&t.g, TSM_REC_PCI_TSM_UNBIND_BEGIN, D, 1, VM, 0, 0);
+	g_range(&t.g, D, BAR, PRIV, NPRIV, TSM_ATTR_PRIVATE, TSM_ATTR_SHARED);
+	return expect(&t, TSM_VIOLATION, "TSM-I2/private_dmabuf_live");
+}
+
+static int t_i2_ok(void)
+{
+	struct t t;
+
+	t_init(&t, true);
+	bind(&t.g);
+	export1(&t.g, 12, TSM_DMABUF_PRIVATE, PRIV, NPRIV);
+	export1(&t.g, 13, TSM_DMABUF_SHARED, PRIV + NPRIV, N - (PRIV + NPRIV - BASE));
+	g_op(&t.g, TSM_REC_PCI_TSM_UNBIND_BEGIN, D, 1, VM, 0, 0);
+	g_buf(&t.g, TSM_REC_VFIO_DMABUF_REVOKE, 12, D, BAR, TSM_DMABUF_PRIVATE, TSM_REVOKE_UNBIND);
+	g_range(&t.g, D, BAR, PRIV, NPRIV, TSM_ATTR_PRIVATE, TSM_ATTR_SHARED);
+	g_op(&t.g, TSM_REC_PCI_TSM_UNBIND_END, D, 1, VM, 0, 0);
+	return expect(&t, TSM_PASS, "");
+}
+
+/* ---- TSM-I3 ---- */
+
+static int t_i3_private_in_ioas(void)
+{
+	struct t t;
+
+	t_init(&t, true);
+	bind(&t.g);
+	export1(&t.g, 12, TSM_DMABUF_PRIVATE, PRIV, NPRIV);
+	ioas_map(&t.g, 12, 0x10000000, PRIV, NPRIV, TSM_DMABUF_PRIVATE);
+	return expect(&t, TSM_VIOLATION, "TSM-I3/dmabuf_private");
+}
+
+/* ---- TSM-I4 ---- */
+
+static int t_i4_cases(void)
+{
+	static const struct {
+		__u64 vm;
+		__u32 buf, priv;
+		__u64 pfn, n;
+		const char *rules;
+	} c[] = {
+		{ VM, 12, 1, PRIV, NPRIV, "" },				/* correct */
+		{ VM + 1, 12, 1, PRIV, NPRIV, "TSM-I4/tdi_bound_to_other_vm" },
+		{ VM, 13, 1, BASE, 0x10, "TSM-I4/dmabuf_shared" },	/* shared buf, private slot */
+		{ VM, 12, 1, PRIV, NPRIV + 1, "TSM-I4/pfn_shared" },	/* slot beyond private */
+		{ VM, 12, 0, PRIV, NPRIV, "TSM-I4/dmabuf_private" },	/* private buf, shared slot */
+	};
+	unsigned int i;
+
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		struct t t;
+
+		t_init(&t, true);
+		bind(&t.g);
+		export1(&t.g, 12, TSM_DMABUF_PRIVATE, PRIV, NPRIV);
+		export1(&t.g, 13, TSM_DMABUF_SHARED, BASE, 0x10);
+		g_slot(&t.g, TSM_REC_KVM_DMABUF_SLOT_BIND, c[i].vm, 5, 0x100, c[i].buf,
+		       c[i].pfn, c[i].n, c[i].priv);
+		if (expect(&t, c[i].rules[0] ? TSM_VIOLATION : TSM_PASS, c[i].rules)) {
+			char w[512];
+
+			snprintf(w, sizeof(w), "case %u: %.480s", i, why);
+			strcpy(why, w);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int t_i4_range_under_private_slot(void)
+{
+	struct t t;
+
+	t_init(&t, true);
+	bind(&t.g);
+	export1(&t.g, 12, TSM_DMABUF_PRIVATE, PRIV, NPRIV);
+	g_slot(&t.g, TSM_REC_KVM_DMABUF_SLOT_BIND, VM, 5, 0x100, 12, PRIV, NPRIV, 1);
+	g_op(&t.g, TSM_REC_PCI_TSM_UNBIND_BEGIN, D, 1, VM, 0, 0);
+	g_range(&t.g, D, BAR, PRIV, NPRIV, TSM_ATTR_PRIVATE, TSM_ATTR_SHARED);
+	return expect(&t, TSM_VIOLATION, "TSM-I2/private_dmabuf_live TSM-I4/private_slot_mapped");
+}
+
+/* ---- TSM-I5 ---- */
+
+static int t_i5_revoke_mapped(void)
+{
+	struct t t;
+
+	t_init(&t, true);
+	export1(&t.g, 10, TSM_DMABUF_SHARED, BASE, N);
+	g_slot(&t.g, TSM_REC_KVM_DMABUF_SLOT_BIND, VM, 1, 0x100, 10, BASE, N, 0);
+	g_buf(&t.g, TSM_REC_VFIO_DMABUF_REVOKE, 10, D, BAR, TSM_DMABUF_SHARED, TSM_REVOKE_RESET);
+	return expect(&t, TSM_VIOLATION, "TSM-I5/dmabuf_mapped");
+}
+
+static int t_i5_map_revoked(void)
+{
+	struct t t;
+
+	t_init(&t, true);
+	export1(&t.g, 10, TSM_DMABUF_SHARED, BASE, N);
+	g_buf(&t.g, TSM_REC_VFIO_DMABUF_REVOKE, 10, D, BAR, TSM_DMABUF_SHARED, TSM_REVOKE_RESET);
+	ioas_map(&t.g, 10, 0x10000000, BASE, N, TSM_DMABUF_SHARED);
+	return expect(&t, TSM_VIOLATION, "TSM-I5/dmabuf_revoked");
+}
+
+static int t_i5_ok(void)
+{
+	struct t t;
+
+	t_init(&t, true);
+	export1(&t.g, 10, TSM_DMABUF_SHARED, BASE, N);
+	g_slot(&t.g, TSM_REC_KVM_DMABUF_SLOT_BIND, VM, 1, 0x100, 10, BASE, N, 0);
+	ioas_map(&t.g, 10, 0x10000000, BASE, N, TSM_DMABUF_SHARED);
+	g_slot(&t.g, TSM_REC_KVM_DMABUF_SLOT_UNBIND, VM, 1, 0x100, 10, BASE, N, TSM_UNMAP_REVOKE);
+	g_ioas(&t.g, TSM_REC_IOMMUFD_IOAS_UNMAP_DMABUF, CTX, 1, 0x10000000, 10, BASE, N,
+	       TSM_UNMAP_REVOKE);
+	g_buf(&t.g, TSM_REC_VFIO_DMABUF_REVOKE, 10, D, BAR, TSM_DMABUF_SHARED, TSM_REVOKE_RESET);
+	g_buf(&t.g, TSM_REC_VFIO_DMABUF_RELEASE, 10, D, BAR, TSM_DMABUF_SHARED, 0);
+	return expect(&t, TSM_PASS, "");
+}
+
+/* ---- TSM-I6 ---- */
+
+static int t_i6_pages_left_private(void)
+{
+	struct t t;
+
+	t_init(&t, true);
+	bind(&t.g);
+	g_op(&t.g, TSM_REC_PCI_TSM_UNBIND_BEGIN, D, 1, VM, 0, 0);
+	g_op(&t.g, TSM_REC_PCI_TSM_UNBIND_END, D, 1, VM, 0, 0);
+	return expect(&t, TSM_VIOLATION, "TSM-I6/pfn_private");
+}
+
+static int t_i6_private_buf_left(void)
+{
+	struct t t;
+
+	t_init(&t, true);
+	bind(&t.g);
+	g_op(&t.g, TSM_REC_PCI_TSM_UNBIND_BEGIN, D, 1, VM, 0, 0);
+	g_range(&t.g, D, BAR, PRIV, NPRIV, TSM_ATTR_PRIVATE, TSM_ATTR_SHARED);
+	/* exported in the middle of unbind, after the conversion: live at the end */
+	g_export_range(&t.g, 12, D, BAR, TSM_DMABUF_PRIVATE, PRIV, NPRIV);
+	g_buf(&t.g, TSM_REC_VFIO_DMABUF_EXPORT, 12, D, BAR, TSM_DMABUF_PRIVATE, 1);
+	g_op(&t.g, TSM_REC_PCI_TSM_UNBIND_END, D, 1, VM, 0, 0);
+	return expect(&t, TSM_VIOLATION, "TSM-I2/tdi_unbound TSM-I6/private_dmabuf_live");
+}
+
+/* ---- TSM-I7 ---- */
+
+static int t_i7_release_mapped(void)
+{
+	struct t t;
+
+	t_init(&t, true);
+	export1(&t.g, 10, TSM_DMABUF_SHARED, BASE, N);
+	ioas_map(&t.g, 10, 0x10000000, BASE, N / 2, TSM_DMABUF_SHARED);
+	ioas_map(&t.g, 10, 0x20000000, BASE + N / 2, N / 2, TSM_DMABUF_SHARED);
+	g_buf(&t.g, TSM_REC_VFIO_DMABUF_RELEASE, 10, D, BAR, TSM_DMABUF_SHARED, 0);
+	/* the mappings stay in the state, owned by no DMABUF, and go away later */
+	ioas_unmap(&t.g, 10, 0x10000000, BASE, N / 2);
+	ioas_unmap(&t.g, 10, 0x20000000, BASE + N / 2, N / 2);
+	if (tsm_engine_nr_violations(t.e) == 1 &&
+	    tsm_engine_violation(t.e, 1)->nr_other != 2) {
+		snprintf(why, sizeof(why), "expected 2 objects in conflict, got %u",
+			 tsm_engine_violation(t.e, 1)->nr_other);
+		tsm_engine_free(t.e);
+		return -1;
+	}
+	return expect(&t, TSM_VIOLATION, "TSM-I7/dmabuf_mapped");
+}
+
+/* ---- TSM-I8 ---- */
+
+static int t_i8_busy_bind_is_not_a_failure(void)
+{
+	struct t t;
+
+	t_init(&t, true);
+	bind(&t.g);
+	/* binding a bound TDI fails with -EBUSY and changes nothing */
+	g_op(&t.g, TSM_REC_PCI_TSM_BIND_BEGIN, D, 1, VM, 0, 0);
+	g_op(&t.g, TSM_REC_PCI_TSM_BIND_END, D, 1, VM, 0, -EBUSY);
+	export1(&t.g, 12, TSM_DMABUF_PRIVATE, PRIV, NPRIV);
+	return expect(&t, TSM_PASS, "");
+}
+
+/* ---- knowledge: no false VIOLATION, no false PASS ---- */
+
+static int t_lost_never_pass(void)
+{
+	struct t t;
+
+	t_init(&t, true);
+	flow_start(&t.g, &t.f);
+	flow_bind(&t.g, &t.f);
+	t.g.drop = 1;		/* a harmless event, lost, seen only as a gap */
+	g_tdi(&t.g, D, 1, TSM_TDI_RUN, TSM_TDI_RUN);
+	flow_bound(&t.g, &t.f);
+	flow_unbind(&t.g, &t.f);
+	return expect(&t, TSM_INCOMPLETE, "");
+}
+
+static int t_lost_no_false_violation(void)
+{
+	struct t t;
+
+	t_init(&t, true);
+	export1(&t.g, 10, TSM_DMABUF_SHARED, BASE, N);
+	ioas_map(&t.g, 10, 0x10000000, BASE, N, TSM_DMABUF_SHARED);
+	t.g.drop = 1;		/* the unmap */
+	ioas_unmap(&t.g, 10, 0x10000000, BASE, N);
+	g_lost(&t.g, 1);
+	g_buf(&t.g, TSM_REC_VFIO_DMABUF_REVOKE, 10, D, BAR, TSM_DMABUF_SHARED, TSM_REVOKE_BIND);
+	g_buf(&t.g, TSM_REC_VFIO_DMABUF_RELEASE, 10, D, BAR, TSM_DMABUF_SHARED, 0);
+	bind(&t.g);
+	return expect(&t, TSM_INCOMPLETE, "");
+}
+
+static int t_lost_then_relearn(void)
+{
+	struct t t;
+
+	/* after a loss, a DMABUF exported later is fully known: I7 is certain */
+	t_init(&t, true);
+	g_lost(&t.g, 3);
+	export1(&t.g, 20, TSM_DMABUF_SHARED, BASE, N);
+	ioas_map(&t.g, 20, 0x10000000, BASE, N, TSM_DMABUF_SHARED);
+	g_buf(&t.g, TSM_REC_VFIO_DMABUF_RELEASE, 20, D, BAR, TSM_DMABUF_SHARED, 0);
+	return expect(&t, TSM_VIOLATION, "TSM-I7/dmabuf_mapped");
+}
+
+static int t_unknown_start_no_false_violation(void)
+{
+	struct t t;
+
+	/*
+	 * The device was bound before tracing: its layout and its DMABUFs
+	 * are unknown. A shared mapping over what may be private PFNs, the
+	 * private slot's removal, the revoke and the unbind can be judged
+	 * neither way.
+	 */
+	t_init(&t, false);
+	ioas_map(&t.g, 11, 0x10000000, PRIV, 1, TSM_DMABUF_SHARED);
+	ioas_unmap(&t.g, 11, 0x10000000, PRIV, 1);
+	g_slot(&t.g, TSM_REC_KVM_DMABUF_SLOT_UNBIND, VM, 5, 0x100, 12, PRIV, NPRIV, TSM_UNMAP_USER);
+	g_buf(&t.g, TSM_REC_VFIO_DMABUF_REVOKE, 12, D, BAR, TSM_DMABUF_PRIVATE, TSM_REVOKE_UNBIND);
+	g_op(&t.g, TSM_REC_PCI_TSM_UNBIND_BEGIN, D, 1, VM, 0, 0);
+	g_range(&t.g, D, BAR, PRIV, NPRIV, TSM_ATTR_PRIVATE, TSM_ATTR_SHARED);
+	g_op(&t.g, TSM_REC_PCI_TSM_UNBIND_END, D, 1, VM, 0, 0);
+	return expect(&t, TSM_INCOMPLETE, "");
+}
+
+static int t_unknown_start_certain_violation(void)
+{
+	struct t t;
+
+	/* a private DMABUF exported in the trace, unrevoked at the conversion */
+	t_init(&t, false);
+	g_export_range(&t.g, 30, D, BAR, TSM_DMABUF_PRIVATE, PRIV, NPRIV);
+	g_buf(&t.g, TSM_REC_VFIO_DMABUF_EXPORT, 30, D, BAR, TSM_DMABUF_PRIVATE, 1);
+	g_op(&t.g, TSM_REC_PCI_TSM_UNBIND_BEGIN, D, 1, VM, 0, 0);
+	g_range(&t.g, D, BAR, PRIV, NPRIV, TSM_ATTR_PRIVATE, TSM_ATTR_SHARED);
+	return expect(&t, TSM_VIOLATION, "TSM-I2/private_dmabuf_live");
+}
+
+static int t_unknown_start_relearn_by_unbind(void)
+{
+	struct t t;
+
+	/* unbind_end makes the layout known (all shared): a later I1 is certain */
+	t_init(&t, false);
+	g_op(&t.g, TSM_REC_PCI_TSM_UNBIND_BEGIN, D, 1, VM, 0, 0);
+	g_op(&t.g, TSM_REC_PCI_TSM_UNBIND_END, D, 1, VM, 0, 0);
+	bind(&t.g);
+	export1(&t.g, 40, TSM_DMABUF_SHARED, PRIV, 1);
+	return expect(&t, TSM_VIOLATION, "TSM-I2/pfn_private");
+}
+
+static int t_state_unknown_record(void)
+{
+	struct t t;
+
+	t_init(&t, true);
+	export1(&t.g, 10, TSM_DMABUF_SHARED, BASE, N);
+	ioas_map(&t.g, 10, 0x10000000, BASE, N, TSM_DMABUF_SHARED);
+	g_state_unknown(&t.g);
+	g_buf(&t.g, TSM_REC_VFIO_DMABUF_RELEASE, 10, D, BAR, TSM_DMABUF_SHARED, 0);
+	return expect(&t, TSM_INCOMPLETE, "");
+}
+
+static int t_order(void)
+{
+	struct t t;
+
+	t_init(&t, true);
+	export1(&t.g, 10, TSM_DMABUF_SHARED, BASE, N);
+	t.g.seq -= 2;	/* a sequence number seen again */
+	g_buf(&t.g, TSM_REC_VFIO_DMABUF_RELEASE, 10, D, BAR, TSM_DMABUF_SHARED, 0);
+	return expect(&t, TSM_INCOMPLETE, "");
+}
+
+static int t_inconsistent(void)
+{
+	struct t t;
+
+	t_init(&t, true);
+	ioas_unmap(&t.g, 10, 0x10000000, BASE, N);	/* never mapped */
+	return expect(&t, TSM_INCOMPLETE, "");
+}
+
+/* ---- records ---- */
+
+static int t_stack_attached(void)
+{
+	const struct tsm_violation *v;
+	struct t t;
+
+	t_init(&t, true);
+	export1(&t.g, 12, TSM_DMABUF_PRIVATE, PRIV, NPRIV);
+	g_stack(&t.g, 5);
+	v = tsm_engine_violation(t.e, 1);
+	CHECK(v && v->nr_stack == 5 && v->stack[0] == 0xffffffff81000000ULL + 2 * 0x1000,
+	      "stack not attached to violation 1");
+	tsm_engine_free(t.e);
+	return 0;
+}
+
+static int t_unknown_type_skipped(void)
+{
+	struct tsm_rec_hdr h = { .type = 40, .size = 48 };
+	unsigned char buf[48] = { 0 };
+	struct tsm_summary s;
+	struct t t;
+
+	t_init(&t, true);
+	export1(&t.g, 10, TSM_DMABUF_SHARED, BASE, N);
+	h.seq = t.g.seq++;	/* a newer kernel event: takes a seq number */
+	memcpy(buf, &h, sizeof(h));
+	CHECK(tsm_engine_feed(t.e, (void *)buf, sizeof(buf)) == 0, "unknown type refused");
+	g_buf(&t.g, TSM_REC_VFIO_DMABUF_RELEASE, 10, D, BAR, TSM_DMABUF_SHARED, 0);
+	tsm_engine_summary(t.e, &s);
+	CHECK(s.nr_unknown_type == 1 && s.verdict == TSM_PASS,
+	      "unknown=%" PRIu64 " verdict %s", (uint64_t)s.nr_unknown_type,
+	      tsm_verdict_name(s.verdict));
+	tsm_engine_free(t.e);
+	return 0;
+}
+
+static int t_short_record_refused(void)
+{
+	struct tsm_ev_pci_tsm_range r = { .hdr = { .type = TSM_REC_PCI_TSM_RANGE, .size = 40 } };
+	struct tsm_engine *e = tsm_engine_new(NULL);
+	int a, b, c;
+
+	a = tsm_engine_feed(e, &r.hdr, sizeof(r));		/* shorter than its layout */
+	r.hdr.size = sizeof(r) + 8;
+	b = tsm_engine_feed(e, &r.hdr, sizeof(r));		/* longer than the buffer */
+	r.hdr.size = sizeof(r) - 4;
+	c = tsm_engine_feed(e, &r.hdr, sizeof(r));		/* not a multiple of 8 */
+	tsm_engine_free(e);
+	CHECK(a == -EINVAL && b == -EINVAL && c == -EINVAL, "%d %d %d", a, b, c);
+	return 0;
+}
+
+/* ---- containers ---- */
+
+static int t_rset(void)
+{
+	static unsigned char ref[4096];
+	struct rset s;
+	unsigned int i, j;
+	unsigned long long x = 88172645463325252ULL;
+
+	rset_init(&s);
+	memset(ref, 0, sizeof(ref));
+	for (i = 0; i < 20000; i++) {
+		__u64 a, b;
+
+		x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+		a = x % 4000;
+		b = a + 1 + (x >> 20) % 90;
+		if ((x >> 40) & 1) {
+			CHECK(!rset_add(&s, a, b), "add");
+			memset(ref + a, 1, b - a);
+		} else {
+			CHECK(!rset_remove(&s, a, b), "remove");
+			memset(ref + a, 0, b - a);
+		}
+		/* compare: sorted, disjoint, non-adjacent, same members */
+		for (j = 0; j + 1 < s.nr; j++)
+			CHECK(s.seg[j].end < s.seg[j + 1].start, "segments touch at step %u", i);
+		if (i % 97 == 0) {
+			for (j = 0; j < 4096; j++) {
+				bool in = rset_overlaps(&s, j, j + 1);
+
+				CHECK(in == !!ref[j], "pfn %u: set %d ref %d at step %u", j, in, ref[j], i);
+			}
+			CHECK(rset_covers(&s, a, b) == (memchr(ref + a, 0, b - a) == NULL), "covers");
+			{
+				__u64 c = 0;
+
+				for (j = a; j < b; j++)
+					c += ref[j];
+				CHECK(rset_count(&s, a, b) == c, "count");
+			}
+		}
+	}
+	rset_fini(&s);
+	return 0;
+}
+
+static int t_hash(void)
+{
+	struct hash h;
+	static bool live[5000];
+	unsigned long long x = 2463534242ULL;
+	unsigned int i, k;
+
+	CHECK(!hash_init(&h, 4), "init");
+	for (i = 0; i < 200000; i++) {
+		struct hkey key;
+
+		x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+		k = x % 5000;
+		key = (struct hkey){ { k, k * 7, 1 } };
+		if (live[k]) {
+			CHECK(hash_find(&h, &key) == &live[k], "lost key %u", k);
+			if (x & (1 << 20)) {
+				CHECK(hash_del(&h, &key) == &live[k], "del %u", k);
+				live[k] = false;
+			}
+		} else {
+			CHECK(!hash_find(&h, &key), "ghost key %u", k);
+			CHECK(!hash_add(&h, &key, &live[k]), "add");
+			live[k] = true;
+		}
+	}
+	for (k = 0; k < 5000; k++) {
+		struct hkey key = { { k, k * 7, 1 } };
+
+		CHECK(!!hash_find(&h, &key) == live[k], "final %u", k);
+	}
+	hash_fini(&h);
+	return 0;
+}
+
+static int t_crc32c(void)
+{
+	/* the check value of CRC-32C, and the iSCSI test vector of 32 zero bytes */
+	static const unsigned char zeros[32];
+	__u32 a = crc32c(0, "123456789", 9), b = crc32c(0, zeros, 32);
+	__u32 c = crc32c(crc32c(0, "1234", 4), "56789", 5);
+
+	CHECK(a == 0xe3069283 && b == 0x8a9136aa && c == a, "0x%08x 0x%08x 0x%08x", a, b, c);
+	return 0;
+}
+
+/* a range spanning a 256 GiB BAR is one range, like a page */
+static int t_huge_bar(void)
+{
+	const __u64 huge = 256ULL << 18;	/* 256 GiB in 4 KiB pages */
+	struct t t;
+
+	t_init(&t, true);
+	g_op(&t.g, TSM_REC_PCI_TSM_BIND_BEGIN, D, 1, VM, 0, 0);
+	g_range(&t.g, D, BAR, 1ULL << 40, huge, TSM_ATTR_SHARED, TSM_ATTR_PRIVATE);
+	g_op(&t.g, TSM_REC_PCI_TSM_BIND_END, D, 1, VM, 0, 0);
+	export1(&t.g, 12, TSM_DMABUF_PRIVATE, 1ULL << 40, huge);
+	g_slot(&t.g, TSM_REC_KVM_DMABUF_SLOT_BIND, VM, 5, 0, 12, 1ULL << 40, huge, 1);
+	ioas_map(&t.g, 12, 0, (1ULL << 40) + huge - 1, 1, TSM_DMABUF_SHARED);
+	CHECK(tsm_engine_live_objects(t.e) < 10, "%zu live objects", tsm_engine_live_objects(t.e));
+	return expect(&t, TSM_VIOLATION, "TSM-I1/pfn_private");
+}
+
+/* ---- the file ---- */
+
+static char tmpdir[] = "/tmp/tsm-unit.XXXXXX";
+
+static int write_flow(const char *path, __u32 faults, bool close_it)
+{
+	struct tsm_meta m = { .flags = TSM_FILE_F_STATE_KNOWN, .hostname = "unit" };
+	char err[512];
+	struct tsm_writer *w = tsm_writer_open(path, &m, err, sizeof(err));
+	struct flow f;
+	struct gen g;
+
+	CHECK(w, "%s", err);
+	gen_init(&g, (gen_emit_t)tsm_writer_add, w);
+	flow_default(&f, 0);
+	f.faults = faults;
+	flow_run(&g, &f);
+	if (!close_it) {
+		tsm_writer_abandon(w);
+		return 0;
+	}
+	CHECK(!tsm_writer_close(w, err, sizeof(err)), "%s", err);
+	return 0;
+}
+
+/* replay a file; verdict or TSM_UNUSABLE */
+static enum tsm_verdict replay(const char *path, struct tsm_file *f, unsigned int *nv)
+{
+	struct tsm_engine_opts o = { 0 };
+	enum tsm_read_status st;
+	struct tsm_summary s;
+	struct tsm_engine *e;
+
+	if (tsm_file_open(f, path) != TSM_READ_OK) {
+		tsm_file_close(f);
+		return TSM_UNUSABLE;
+	}
+	o.state_known = f->hdr.flags & TSM_FILE_F_STATE_KNOWN;
+	e = tsm_engine_new(&o);
+	st = tsm_file_replay(f, &tsm_engine_ops, e);
+	tsm_file_close(f);
+	if (st == TSM_READ_UNUSABLE || st == TSM_READ_HANDLER) {
+		tsm_engine_free(e);
+		return TSM_UNUSABLE;
+	}
+	if (st == TSM_READ_TRUNCATED)
+		tsm_engine_truncated(e);
+	else
+		tsm_engine_lost_total(e, f->end.nr_lost);
+	tsm_engine_summary(e, &s);
+	if (nv)
+		*nv = s.nr_violations;
+	tsm_engine_free(e);
+	return s.verdict;
+}
+
+/* live (fed directly) and offline (written, read back) give the same verdicts */
+static int t_file_round_trip(void)
+{
+	static const __u32 faults[] = { 0, F_IOAS_LEFT_AT_BIND, F_REVOKE_NO_UNMAP,
+		F_PRIVATE_IN_IOAS, F_MAPPING_OUTLIVES, F_UNBIND_LEAVES_PRIVATE, F_WRONG_VM,
+		F_BIND_FAILS_DIRTY, F_LOST_UNMAP };
+	char path[256];
+	unsigned int i;
+
+	for (i = 0; i < sizeof(faults) / sizeof(faults[0]); i++) {
+		struct tsm_summary live;
+		struct tsm_file f;
+		unsigned int nv = 0;
+		enum tsm_verdict off;
+		struct t t;
+
+		t_init(&t, true);
+		t.f.faults = faults[i];
+		flow_run(&t.g, &t.f);
+		tsm_engine_summary(t.e, &live);
+		tsm_engine_free(t.e);
+		snprintf(path, sizeof(path), "%s/rt.tsm", tmpdir);
+		if (write_flow(path, faults[i], true))
+			return -1;
+		off = replay(path, &f, &nv);
+		CHECK(off == live.verdict && nv == live.nr_violations,
+		      "faults 0x%x: live %s/%u, file %s/%u", faults[i],
+		      tsm_verdict_name(live.verdict), live.nr_violations, tsm_verdict_name(off), nv);
+		CHECK(f.has_end && !strcmp(f.hdr.hostname, "unit") &&
+		      f.hdr.schema_major == TSM_SCHEMA_MAJOR, "metadata lost");
+	}
+	return 0;
+}
+
+static int t_file_abandoned_is_truncated(void)
+{
+	char path[256];
+	struct tsm_file f;
+
+	snprintf(path, sizeof(path), "%s/ab.tsm", tmpdir);
+	if (write_flow(path, 0, false))
+		return -1;
+	CHECK(replay(path, &f, NULL) == TSM_INCOMPLETE, "a file without end marker is not INCOMPLETE");
+	if (write_flow(path, F_MAPPING_OUTLIVES, false))
+		return -1;
+	CHECK(replay(path, &f, NULL) == TSM_VIOLATION,
+	      "a violation in the valid prefix of a truncated file is lost");
+	return 0;
+}
+
+/* patch a header field, fix the header checksum: a well-formed but foreign file */
+static int t_file_refusals(void)
+{
+	static const struct {
+		size_t off;
+		unsigned int len;
+		__u64 val;
+		bool fix_crc;
+		const char *msg;
+	} c[] = {
+		{ 0, 8, TSM_FILE_MAGIC_SWAPPED, false, "other byte order" },
+		{ 0, 8, 0x464c457fULL, false, "not a tsmtrace trace file" },
+		{ offsetof(struct tsm_file_header, version_major), 2, 2, false, "format version 2" },
+		{ offsetof(struct tsm_file_header, schema_major), 2, 9, true, "event schema 9" },
+		{ offsetof(struct tsm_file_header, flags), 4, 0, false, "checksum mismatch" },
+	};
+	char path[256], bad[300];
+	unsigned int i;
+
+	snprintf(path, sizeof(path), "%s/ok.tsm", tmpdir);
+	snprintf(bad, sizeof(bad), "%s/bad.tsm", tmpdir);
+	if (write_flow(path, 0, true))
+		return -1;
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		struct tsm_file_header h;
+		struct tsm_file f;
+		FILE *in = fopen(path, "rb"), *out = fopen(bad, "wb");
+		char buf[65536];
+		size_t n;
+
+		CHECK(in && out, "tmp files");
+		n = fread(buf, 1, sizeof(buf), in);
+		fclose(in);
+		memcpy((char *)buf + c[i].off, &c[i].val, c[i].len);
+		if (c[i].fix_crc) {
+			memcpy(&h, buf, sizeof(h));
+			h.header_crc = 0;
+			h.header_crc = crc32c(0, &h, sizeof(h));
+			memcpy(buf, &h, sizeof(h));
+		}
+		fwrite(buf, 1, n, out);
+		fclose(out);
+		CHECK(tsm_file_open(&f, bad) == TSM_READ_UNUSABLE, "case %u accepted", i);
+		tsm_file_close(&f);
+		CHECK(strstr(f.msg, c[i].msg) && strstr(f.msg, bad) && strstr(f.msg, "offset"),
+		      "case %u: message '%.300s' lacks '%s', the file or the offset", i, f.msg, c[i].msg);
+	}
+	return 0;
+}
+
+int main(void)
+{
+	if (!mkdtemp(tmpdir)) {
+		printf("FAIL: unit-setup (mkdtemp: %s)\n", strerror(errno));
+		return 1;
+	}
+	run("engine-flow-correct-passes", t_flow_good);
+	run("engine-flow-each-fault-names-its-invariant", t_flow_faults);
+	run("engine-i1-range-over-ioas-mapping", t_i1_range_over_ioas);
+	run("engine-i1-range-over-shared-slot", t_i1_range_over_shared_slot);
+	run("engine-i1-shared-map-over-private", t_i1_map_over_private);
+	run("engine-i1-shared-fragment-ok", t_i1_ok);
+	run("engine-i2-private-export-unbound", t_i2_private_unbound);
+	run("engine-i2-private-export-over-shared", t_i2_private_over_shared);
+	run("engine-i2-range-under-live-private-buf", t_i2_range_under_private_buf);
+	run("engine-i2-correct-unbind-ok", t_i2_ok);
+	run("engine-i3-private-buf-in-ioas", t_i3_private_in_ioas);
+	run("engine-i4-private-slots", t_i4_cases);
+	run("engine-i4-range-under-private-slot", t_i4_range_under_private_slot);
+	run("engine-i5-revoke-while-mapped", t_i5_revoke_mapped);
+	run("engine-i5-map-revoked-buf", t_i5_map_revoked);
+	run("engine-i5-importers-unmap-ok", t_i5_ok);
+	run("engine-i6-pages-left-private", t_i6_pages_left_private);
+	run("engine-i6-private-buf-left", t_i6_private_buf_left);
+	run("engine-i7-release-while-mapped", t_i7_release_mapped);
+	run("engine-i8-busy-bind-changes-nothing", t_i8_busy_bind_is_not_a_failure);
+	run("engine-lost-event-never-pass", t_lost_never_pass);
+	run("engine-lost-event-no-false-violation", t_lost_no_false_violation);
+	run("engine-after-loss-new-objects-known", t_lost_then_relearn);
+	run("engine-unknown-start-no-false-violation", t_unknown_start_no_false_violation);
+	run("engine-unknown-start-certain-violation-found", t_unknown_start_certain_violation);
+	run("engine-unknown-start-relearned-at-unbind", t_unknown_start_relearn_by_unbind);
+	run("engine-state-unknown-record", t_state_unknown_record);
+	run("engine-sequence-backwards-incomplete", t_order);
+	run("engine-inconsistent-event-incomplete", t_inconsistent);
+	run("engine-stack-attached-to-violation", t_stack_attached);
+	run("engine-unknown-record-type-skipped", t_unknown_type_skipped);
+	run("engine-malformed-record-refused", t_short_record_refused);
+	run("engine-range-256gib-bar-is-one-range", t_huge_bar);
+	run("rset-matches-reference", t_rset);
+	run("hash-matches-reference", t_hash);
+	run("crc32c-known-values", t_crc32c);
+	run("file-round-trip-same-verdict-as-live", t_file_round_trip);
+	run("file-without-end-marker-incomplete", t_file_abandoned_is_truncated);
+	run("file-refusals-name-file-offset-cause", t_file_refusals);
+	{
+		char cmd[300];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+		if (system(cmd))
+			fprintf(stderr, "could not remove %s\n", tmpdir);
+	}
+	return failures ? 1 : 0;
+}

@@ -1,0 +1,212 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * tsmgen - write deterministic synthetic traces.
+ *
+ *   tsmgen DIR              every scenario as DIR/<name>.tsm
+ *   tsmgen --big N FILE     N events of a steady workload (benchmark)
+ *
+ * The same inputs give the same bytes: the suite regenerates the traces in
+ * tests/traces/ and compares. Their expected verdicts are written by hand
+ * in tests/traces/expected.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <tracefile.h>
+#include "scenario.h"
+
+static int emit_file(void *ctx, const struct tsm_rec_hdr *rec)
+{
+	return tsm_writer_add(ctx, rec);
+}
+
+static struct tsm_writer *open_trace(const char *path, bool state_known)
+{
+	struct tsm_meta m = {
+		.kernel_release = "6.12.0-synthetic",
+		.hostname = "tsmgen",
+		.flags = TSM_FILE_F_SYNTHETIC | (state_known ? TSM_FILE_F_STATE_KNOWN : 0),
+		.start_realtime_ns = 1767225600000000000ULL,	/* 2026-01-01 */
+		.start_monotonic_ns = 1000000000ULL,
+	};
+	char err[512];
+	struct tsm_writer *w = tsm_writer_open(path, &m, err, sizeof(err));
+
+	if (!w)
+		fprintf(stderr, "tsmgen: %s\n", err);
+	return w;
+}
+
+static void two_devices(struct gen *g)
+{
+	struct flow a, b;
+
+	flow_default(&a, 0);
+	flow_default(&b, 1);
+	flow_start(g, &a);
+	flow_start(g, &b);
+	flow_bind(g, &a);
+	flow_bind(g, &b);
+	g->cpu = 1;
+	flow_bound(g, &b);
+	g->cpu = 0;
+	flow_bound(g, &a);
+	flow_unbind(g, &b);
+	flow_unbind(g, &a);
+}
+
+/* the range event of bind is lost: the layout cannot be known */
+static void lost_in_bind(struct gen *g)
+{
+	struct flow f;
+
+	flow_default(&f, 0);
+	flow_start(g, &f);
+	g_op(g, TSM_REC_PCI_TSM_BIND_BEGIN, f.dev, f.tdi, f.vm, 0, 0);
+	g_tdi(g, f.dev, f.tdi, TSM_TDI_CONFIG_UNLOCKED, TSM_TDI_CONFIG_LOCKED);
+	g->drop = 1;
+	g_range(g, f.dev, f.bar, f.priv, f.npriv, TSM_ATTR_SHARED, TSM_ATTR_PRIVATE);
+	g_lost(g, 1);
+	g_tdi(g, f.dev, f.tdi, TSM_TDI_CONFIG_LOCKED, TSM_TDI_RUN);
+	g_op(g, TSM_REC_PCI_TSM_BIND_END, f.dev, f.tdi, f.vm, 0, 0);
+	flow_bound(g, &f);
+	flow_unbind(g, &f);
+}
+
+/*
+ * A shared mapping is left in the IOAS, and its unmap event is lost before
+ * bind: the stale belief must not become a violation.
+ */
+static void lost_hides_mapping(struct gen *g)
+{
+	struct flow f;
+
+	flow_default(&f, 0);
+	f.faults = F_LOST_UNMAP;
+	flow_run(g, &f);
+}
+
+static const struct scenario {
+	const char *name;
+	__u32 faults;
+	void (*fn)(struct gen *g);
+} scenarios[] = {
+	{ "good-flow", 0, NULL },
+	{ "good-two-devices", 0, two_devices },
+	{ "good-failed-bind", F_BIND_FAILS, NULL },
+	{ "bind-ioas-left-mapped", F_IOAS_LEFT_AT_BIND | F_STACKS, NULL },
+	{ "revoke-without-unmap", F_REVOKE_NO_UNMAP | F_STACKS, NULL },
+	{ "private-in-ioas", F_PRIVATE_IN_IOAS | F_STACKS, NULL },
+	{ "mapping-outlives-dmabuf", F_MAPPING_OUTLIVES | F_STACKS, NULL },
+	{ "unbind-leaves-private", F_UNBIND_LEAVES_PRIVATE | F_STACKS, NULL },
+	{ "private-slot-wrong-vm", F_WRONG_VM | F_STACKS, NULL },
+	{ "failed-bind-left-private", F_BIND_FAILS_DIRTY | F_STACKS, NULL },
+	{ "lost-unmap-before-bind", 0, lost_hides_mapping },
+	{ "lost-range-in-bind", 0, lost_in_bind },
+	{ "start-state-unknown", F_START_LATE, NULL },
+};
+
+static int write_scenario(const char *dir, const struct scenario *s)
+{
+	char path[4096], err[512];
+	struct tsm_writer *w;
+	struct flow f;
+	struct gen g;
+
+	snprintf(path, sizeof(path), "%s/%s.tsm", dir, s->name);
+	w = open_trace(path, !(s->faults & F_START_LATE));
+	if (!w)
+		return 1;
+	gen_init(&g, emit_file, w);
+	if (s->fn) {
+		s->fn(&g);
+	} else {
+		flow_default(&f, 0);
+		f.faults = s->faults;
+		flow_run(&g, &f);
+	}
+	if (g.err) {
+		fprintf(stderr, "tsmgen: %s: %s\n", path, strerror(-g.err));
+		tsm_writer_abandon(w);
+		return 1;
+	}
+	if (tsm_writer_close(w, err, sizeof(err))) {
+		fprintf(stderr, "tsmgen: %s\n", err);
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * A steady workload: NDEV devices cycle through bind, map/unmap storms of
+ * shared fragments, and unbind; live state stays bounded whatever N is.
+ */
+static int write_big(const char *path, unsigned long long n)
+{
+	struct tsm_writer *w = open_trace(path, true);
+	char err[512];
+	struct gen g;
+	unsigned int cycle = 0;
+
+	if (!w)
+		return 1;
+	gen_init(&g, emit_file, w);
+	while (g.seq <= n && !g.err) {
+		struct flow f;
+		__u64 lo, i;
+
+		flow_default(&f, cycle % 4);
+		f.buf0 = 1000 + 10ULL * cycle;
+		f.vm += (__u64)(cycle / 4) << 32;
+		flow_start(&g, &f);
+		flow_bind(&g, &f);
+		flow_bound(&g, &f);
+		lo = f.priv - f.base;
+		/* the guest remaps shared pages: an IOAS map/unmap storm */
+		for (i = 0; i < 4096 && g.seq <= n; i++) {
+			__u64 iova = 0x200000000ULL + ((i & 63) << 21);
+			__u64 pfn = f.base + (i & 63) * 512;
+
+			(void)lo;
+			g_ioas(&g, TSM_REC_IOMMUFD_IOAS_MAP_DMABUF, f.ctx, f.ioas, iova,
+			       f.buf0 + 1, pfn, 512, TSM_DMABUF_SHARED);
+			g_ioas(&g, TSM_REC_IOMMUFD_IOAS_UNMAP_DMABUF, f.ctx, f.ioas, iova,
+			       f.buf0 + 1, pfn, 512, TSM_UNMAP_USER);
+		}
+		flow_unbind(&g, &f);
+		cycle++;
+	}
+	if (g.err) {
+		fprintf(stderr, "tsmgen: %s: %s\n", path, strerror(-g.err));
+		tsm_writer_abandon(w);
+		return 1;
+	}
+	if (tsm_writer_close(w, err, sizeof(err))) {
+		fprintf(stderr, "tsmgen: %s\n", err);
+		return 1;
+	}
+	printf("%llu\n", (unsigned long long)(g.seq - 1));
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	size_t i;
+	int ret = 0;
+
+	if (argc == 4 && !strcmp(argv[1], "--big"))
+		return write_big(argv[3], strtoull(argv[2], NULL, 0));
+	if (argc == 2 && !strcmp(argv[1], "--list")) {
+		for (i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
+			printf("%s\n", scenarios[i].name);
+		return 0;
+	}
+	if (argc != 2 || argv[1][0] == '-') {
+		fprintf(stderr, "usage: tsmgen DIR | tsmgen --list | tsmgen --big N FILE\n");
+		return 2;
+	}
+	for (i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
+		ret |= write_scenario(argv[1], &scenarios[i]);
+	return ret;
+}

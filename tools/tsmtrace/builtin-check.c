@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * tsmtrace check FILE... - replay trace files through the engine, the CI
+ * gate. Exit status: 3 if any file is unusable, else 1 if any has a
+ * violation, else 2 if any is incomplete, else 0.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include "builtin.h"
+#include "tracefile.h"
+
+static void print_meta(const struct tsm_file *f)
+{
+	printf("  recorded on %s, kernel %s, by %s; event schema %u.%u; %s\n",
+	       f->hdr.hostname, f->hdr.kernel_release, f->hdr.tool_version,
+	       f->hdr.schema_major, f->hdr.schema_minor,
+	       f->hdr.flags & TSM_FILE_F_STATE_KNOWN ? "state known at start" :
+						      "state unknown at start");
+}
+
+static void print_summary_json(const char *path, const struct tsm_file *f,
+			       const struct tsm_engine *e, const struct tsm_summary *s)
+{
+	static const char *const inc[] = {
+		"lost", "truncated", "start_unknown", "inconsistent", "order" };
+	const char *note;
+	unsigned int i;
+	bool first = true;
+
+	fputs("{\"type\":\"verdict\",\"file\":", stdout);
+	json_str(stdout, path);
+	printf(",\"verdict\":\"%s\",\"violations\":%u,\"records\":%" PRIu64
+	       ",\"events\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"doubts\":%u,\"incomplete\":[",
+	       tsm_verdict_name(s->verdict), s->nr_violations, (uint64_t)s->nr_records,
+	       (uint64_t)s->nr_events, (uint64_t)s->nr_lost, s->nr_doubts);
+	for (i = 0; i < sizeof(inc) / sizeof(inc[0]); i++) {
+		if (!(s->incomplete & (1u << i)))
+			continue;
+		printf("%s\"%s\"", first ? "" : ",", inc[i]);
+		first = false;
+	}
+	fputs("],\"kernel\":", stdout);
+	json_str(stdout, f->hdr.kernel_release);
+	fputs(",\"host\":", stdout);
+	json_str(stdout, f->hdr.hostname);
+	fputs(",\"notes\":[", stdout);
+	for (i = 0; (note = tsm_engine_note(e, i)); i++) {
+		if (i)
+			fputc(',', stdout);
+		json_str(stdout, note);
+	}
+	fputs("]}\n", stdout);
+}
+
+static void json_error(const char *path, const char *msg)
+{
+	fputs("{\"type\":\"error\",\"file\":", stdout);
+	json_str(stdout, path);
+	fputs(",\"verdict\":\"UNUSABLE\",\"message\":", stdout);
+	json_str(stdout, msg);
+	fputs("}\n", stdout);
+}
+
+/* check one file; returns its exit status */
+static int check_file(const char *path)
+{
+	struct tsm_engine_opts opts = { 0 };
+	struct tsm_summary s;
+	struct tsm_engine *e;
+	struct tsm_file f;
+	enum tsm_read_status st;
+	unsigned int i;
+	const char *note;
+
+	if (tsm_file_open(&f, path) != TSM_READ_OK) {
+		p_err("check", "%s", f.msg);
+		if (json_output)
+			json_error(path, f.msg);
+		tsm_file_close(&f);
+		return EXIT_UNUSABLE;
+	}
+	opts.state_known = f.hdr.flags & TSM_FILE_F_STATE_KNOWN;
+	e = tsm_engine_new(&opts);
+	if (!e) {
+		p_err("check", "%s: out of memory", path);
+		tsm_file_close(&f);
+		return EXIT_UNUSABLE;
+	}
+	st = tsm_file_replay(&f, &tsm_engine_ops, e);
+	if (st == TSM_READ_UNUSABLE || st == TSM_READ_HANDLER) {
+		p_err("check", "%s", f.msg);
+		if (json_output)
+			json_error(path, f.msg);
+		tsm_engine_free(e);
+		tsm_file_close(&f);
+		return EXIT_UNUSABLE;
+	}
+	if (st == TSM_READ_TRUNCATED) {
+		p_warn("check", "%s", f.msg);
+		tsm_engine_truncated(e);
+	} else {
+		tsm_engine_lost_total(e, f.end.nr_lost);
+	}
+	tsm_engine_summary(e, &s);
+	if (json_output) {
+		for (i = 1; i <= s.nr_violations; i++)
+			print_violation_json(stdout, path, tsm_engine_violation(e, i));
+		print_summary_json(path, &f, e, &s);
+	} else {
+		printf("%s: %s: %u violation(s), %" PRIu64 " records, %" PRIu64 " events, %" PRIu64 " lost\n",
+		       path, tsm_verdict_name(s.verdict), s.nr_violations,
+		       (uint64_t)s.nr_records, (uint64_t)s.nr_events, (uint64_t)s.nr_lost);
+		print_meta(&f);
+		for (i = 1; i <= s.nr_violations; i++)
+			print_violation(stdout, tsm_engine_violation(e, i), "  ");
+		if (s.verdict != TSM_PASS)
+			for (i = 0; (note = tsm_engine_note(e, i)); i++)
+				printf("  note: %s\n", note);
+		if (s.verdict == TSM_INCOMPLETE)
+			printf("  no violation found, but the trace does not show everything: not a PASS\n");
+	}
+	tsm_engine_free(e);
+	tsm_file_close(&f);
+	return s.verdict == TSM_PASS ? EXIT_PASS :
+	       s.verdict == TSM_VIOLATION ? EXIT_VIOLATION : EXIT_INCOMPLETE;
+}
+
+int cmd_check(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	bool any[4] = { false };
+	int c, i;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "jh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json_output = true;
+			break;
+		case 'h':
+			printf("usage: %s check [-j|--json] FILE...\n", tsm_prog);
+			return 0;
+		default:
+			p_err("check", "bad option (usage: %s check [-j|--json] FILE...)", tsm_prog);
+			return EXIT_UNUSABLE;
+		}
+	}
+	if (optind >= argc) {
+		p_err("check", "no trace file given (usage: %s check [-j|--json] FILE...)", tsm_prog);
+		return EXIT_UNUSABLE;
+	}
+	for (i = optind; i < argc; i++) {
+		any[check_file(argv[i])] = true;
+		fflush(stdout);
+	}
+	if (any[EXIT_UNUSABLE])
+		return EXIT_UNUSABLE;
+	if (any[EXIT_VIOLATION])
+		return EXIT_VIOLATION;
+	if (any[EXIT_INCOMPLETE])
+		return EXIT_INCOMPLETE;
+	return EXIT_PASS;
+}

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef __TSMTRACE_BUILTIN_H
+#define __TSMTRACE_BUILTIN_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <tsmtrace/engine.h>
+
+extern bool json_output;
+extern const char *tsm_prog;
+
+/* exit statuses of check, live and report */
+#define EXIT_PASS	0
+#define EXIT_VIOLATION	1
+#define EXIT_INCOMPLETE	2
+#define EXIT_UNUSABLE	3
+
+int cmd_check(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_record(int argc, char **argv);
+int cmd_live(int argc, char **argv);
+
+__attribute__((format(printf, 2, 3)))
+void p_err(const char *cmd, const char *fmt, ...);
+__attribute__((format(printf, 2, 3)))
+void p_warn(const char *cmd, const char *fmt, ...);
+
+/* print.c */
+void fmt_dev(char *buf, size_t len, __u32 dev);
+int parse_dev(const char *s, __u32 *dev);
+void fmt_record(char *buf, size_t len, const struct tsm_rec_hdr *rec);
+void print_record_json(FILE *f, const struct tsm_rec_hdr *rec, const unsigned int *vn,
+		       unsigned int nr_vn);
+void print_violation(FILE *f, const struct tsm_violation *v, const char *indent);
+void print_violation_json(FILE *f, const char *file, const struct tsm_violation *v);
+void json_str(FILE *f, const char *s);
+
+#endif

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Reading and writing trace files (docs/trace-format.md). */
+#ifndef __TSMTRACE_TRACEFILE_H
+#define __TSMTRACE_TRACEFILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <tsmtrace/events.h>
+#include <tsmtrace/trace-file.h>
+#include <tsmtrace/engine.h>
+
+#define TSMTRACE_VERSION	"0.1"
+
+/* ---- writer: the library side of 'record' ---- */
+
+struct tsm_meta {
+	const char *kernel_release;	/* NULL: uname -r of this host */
+	const char *hostname;		/* NULL: this host */
+	__u32 flags;			/* TSM_FILE_F_* */
+	__u64 start_realtime_ns;	/* 0: now */
+	__u64 start_monotonic_ns;	/* 0: now */
+};
+
+struct tsm_writer;
+
+/* errors: NULL, with a message naming the file in err */
+struct tsm_writer *tsm_writer_open(const char *path, const struct tsm_meta *m,
+				   char *err, size_t errlen);
+/* copy one record into the file; -errno */
+int tsm_writer_add(struct tsm_writer *w, const struct tsm_rec_hdr *rec);
+/*
+ * nr kernel events were lost before the event with sequence next_seq: a
+ * TSM_REC_LOST record at time ts, counted in the end marker
+ */
+int tsm_writer_lost(struct tsm_writer *w, __u64 nr, __u32 source, __u64 next_seq,
+		    __u64 ts);
+int tsm_writer_flush(struct tsm_writer *w);
+/* flush, write the end marker, close; frees w even on error; -errno */
+int tsm_writer_close(struct tsm_writer *w, char *err, size_t errlen);
+/* close without an end marker (a recorder that died), for tests */
+void tsm_writer_abandon(struct tsm_writer *w);
+
+/* ---- reader ---- */
+
+enum tsm_read_status {
+	TSM_READ_OK = 0,	/* complete, end marker checked */
+	TSM_READ_TRUNCATED,	/* valid prefix replayed, no end marker */
+	TSM_READ_UNUSABLE,	/* foreign, corrupt, unsupported: refused */
+	TSM_READ_HANDLER,	/* a handler failed (out of memory) */
+};
+
+struct tsm_file {
+	const char *path;
+	const unsigned char *data;
+	size_t size;
+	struct tsm_file_header hdr;
+	struct tsm_file_end end;
+	bool has_end;
+	__u64 nr_records;
+	__u64 nr_blocks;
+	__u64 bad_offset;	/* where the problem is */
+	char msg[512];		/* why it is truncated or unusable, and what to do */
+};
+
+/* open and validate the header; TSM_READ_OK or TSM_READ_UNUSABLE */
+enum tsm_read_status tsm_file_open(struct tsm_file *f, const char *path);
+/* replay every record through ops; returns a tsm_read_status */
+enum tsm_read_status tsm_file_replay(struct tsm_file *f, const struct tsm_ops *ops, void *ctx);
+void tsm_file_close(struct tsm_file *f);
+
+#endif

@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * tsmtrace - verify the TDISP shared/private invariants of PCIe devices
+ * assigned to confidential VMs, live or from a trace file.
+ *
+ *   tsmtrace [-j|--json] COMMAND [ARGS]
+ *
+ * Commands are dispatched from one table and may be abbreviated to any
+ * unique prefix (bpftool style).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "builtin.h"
+#include "tracefile.h"
+
+bool json_output;
+const char *tsm_prog = "tsmtrace";
+
+static int cmd_help(int argc, char **argv);
+
+static const struct cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *help;
+} cmds[] = {
+	{ "check", cmd_check, "check FILE...             replay trace files, print verdicts" },
+	{ "report", cmd_report, "report FILE [--device DEV | --pfn PFN | --violation N]\n"
+	  "                                  the story of a device, a PFN or a violation" },
+	{ "record", cmd_record, "record -o FILE            write a trace file (needs the lab kernel)" },
+	{ "live", cmd_live, "live                      stream verdicts (needs the lab kernel)" },
+	{ "help", cmd_help, "help                      this text" },
+};
+
+void p_err(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: %s%serror: ", tsm_prog, cmd ? cmd : "", cmd ? ": " : "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void p_warn(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: %s%swarning: ", tsm_prog, cmd ? cmd : "", cmd ? ": " : "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: %s [-j|--json] [-V|--version] COMMAND [ARGS]\n\ncommands:\n", tsm_prog);
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		fprintf(f, "  %s\n", cmds[i].help);
+	fprintf(f, "\nexit status of check and live: 0 PASS, 1 VIOLATION, 2 INCOMPLETE, 3 unusable input\n"
+		   "see tsmtrace(8) (docs/tsmtrace.8)\n");
+}
+
+static int cmd_help(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	usage(stdout);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const struct cmd *match = NULL;
+	size_t i, len;
+	int nr = 0;
+
+	while (argc > 1 && argv[1][0] == '-') {
+		if (!strcmp(argv[1], "-j") || !strcmp(argv[1], "--json")) {
+			json_output = true;
+		} else if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
+			printf("tsmtrace %s (trace format %u.%u, event schema %u)\n", TSMTRACE_VERSION,
+			       TSM_FILE_VERSION_MAJOR, TSM_FILE_VERSION_MINOR, TSM_SCHEMA_MAJOR);
+			return 0;
+		} else if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+			usage(stdout);
+			return 0;
+		} else {
+			p_err(NULL, "unknown option '%s' (see '%s help')", argv[1], tsm_prog);
+			return EXIT_UNUSABLE;
+		}
+		argc--;
+		argv++;
+	}
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_UNUSABLE;
+	}
+	len = strlen(argv[1]);
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (!strcmp(cmds[i].name, argv[1])) {
+			match = &cmds[i];
+			nr = 1;
+			break;
+		}
+		if (len && !strncmp(cmds[i].name, argv[1], len)) {
+			match = &cmds[i];
+			nr++;
+		}
+	}
+	if (nr != 1) {
+		p_err(NULL, "%s command '%s' (see '%s help')", nr ? "ambiguous" : "unknown",
+		      argv[1], tsm_prog);
+		return EXIT_UNUSABLE;
+	}
+	return match->fn(argc - 1, argv + 1);
+}

@@ -357,6 +357,22 @@ static enum tsm_read_status truncated(struct tsm_file *f, __u64 off, const char 
 	return TSM_READ_TRUNCATED;
 }
 
+/*
+ * Pages already replayed are not needed again: drop them from this
+ * mapping, so the reader's memory follows the engine's live state and not
+ * the size of the file (the page cache keeps them).
+ */
+static void drop_behind(struct tsm_file *f, __u64 off)
+{
+	const __u64 step = 16ULL << 20;
+	__u64 end = off & ~(step - 1);
+
+	if (end > f->dropped) {
+		madvise((void *)(f->data + f->dropped), end - f->dropped, MADV_DONTNEED);
+		f->dropped = end;
+	}
+}
+
 enum tsm_read_status tsm_file_replay(struct tsm_file *f, const struct tsm_ops *ops, void *ctx)
 {
 	__u64 off = f->hdr.header_size;
@@ -436,6 +452,7 @@ enum tsm_read_status tsm_file_replay(struct tsm_file *f, const struct tsm_ops *o
 			return bad(f, off, "block %u holds %u records, its header says %u; " DAMAGED,
 				   bh->index, nr, bh->nr_records);
 		off += sizeof(*bh) + bh->payload_size;
+		drop_behind(f, off);
 	}
 }
 

@@ -59,6 +59,7 @@ struct tsm_file {
 	__u64 nr_records;
 	__u64 nr_blocks;
 	__u64 bad_offset;	/* where the problem is */
+	__u64 dropped;		/* replayed bytes released from the mapping */
 	char msg[512];		/* why it is truncated or unusable, and what to do */
 };
 

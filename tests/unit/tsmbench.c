@@ -1,0 +1,337 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * tsmbench - figures for 'make bench' (not a test: it prints, it does not
+ * judge).
+ *
+ *   1. 'tsmtrace check' throughput on one CPU over a large generated trace,
+ *      and its peak memory for two trace sizes (memory follows live
+ *      ranges, not events);
+ *   2. the engine alone, records from memory;
+ *   3. the cost of an event on a range spanning a 256 GiB BAR against one
+ *      on a single 4 KiB page.
+ *
+ *   tsmbench --tool PATH --dir DIR [--events N]
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <tsmtrace/engine.h>
+#include "scenario.h"
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void pin_cpu0(void)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(0, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+/* run argv, pinned to CPU 0; wall seconds, peak RSS in KiB, exit status */
+static int run(char *const argv[], double *secs, long *maxrss_kb)
+{
+	struct rusage ru;
+	double t0 = now();
+	int st;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		int fd = open("/dev/null", O_WRONLY);
+
+		pin_cpu0();
+		dup2(fd, 1);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	if (wait4(pid, &st, 0, &ru) < 0)
+		return -1;
+	*secs = now() - t0;
+	*maxrss_kb = ru.ru_maxrss;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+static const char *dirname_of(const char *path)
+{
+	static char d[4096];
+	char *s;
+
+	snprintf(d, sizeof(d), "%s", path);
+	s = strrchr(d, '/');
+	if (s)
+		*s = 0;
+	else
+		strcpy(d, ".");
+	return d;
+}
+
+static long long gen_big(const char *gen, const char *path, long long n)
+{
+	char cmd[4096];
+	long long got = -1;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "%s --big %lld %s", gen, n, path);
+	p = popen(cmd, "r");
+	if (!p || fscanf(p, "%lld", &got) != 1)
+		got = -1;
+	if (p && pclose(p))
+		got = -1;
+	return got;
+}
+
+static int bench_check(const char *tool, const char *dir, long long n)
+{
+	char gen[4096], big[4096], half[4096];
+	char *argv[] = { (char *)tool, "check", big, NULL };
+	long long nb, nh;
+	double secs, best = 1e9;
+	long rss, rss_half;
+	struct stat st;
+	int i, r;
+
+	snprintf(gen, sizeof(gen), "%s/tsmgen", dirname_of(tool));
+	snprintf(big, sizeof(big), "%s/big.tsm", dir);
+	snprintf(half, sizeof(half), "%s/half.tsm", dir);
+	printf("generating %lld and %lld events in %s ...\n", n, n / 2, dir);
+	nb = gen_big(gen, big, n);
+	nh = gen_big(gen, half, n / 2);
+	if (nb < 0 || nh < 0) {
+		fprintf(stderr, "tsmbench: generating the traces failed (%s)\n", gen);
+		return 1;
+	}
+	stat(big, &st);
+	for (i = 0; i < 3; i++) {	/* the first run also warms the page cache */
+		r = run(argv, &secs, &rss);
+		if (r != 0) {
+			fprintf(stderr, "tsmbench: '%s check %s' exited %d, expected 0 (PASS)\n",
+				tool, big, r);
+			return 1;
+		}
+		if (secs < best)
+			best = secs;
+	}
+	argv[2] = half;
+	run(argv, &secs, &rss_half);
+	printf("\n1. tsmtrace check, one CPU, file in page cache\n");
+	printf("   %lld events, %.1f MiB file: %.3f s = %.1f million events/s (%.0f MiB/s)\n",
+	       nb, st.st_size / 1048576.0, best, nb / best / 1e6, st.st_size / 1048576.0 / best);
+	printf("   peak RSS: %ld KiB for %lld events, %ld KiB for %lld events\n",
+	       rss, nb, rss_half, nh);
+	return 0;
+}
+
+/* ---- in-process ---- */
+
+struct mem {
+	unsigned char *buf;
+	size_t len, cap;
+};
+
+static int emit_mem(void *ctx, const struct tsm_rec_hdr *rec)
+{
+	struct mem *m = ctx;
+
+	if (m->len + rec->size > m->cap) {
+		size_t cap = m->cap ? m->cap * 2 : 1 << 20;
+		unsigned char *b = realloc(m->buf, cap);
+
+		if (!b)
+			return -ENOMEM;
+		m->buf = b;
+		m->cap = cap;
+	}
+	memcpy(m->buf + m->len, rec, rec->size);
+	m->len += rec->size;
+	return 0;
+}
+
+/* feed every record in m to a fresh engine; events/s; live objects at the end */
+static double feed(const struct mem *m, unsigned long long *nev, size_t *live, int *verdict)
+{
+	struct tsm_engine_opts o = { .state_known = true };
+	struct tsm_engine *e = tsm_engine_new(&o);
+	struct tsm_summary s;
+	size_t pos = 0;
+	double t0, t;
+
+	t0 = now();
+	while (pos < m->len) {
+		const struct tsm_rec_hdr *rec = (const void *)(m->buf + pos);
+
+		if (tsm_engine_feed(e, rec, m->len - pos))
+			break;
+		pos += rec->size;
+	}
+	t = now() - t0;
+	tsm_engine_summary(e, &s);
+	*nev = s.nr_events;
+	*live = tsm_engine_live_objects(e);
+	*verdict = s.verdict;
+	tsm_engine_free(e);
+	return t;
+}
+
+static void bench_engine(long long n)
+{
+	struct mem m = { 0 };
+	unsigned long long nev;
+	unsigned int cycle = 0;
+	size_t live;
+	struct gen g;
+	double t;
+	int v;
+
+	gen_init(&g, emit_mem, &m);
+	while ((long long)g.seq <= n && !g.err) {
+		struct flow f;
+		__u64 i;
+
+		flow_default(&f, cycle % 4);
+		f.buf0 = 1000 + 10ULL * cycle;
+		flow_start(&g, &f);
+		flow_bind(&g, &f);
+		flow_bound(&g, &f);
+		/* the same storm as 'tsmgen --big': shared fragments remapped */
+		for (i = 0; i < 4096; i++) {
+			__u64 iova = 0x200000000ULL + ((i & 63) << 21);
+			__u64 pfn = f.base + (i & 63) * 512;
+
+			g_ioas(&g, TSM_REC_IOMMUFD_IOAS_MAP_DMABUF, f.ctx, f.ioas, iova, f.buf0 + 1,
+			       pfn, 512, TSM_DMABUF_SHARED);
+			g_ioas(&g, TSM_REC_IOMMUFD_IOAS_UNMAP_DMABUF, f.ctx, f.ioas, iova, f.buf0 + 1,
+			       pfn, 512, TSM_UNMAP_USER);
+		}
+		flow_unbind(&g, &f);
+		cycle++;
+	}
+	t = feed(&m, &nev, &live, &v);
+	printf("\n2. the engine alone (records in memory, no file, no CRC)\n");
+	printf("   %llu events: %.3f s = %.1f million events/s; %zu live objects at the end; verdict %s\n",
+	       nev, t, nev / t / 1e6, live, tsm_verdict_name(v));
+	free(m.buf);
+}
+
+/*
+ * One device, one BAR of @npfns pages; every cycle converts, exports, maps
+ * into a slot and the IOAS, and undoes it all: each event touches a range
+ * of the whole BAR.
+ */
+static double scale_cycle(__u64 npfns, unsigned int cycles, unsigned long long *nev)
+{
+	const __u64 base = 1ULL << 30;
+	struct mem m = { 0 };
+	unsigned int c;
+	size_t live;
+	struct gen g;
+	double t;
+	int v;
+
+	gen_init(&g, emit_mem, &m);
+	for (c = 0; c < cycles; c++) {
+		__u64 buf = 100 + 2 * c;
+
+		g_op(&g, TSM_REC_PCI_TSM_BIND_BEGIN, 0x100, 1, 0x1000, 0, 0);
+		g_range(&g, 0x100, 0, base, npfns, TSM_ATTR_SHARED, TSM_ATTR_PRIVATE);
+		g_op(&g, TSM_REC_PCI_TSM_BIND_END, 0x100, 1, 0x1000, 0, 0);
+		g_export_range(&g, buf, 0x100, 0, TSM_DMABUF_PRIVATE, base, npfns);
+		g_buf(&g, TSM_REC_VFIO_DMABUF_EXPORT, buf, 0x100, 0, TSM_DMABUF_PRIVATE, 1);
+		g_slot(&g, TSM_REC_KVM_DMABUF_SLOT_BIND, 0x1000, 3, 0, buf, base, npfns, 1);
+		g_slot(&g, TSM_REC_KVM_DMABUF_SLOT_UNBIND, 0x1000, 3, 0, buf, base, npfns, 0);
+		g_op(&g, TSM_REC_PCI_TSM_UNBIND_BEGIN, 0x100, 1, 0x1000, 0, 0);
+		g_buf(&g, TSM_REC_VFIO_DMABUF_REVOKE, buf, 0x100, 0, TSM_DMABUF_PRIVATE, 1);
+		g_range(&g, 0x100, 0, base, npfns, TSM_ATTR_PRIVATE, TSM_ATTR_SHARED);
+		g_op(&g, TSM_REC_PCI_TSM_UNBIND_END, 0x100, 1, 0x1000, 0, 0);
+		g_buf(&g, TSM_REC_VFIO_DMABUF_RELEASE, buf, 0x100, 0, TSM_DMABUF_PRIVATE, 0);
+		g_export_range(&g, buf + 1, 0x100, 0, TSM_DMABUF_SHARED, base, npfns);
+		g_buf(&g, TSM_REC_VFIO_DMABUF_EXPORT, buf + 1, 0x100, 0, TSM_DMABUF_SHARED, 1);
+		g_ioas(&g, TSM_REC_IOMMUFD_IOAS_MAP_DMABUF, 1, 1, 0, buf + 1, base, npfns, 0);
+		g_ioas(&g, TSM_REC_IOMMUFD_IOAS_UNMAP_DMABUF, 1, 1, 0, buf + 1, base, npfns, 0);
+		g_buf(&g, TSM_REC_VFIO_DMABUF_RELEASE, buf + 1, 0x100, 0, TSM_DMABUF_SHARED, 0);
+	}
+	t = feed(&m, nev, &live, &v);
+	if (v != TSM_PASS)
+		printf("   (unexpected verdict %s)\n", tsm_verdict_name(v));
+	free(m.buf);
+	return t;
+}
+
+static void bench_scale(void)
+{
+	const __u64 big = 256ULL << 18;	/* 256 GiB in 4 KiB pages */
+	unsigned long long n1, n2;
+	double best1 = 1e9, best2 = 1e9;
+	int i;
+
+	for (i = 0; i < 5; i++) {
+		double t1 = scale_cycle(1, 200000, &n1);
+		double t2 = scale_cycle(big, 200000, &n2);
+
+		if (t1 < best1)
+			best1 = t1;
+		if (t2 < best2)
+			best2 = t2;
+	}
+	printf("\n3. scale: the same %llu events on one 4 KiB page and on a 256 GiB BAR\n", n1);
+	printf("   4 KiB page:  %.1f ns/event\n", best1 / n1 * 1e9);
+	printf("   256 GiB BAR: %.1f ns/event (%llu PFNs per range)\n", best2 / n2 * 1e9,
+	       (unsigned long long)big);
+	printf("   ratio %.2f (goal: within 2x)\n", best2 / best1);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "tool", required_argument, NULL, 't' },
+		{ "dir", required_argument, NULL, 'd' },
+		{ "events", required_argument, NULL, 'n' },
+		{ 0 }
+	};
+	const char *tool = NULL, *dir = NULL;
+	long long n = 10000000;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 't': tool = optarg; break;
+		case 'd': dir = optarg; break;
+		case 'n': n = atoll(optarg); break;
+		default:
+			fprintf(stderr, "usage: tsmbench --tool PATH --dir DIR [--events N]\n");
+			return 2;
+		}
+	}
+	if (!tool || !dir) {
+		fprintf(stderr, "usage: tsmbench --tool PATH --dir DIR [--events N]\n");
+		return 2;
+	}
+	mkdir(dir, 0755);
+	pin_cpu0();
+	printf("tsmtrace benchmark (figures, not a test); CPU: one core (CPU 0)\n");
+	if (bench_check(tool, dir, n))
+		return 1;
+	bench_engine(n / 4);
+	bench_scale();
+	printf("\nnot measured here: trace-cmd report on the same events and the live cost in\n"
+	       "the lab guest, which need the kernel series to emit the events\n");
+	return 0;
+}

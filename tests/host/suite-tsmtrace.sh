@@ -269,4 +269,22 @@ else
 	fail record-says-attach-not-implemented "exit $r: $err"
 fi
 
+# ---- the BPF programs: CO-RE objects and a skeleton the tool can include
+if command -v clang >/dev/null && command -v bpftool >/dev/null; then
+	if out=$(make --no-print-directory -C "$ROOT/tools/tsmtrace" OUT="$OUT" bpf 2>&1) &&
+	   printf '#include <stdbool.h>\n#include "tsmtrace.skel.h"\nint main(void){struct tsmtrace_bpf *s = tsmtrace_bpf__open(); tsmtrace_bpf__destroy(s); return 0;}\n' >"$T/skel.c" &&
+	   out=$(gcc -Wall -Werror -I"$OUT/bpf" "$T/skel.c" -o "$T/skel" -lbpf 2>&1); then
+		n=$(llvm-objdump -h "$OUT/bpf/tsmtrace.bpf.o" 2>/dev/null | grep -c ' tp_btf/')
+		if [ "$n" = 14 ]; then
+			pass bpf-compiles-one-program-per-event
+		else
+			fail bpf-compiles-one-program-per-event "$n tp_btf programs, expected 14"
+		fi
+	else
+		fail bpf-compiles-one-program-per-event "$(echo "$out" | tail -n 5 | tr '\n' ' ')"
+	fi
+else
+	skip bpf-compiles-one-program-per-event "clang or bpftool missing (make deps)"
+fi
+
 exit $rc

@@ -1,0 +1,598 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * tsmtrace BPF side: one tp_btf program per tracepoint of
+ * docs/tracepoints.md (schema 1). Each copies its event into the ring buffer
+ * as the record of include/tsmtrace/events.h, with a global sequence number
+ * (a gap is a loss), keeps a compact live state in maps, and runs the
+ * in-kernel check: the facts it can establish from the maps go through
+ * tsm_check() of include/tsmtrace/invariants.h — the same function the
+ * userspace engine calls — and a flagged event is followed by a record with
+ * the kernel stack at that moment.
+ *
+ * The in-kernel state is bounded (TSM_SMALL_RANGES private ranges per
+ * device, fixed-size maps); what does not fit is counted as lost, and the
+ * userspace engine, which replays every record with unbounded state, stays
+ * the judge of the verdict.
+ *
+ * CO-RE: the programs read only the tracepoints' scalar arguments, spelled
+ * out below as in the prototypes; nothing depends on the build host's
+ * kernel. Not loadable until a kernel emits the events.
+ */
+#include <stdbool.h>
+#include <linux/bpf.h>
+#include <linux/types.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <tsmtrace/events.h>
+#include <tsmtrace/invariants.h>
+
+#define MAX_DEVS	256
+#define MAX_BUFS	8192
+#define MAX_MAPS	65536
+
+/* settings, written by the loader before load */
+const volatile __u32 target_pid = 0;	/* 0: every task */
+
+struct dev_state {
+	__u32 nr;		/* private ranges in r[] */
+	__u32 overflow;		/* more private ranges than fit: facts unknown */
+	__u64 vm;
+	struct tsm_range r[TSM_SMALL_RANGES];
+};
+
+struct buf_state {
+	__u32 dev;
+	__u32 kind;
+	__u32 revoked;
+	__u32 nr_maps;		/* IOAS areas and slots derived from it */
+};
+
+struct map_key {
+	__u64 a, b, c;		/* (ctx, 1 << 32 | ioas, iova) or (vm, 2 << 32 | slot, 0) */
+};
+
+struct map_state {
+	__u64 buf;
+	__u64 pfn;
+	__u64 npfns;
+	__u32 dev;
+	__u32 shared;		/* an IOAS area or a shared slot */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_DEVS);
+	__type(key, __u32);
+	__type(value, struct dev_state);
+} devs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_BUFS);
+	__type(key, __u64);
+	__type(value, struct buf_state);
+} bufs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_MAPS);
+	__type(key, struct map_key);
+	__type(value, struct map_state);
+} maps SEC(".maps");
+
+/* [0] events lost to a full ring buffer, [1] to a full state map */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, __u64);
+} lost SEC(".maps");
+
+/* struct tsm_rec_stack with its frames, laid out the same */
+struct stack_rec {
+	struct tsm_rec_hdr hdr;
+	__u64 event_seq;
+	__u32 nr;
+	__u32 __reserved;
+	__u64 ip[TSM_STACK_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct stack_rec);
+} stack_scratch SEC(".maps");
+
+/* an all-zero dev_state to insert from (too big for the stack of some programs) */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct dev_state);
+} dev_zero SEC(".maps");
+
+__u64 seq;			/* next sequence number - 1 */
+
+static __always_inline void count_lost(__u32 why)
+{
+	__u64 *n = bpf_map_lookup_elem(&lost, &why);
+
+	if (n)
+		__sync_fetch_and_add(n, 1);
+}
+
+static __always_inline bool skip_task(void)
+{
+	return target_pid && (bpf_get_current_pid_tgid() >> 32) != target_pid;
+}
+
+/* reserve a record of @size and fill its header; NULL (counted) if full */
+static __always_inline void *rec_reserve(__u32 type, __u32 size, __u64 *seqp)
+{
+	struct tsm_rec_hdr *h;
+	__u64 s = __sync_fetch_and_add(&seq, 1) + 1;
+
+	*seqp = s;
+	h = bpf_ringbuf_reserve(&events, size, 0);
+	if (!h) {
+		count_lost(TSM_LOST_RINGBUF);	/* the gap in seq shows where */
+		return NULL;
+	}
+	h->type = type;
+	h->size = size;
+	h->cpu = bpf_get_smp_processor_id();
+	h->pid = (__u32)bpf_get_current_pid_tgid();
+	h->flags = 0;
+	h->ts = bpf_ktime_get_ns();
+	h->seq = s;
+	return h;
+}
+
+static __always_inline void emit_stack(void *ctx, __u64 event_seq)
+{
+	__u32 zero = 0;
+	struct stack_rec *st = bpf_map_lookup_elem(&stack_scratch, &zero);
+	long n;
+
+	if (!st)
+		return;
+	n = bpf_get_stack(ctx, st->ip, sizeof(st->ip), 0);
+	if (n < 0)
+		n = 0;
+	st->hdr.type = TSM_REC_STACK;
+	st->hdr.size = sizeof(*st);
+	st->hdr.cpu = bpf_get_smp_processor_id();
+	st->hdr.pid = (__u32)bpf_get_current_pid_tgid();
+	st->hdr.flags = 0;
+	st->hdr.ts = bpf_ktime_get_ns();
+	st->hdr.seq = event_seq + 1;
+	st->event_seq = event_seq;
+	st->nr = n / sizeof(__u64);
+	if (bpf_ringbuf_output(&events, st, sizeof(*st), 0))
+		count_lost(TSM_LOST_RINGBUF);
+}
+
+/* submit, with the flag and a stack record when the check found something */
+static __always_inline void rec_submit(void *ctx, struct tsm_rec_hdr *h, __u32 rules)
+{
+	__u64 s = h->seq;
+
+	if (rules)
+		h->flags |= TSM_REC_F_FLAGGED;
+	bpf_ringbuf_submit(h, 0);
+	if (rules)
+		emit_stack(ctx, s);
+}
+
+static __always_inline struct dev_state *dev_get(__u32 dev)
+{
+	struct dev_state *d = bpf_map_lookup_elem(&devs, &dev), *z;
+	__u32 zero = 0;
+
+	if (d)
+		return d;
+	z = bpf_map_lookup_elem(&dev_zero, &zero);
+	if (!z)
+		return NULL;
+	if (bpf_map_update_elem(&devs, &dev, z, BPF_NOEXIST) &&
+	    !bpf_map_lookup_elem(&devs, &dev)) {
+		count_lost(TSM_LOST_MAP_FULL);
+		return NULL;
+	}
+	return bpf_map_lookup_elem(&devs, &dev);
+}
+
+/* facts about [pfn, +npfns) against the device's private ranges */
+static __always_inline __u32 private_facts(struct dev_state *d, __u64 pfn, __u64 npfns)
+{
+	__u32 f = 0;
+
+	if (!d || d->overflow)
+		return TSM_F_ALL_PRIVATE;	/* unknown: the non-violating values */
+	if (tsm_small_overlaps(d->r, d->nr, pfn, npfns))
+		f |= TSM_F_OVERLAPS_PRIVATE;
+	if (tsm_small_covered(d->r, d->nr, pfn, npfns) == npfns)
+		f |= TSM_F_ALL_PRIVATE;
+	return f;
+}
+
+/* ---- pci_tsm ---- */
+
+static __always_inline int op_event(void *ctx, __u32 type, __u32 dev, __u32 tdi_id, __u64 vm,
+				    __u32 reason, __s32 ret)
+{
+	struct tsm_ev_pci_tsm_op *e;
+	struct dev_state *d;
+	__u32 rules = 0;
+	__u64 s;
+
+	if (skip_task())
+		return 0;
+	d = dev_get(dev);
+	if (d && type == TSM_REC_PCI_TSM_BIND_END && ret == 0)
+		d->vm = vm;
+	if (d && type == TSM_REC_PCI_TSM_BIND_END && ret < 0)
+		rules = tsm_check(type, 1, d->nr ? TSM_F_PFN_PRIVATE : 0);
+	if (d && type == TSM_REC_PCI_TSM_UNBIND_END) {
+		rules = tsm_check(type, 0, d->nr ? TSM_F_PFN_PRIVATE : 0);
+		d->vm = 0;
+	}
+	e = rec_reserve(type, sizeof(*e), &s);
+	if (!e)
+		return 0;
+	e->dev = dev;
+	e->tdi_id = tdi_id;
+	e->vm = vm;
+	e->reason = reason;
+	e->ret = ret;
+	rec_submit(ctx, &e->hdr, rules);
+	return 0;
+}
+
+SEC("tp_btf/pci_tsm_bind_begin")
+int BPF_PROG(pci_tsm_bind_begin, __u32 dev, __u32 tdi_id, __u64 vm, __u32 reason, __s32 ret)
+{
+	return op_event(ctx, TSM_REC_PCI_TSM_BIND_BEGIN, dev, tdi_id, vm, reason, ret);
+}
+
+SEC("tp_btf/pci_tsm_bind_end")
+int BPF_PROG(pci_tsm_bind_end, __u32 dev, __u32 tdi_id, __u64 vm, __u32 reason, __s32 ret)
+{
+	return op_event(ctx, TSM_REC_PCI_TSM_BIND_END, dev, tdi_id, vm, reason, ret);
+}
+
+SEC("tp_btf/pci_tsm_unbind_begin")
+int BPF_PROG(pci_tsm_unbind_begin, __u32 dev, __u32 tdi_id, __u64 vm, __u32 reason, __s32 ret)
+{
+	return op_event(ctx, TSM_REC_PCI_TSM_UNBIND_BEGIN, dev, tdi_id, vm, reason, ret);
+}
+
+SEC("tp_btf/pci_tsm_unbind_end")
+int BPF_PROG(pci_tsm_unbind_end, __u32 dev, __u32 tdi_id, __u64 vm, __u32 reason, __s32 ret)
+{
+	return op_event(ctx, TSM_REC_PCI_TSM_UNBIND_END, dev, tdi_id, vm, reason, ret);
+}
+
+SEC("tp_btf/pci_tsm_tdi_state")
+int BPF_PROG(pci_tsm_tdi_state, __u32 dev, __u32 tdi_id, __u32 old_state, __u32 new_state)
+{
+	struct tsm_ev_pci_tsm_tdi_state *e;
+	__u64 s;
+
+	if (skip_task())
+		return 0;
+	e = rec_reserve(TSM_REC_PCI_TSM_TDI_STATE, sizeof(*e), &s);
+	if (!e)
+		return 0;
+	e->dev = dev;
+	e->tdi_id = tdi_id;
+	e->old_state = old_state;
+	e->new_state = new_state;
+	rec_submit(ctx, &e->hdr, 0);
+	return 0;
+}
+
+struct overlap_ctx {
+	__u32 dev;
+	__u32 want_shared;
+	__u64 pfn, npfns;
+	__u32 found;
+};
+
+static long overlap_cb(void *map, struct map_key *k, struct map_state *m, struct overlap_ctx *c)
+{
+	if (m->dev == c->dev && m->shared == c->want_shared &&
+	    tsm_range_overlap(m->pfn, m->npfns, c->pfn, c->npfns)) {
+		c->found = 1;
+		return 1;
+	}
+	return 0;
+}
+
+SEC("tp_btf/pci_tsm_range")
+int BPF_PROG(pci_tsm_range, __u32 dev, __u32 bar, __u64 pfn, __u64 npfns, __u32 old_attr,
+	     __u32 new_attr)
+{
+	struct overlap_ctx oc = { .dev = dev, .pfn = pfn, .npfns = npfns };
+	struct tsm_ev_pci_tsm_range *e;
+	struct dev_state *d;
+	__u32 rules, facts = 0, i;
+	__u64 s;
+
+	if (skip_task())
+		return 0;
+	oc.want_shared = new_attr == TSM_ATTR_PRIVATE;
+	bpf_for_each_map_elem(&maps, overlap_cb, &oc, 0);
+	if (oc.found)
+		facts |= new_attr == TSM_ATTR_PRIVATE ? TSM_F_MAPPED_SHARED : TSM_F_PRIVATE_SLOT;
+	rules = tsm_check(TSM_REC_PCI_TSM_RANGE, new_attr, facts);
+
+	d = dev_get(dev);
+	if (d && new_attr == TSM_ATTR_PRIVATE) {
+		i = d->nr;
+		if (i < TSM_SMALL_RANGES) {
+			d->r[i].pfn = pfn;
+			d->r[i].npfns = npfns;
+			d->nr = i + 1;
+		} else {
+			d->overflow = 1;
+		}
+	} else if (d) {
+		/* unbind converts the ranges it made private: drop exact matches */
+		for (i = 0; i < TSM_SMALL_RANGES; i++) {
+			if (i >= d->nr)
+				break;
+			if (d->r[i].pfn == pfn && d->r[i].npfns == npfns) {
+				__u32 last = d->nr - 1;
+
+				if (last < TSM_SMALL_RANGES)
+					d->r[i] = d->r[last];
+				d->nr = last;
+				break;
+			}
+		}
+		if (!d->nr)
+			d->overflow = 0;
+	}
+
+	e = rec_reserve(TSM_REC_PCI_TSM_RANGE, sizeof(*e), &s);
+	if (!e)
+		return 0;
+	e->dev = dev;
+	e->bar = bar;
+	e->pfn = pfn;
+	e->npfns = npfns;
+	e->old_attr = old_attr;
+	e->new_attr = new_attr;
+	rec_submit(ctx, &e->hdr, rules);
+	return 0;
+}
+
+/* ---- vfio_dmabuf ---- */
+
+SEC("tp_btf/vfio_dmabuf_export_range")
+int BPF_PROG(vfio_dmabuf_export_range, __u64 buf, __u32 dev, __u32 bar, __u32 kind, __u64 pfn,
+	     __u64 npfns)
+{
+	struct tsm_ev_vfio_dmabuf_range *e;
+	__u64 s;
+
+	if (skip_task())
+		return 0;
+	e = rec_reserve(TSM_REC_VFIO_DMABUF_EXPORT_RANGE, sizeof(*e), &s);
+	if (!e)
+		return 0;
+	e->buf = buf;
+	e->dev = dev;
+	e->bar = bar;
+	e->kind = kind;
+	e->__reserved = 0;
+	e->pfn = pfn;
+	e->npfns = npfns;
+	rec_submit(ctx, &e->hdr, 0);
+	return 0;
+}
+
+static __always_inline int buf_event(void *ctx, __u32 type, __u64 buf, __u32 dev, __u32 bar,
+				     __u32 kind, __u32 arg)
+{
+	struct tsm_ev_vfio_dmabuf_obj *e;
+	struct buf_state *b, nb = { .dev = dev, .kind = kind };
+	__u32 rules = 0;
+	__u64 s;
+
+	if (skip_task())
+		return 0;
+	b = bpf_map_lookup_elem(&bufs, &buf);
+	switch (type) {
+	case TSM_REC_VFIO_DMABUF_EXPORT:
+		if (bpf_map_update_elem(&bufs, &buf, &nb, BPF_ANY))
+			count_lost(TSM_LOST_MAP_FULL);
+		break;
+	case TSM_REC_VFIO_DMABUF_REVOKE:
+		if (b) {
+			rules = tsm_check(type, 0, b->nr_maps ? TSM_F_BUF_MAPPED : 0);
+			b->revoked = 1;
+		}
+		break;
+	case TSM_REC_VFIO_DMABUF_RELEASE:
+		if (b)
+			rules = tsm_check(type, 0, b->nr_maps ? TSM_F_BUF_MAPPED : 0);
+		bpf_map_delete_elem(&bufs, &buf);
+		break;
+	}
+	e = rec_reserve(type, sizeof(*e), &s);
+	if (!e)
+		return 0;
+	e->buf = buf;
+	e->dev = dev;
+	e->bar = bar;
+	e->kind = kind;
+	e->arg = arg;
+	rec_submit(ctx, &e->hdr, rules);
+	return 0;
+}
+
+SEC("tp_btf/vfio_dmabuf_export")
+int BPF_PROG(vfio_dmabuf_export, __u64 buf, __u32 dev, __u32 bar, __u32 kind, __u32 arg)
+{
+	return buf_event(ctx, TSM_REC_VFIO_DMABUF_EXPORT, buf, dev, bar, kind, arg);
+}
+
+SEC("tp_btf/vfio_dmabuf_revoke")
+int BPF_PROG(vfio_dmabuf_revoke, __u64 buf, __u32 dev, __u32 bar, __u32 kind, __u32 arg)
+{
+	return buf_event(ctx, TSM_REC_VFIO_DMABUF_REVOKE, buf, dev, bar, kind, arg);
+}
+
+SEC("tp_btf/vfio_dmabuf_release")
+int BPF_PROG(vfio_dmabuf_release, __u64 buf, __u32 dev, __u32 bar, __u32 kind, __u32 arg)
+{
+	return buf_event(ctx, TSM_REC_VFIO_DMABUF_RELEASE, buf, dev, bar, kind, arg);
+}
+
+/* ---- mappings: iommufd areas and KVM slots ---- */
+
+static __always_inline __u32 map_added(struct map_key *k, __u64 buf, __u64 pfn, __u64 npfns,
+				       __u32 type, __u32 arg, bool shared, __u32 ioas_kind)
+{
+	struct map_state m = { .buf = buf, .pfn = pfn, .npfns = npfns, .shared = shared };
+	struct buf_state *b = bpf_map_lookup_elem(&bufs, &buf);
+	struct dev_state *d = NULL;
+	__u32 facts = 0;
+
+	if (b) {
+		m.dev = b->dev;
+		d = bpf_map_lookup_elem(&devs, &b->dev);
+		if (b->kind == TSM_DMABUF_PRIVATE)
+			facts |= TSM_F_BUF_PRIVATE;
+		if (b->revoked)
+			facts |= TSM_F_BUF_REVOKED;
+		__sync_fetch_and_add(&b->nr_maps, 1);
+	} else {
+		/* DMABUF unknown: take the kind the event gives, assume the rest */
+		if (type == TSM_REC_IOMMUFD_IOAS_MAP_DMABUF ? ioas_kind : arg)
+			facts |= TSM_F_BUF_PRIVATE;
+	}
+	if (type == TSM_REC_IOMMUFD_IOAS_MAP_DMABUF && ioas_kind == TSM_DMABUF_PRIVATE)
+		facts |= TSM_F_BUF_PRIVATE;
+	facts |= private_facts(d, pfn, npfns);
+	if (!d || !d->vm || (type == TSM_REC_KVM_DMABUF_SLOT_BIND && d->vm == k->a))
+		facts |= TSM_F_VM_BOUND;
+	if (bpf_map_update_elem(&maps, k, &m, BPF_ANY))
+		count_lost(TSM_LOST_MAP_FULL);
+	return tsm_check(type, arg, facts);
+}
+
+static __always_inline void map_removed(struct map_key *k)
+{
+	struct map_state *m = bpf_map_lookup_elem(&maps, k);
+	struct buf_state *b;
+
+	if (!m)
+		return;
+	b = bpf_map_lookup_elem(&bufs, &m->buf);
+	if (b && b->nr_maps)
+		__sync_fetch_and_add(&b->nr_maps, (__u32)-1);
+	bpf_map_delete_elem(&maps, k);
+}
+
+static __always_inline int ioas_event(void *ctx, __u32 type, __u64 ictx, __u32 ioas, __u64 iova,
+				      __u64 buf, __u64 pfn, __u64 npfns, __u32 arg)
+{
+	struct map_key k = { .a = ictx, .b = (1ULL << 32) | ioas, .c = iova };
+	struct tsm_ev_iommufd_ioas_dmabuf *e;
+	__u32 rules = 0;
+	__u64 s;
+
+	if (skip_task())
+		return 0;
+	if (type == TSM_REC_IOMMUFD_IOAS_MAP_DMABUF)
+		rules = map_added(&k, buf, pfn, npfns, type, 0, true, arg);
+	else
+		map_removed(&k);
+	e = rec_reserve(type, sizeof(*e), &s);
+	if (!e)
+		return 0;
+	e->ctx = ictx;
+	e->ioas = ioas;
+	e->__reserved = 0;
+	e->iova = iova;
+	e->buf = buf;
+	e->pfn = pfn;
+	e->npfns = npfns;
+	e->arg = arg;
+	e->__reserved2 = 0;
+	rec_submit(ctx, &e->hdr, rules);
+	return 0;
+}
+
+SEC("tp_btf/iommufd_ioas_map_dmabuf")
+int BPF_PROG(iommufd_ioas_map_dmabuf, __u64 ictx, __u32 ioas, __u64 iova, __u64 buf, __u64 pfn,
+	     __u64 npfns, __u32 kind)
+{
+	return ioas_event(ctx, TSM_REC_IOMMUFD_IOAS_MAP_DMABUF, ictx, ioas, iova, buf, pfn, npfns,
+			  kind);
+}
+
+SEC("tp_btf/iommufd_ioas_unmap_dmabuf")
+int BPF_PROG(iommufd_ioas_unmap_dmabuf, __u64 ictx, __u32 ioas, __u64 iova, __u64 buf,
+	     __u64 pfn, __u64 npfns, __u32 reason)
+{
+	return ioas_event(ctx, TSM_REC_IOMMUFD_IOAS_UNMAP_DMABUF, ictx, ioas, iova, buf, pfn,
+			  npfns, reason);
+}
+
+static __always_inline int slot_event(void *ctx, __u32 type, __u64 vm, __u32 slot, __u64 gfn,
+				      __u64 buf, __u64 pfn, __u64 npfns, __u32 arg)
+{
+	struct map_key k = { .a = vm, .b = (2ULL << 32) | slot, .c = 0 };
+	struct tsm_ev_kvm_dmabuf_slot *e;
+	__u32 rules = 0;
+	__u64 s;
+
+	if (skip_task())
+		return 0;
+	if (type == TSM_REC_KVM_DMABUF_SLOT_BIND)
+		rules = map_added(&k, buf, pfn, npfns, type, arg, !arg, 0);
+	else
+		map_removed(&k);
+	e = rec_reserve(type, sizeof(*e), &s);
+	if (!e)
+		return 0;
+	e->vm = vm;
+	e->slot = slot;
+	e->__reserved = 0;
+	e->gfn = gfn;
+	e->buf = buf;
+	e->pfn = pfn;
+	e->npfns = npfns;
+	e->arg = arg;
+	e->__reserved2 = 0;
+	rec_submit(ctx, &e->hdr, rules);
+	return 0;
+}
+
+SEC("tp_btf/kvm_dmabuf_slot_bind")
+int BPF_PROG(kvm_dmabuf_slot_bind, __u64 vm, __u32 slot, __u64 gfn, __u64 buf, __u64 pfn,
+	     __u64 npfns, __u32 private)
+{
+	return slot_event(ctx, TSM_REC_KVM_DMABUF_SLOT_BIND, vm, slot, gfn, buf, pfn, npfns,
+			  private);
+}
+
+SEC("tp_btf/kvm_dmabuf_slot_unbind")
+int BPF_PROG(kvm_dmabuf_slot_unbind, __u64 vm, __u32 slot, __u64 gfn, __u64 buf, __u64 pfn,
+	     __u64 npfns, __u32 reason)
+{
+	return slot_event(ctx, TSM_REC_KVM_DMABUF_SLOT_UNBIND, vm, slot, gfn, buf, pfn, npfns,
+			  reason);
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -33,6 +33,21 @@ if [ $urc -ne 0 ] && ! grep -q '^FAIL: ' "$T/unit.log"; then
 fi
 grep -q '^FAIL: ' "$T/unit.log" && rc=1
 
+# ---- the same unit tests under AddressSanitizer and UBSan: bad input never crashes
+san="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all"
+if out=$(make --no-print-directory -C "$ROOT/tools/tsmtrace" OUT="$T/asan" EXTRA_CFLAGS="$san" \
+		"$T/asan/test-engine" "$T/asan/tsmtrace" 2>&1); then
+	if ASAN_OPTIONS=detect_leaks=1 "$T/asan/test-engine" >"$T/asan.log" 2>&1; then
+		pass unit-tests-under-asan-ubsan
+	else
+		fail unit-tests-under-asan-ubsan "$(grep -m3 -E 'ERROR|runtime error|^FAIL' "$T/asan.log" | tr '\n' ' ')"
+	fi
+elif echo "$out" | grep -qE 'cannot find -l(asan|ubsan)|libasan|libubsan'; then
+	skip unit-tests-under-asan-ubsan "no sanitizer runtime in gcc"
+else
+	fail unit-tests-under-asan-ubsan "build: $(echo "$out" | grep -m3 -E 'error' | tr '\n' ' ')"
+fi
+
 # ---- the synthetic traces are deterministic and all have expectations
 mkdir -p "$T/gen"
 if "$OUT/tsmgen" "$T/gen" 2>"$T/gen.err"; then

@@ -220,11 +220,15 @@ static void note(struct tsm_engine *e, const struct tsm_rec_hdr *rec, const char
 		e->nr_notes++;
 }
 
+static void forget(struct tsm_engine *e);
+
 static void inconsistent(struct tsm_engine *e, const struct tsm_rec_hdr *rec,
 			 const char *what)
 {
 	e->sum.incomplete |= TSM_INC_INCONSISTENT;
 	note(e, rec, "%s; state after this event is uncertain", what);
+	/* our state disagrees with the kernel's: nothing in it is evidence any more */
+	forget(e);
 }
 
 static void doubt(struct tsm_engine *e, const struct tsm_rec_hdr *rec,

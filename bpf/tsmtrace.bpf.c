@@ -9,6 +9,9 @@
  * userspace engine calls — and a flagged event is followed by a record with
  * the kernel stack at that moment.
  *
+ * Every event is recorded: filters (device, VM, PID) apply to what the
+ * tool prints, never to what it checks.
+ *
  * The in-kernel state is bounded (TSM_SMALL_RANGES private ranges per
  * device, fixed-size maps); what does not fit is counted as lost, and the
  * userspace engine, which replays every record with unbounded state, stays
@@ -29,9 +32,6 @@
 #define MAX_DEVS	256
 #define MAX_BUFS	8192
 #define MAX_MAPS	65536
-
-/* settings, written by the loader before load */
-const volatile __u32 target_pid = 0;	/* 0: every task */
 
 struct dev_state {
 	__u32 nr;		/* private ranges in r[] */
@@ -125,11 +125,6 @@ static __always_inline void count_lost(__u32 why)
 
 	if (n)
 		__sync_fetch_and_add(n, 1);
-}
-
-static __always_inline bool skip_task(void)
-{
-	return target_pid && (bpf_get_current_pid_tgid() >> 32) != target_pid;
 }
 
 /* reserve a record of @size and fill its header; NULL (counted) if full */
@@ -232,8 +227,6 @@ static __always_inline int op_event(void *ctx, __u32 type, __u32 dev, __u32 tdi_
 	__u32 rules = 0;
 	__u64 s;
 
-	if (skip_task())
-		return 0;
 	d = dev_get(dev);
 	if (d && type == TSM_REC_PCI_TSM_BIND_END && ret == 0)
 		d->vm = vm;
@@ -285,8 +278,6 @@ int BPF_PROG(pci_tsm_tdi_state, __u32 dev, __u32 tdi_id, __u32 old_state, __u32 
 	struct tsm_ev_pci_tsm_tdi_state *e;
 	__u64 s;
 
-	if (skip_task())
-		return 0;
 	e = rec_reserve(TSM_REC_PCI_TSM_TDI_STATE, sizeof(*e), &s);
 	if (!e)
 		return 0;
@@ -325,8 +316,6 @@ int BPF_PROG(pci_tsm_range, __u32 dev, __u32 bar, __u64 pfn, __u64 npfns, __u32 
 	__u32 rules, facts = 0, i;
 	__u64 s;
 
-	if (skip_task())
-		return 0;
 	oc.want_shared = new_attr == TSM_ATTR_PRIVATE;
 	bpf_for_each_map_elem(&maps, overlap_cb, &oc, 0);
 	if (oc.found)
@@ -383,8 +372,6 @@ int BPF_PROG(vfio_dmabuf_export_range, __u64 buf, __u32 dev, __u32 bar, __u32 ki
 	struct tsm_ev_vfio_dmabuf_range *e;
 	__u64 s;
 
-	if (skip_task())
-		return 0;
 	e = rec_reserve(TSM_REC_VFIO_DMABUF_EXPORT_RANGE, sizeof(*e), &s);
 	if (!e)
 		return 0;
@@ -407,8 +394,6 @@ static __always_inline int buf_event(void *ctx, __u32 type, __u64 buf, __u32 dev
 	__u32 rules = 0;
 	__u64 s;
 
-	if (skip_task())
-		return 0;
 	b = bpf_map_lookup_elem(&bufs, &buf);
 	switch (type) {
 	case TSM_REC_VFIO_DMABUF_EXPORT:
@@ -511,8 +496,6 @@ static __always_inline int ioas_event(void *ctx, __u32 type, __u64 ictx, __u32 i
 	__u32 rules = 0;
 	__u64 s;
 
-	if (skip_task())
-		return 0;
 	if (type == TSM_REC_IOMMUFD_IOAS_MAP_DMABUF)
 		rules = map_added(&k, buf, pfn, npfns, type, 0, true, arg);
 	else
@@ -557,8 +540,6 @@ static __always_inline int slot_event(void *ctx, __u32 type, __u64 vm, __u32 slo
 	__u32 rules = 0;
 	__u64 s;
 
-	if (skip_task())
-		return 0;
 	if (type == TSM_REC_KVM_DMABUF_SLOT_BIND)
 		rules = map_added(&k, buf, pfn, npfns, type, arg, !arg, 0);
 	else

@@ -13,6 +13,7 @@
 #include <tsmtrace/engine.h>
 #include <tracefile.h>
 #include <util.h>
+#include <reorder.h>
 #include "scenario.h"
 
 static int failures;
@@ -39,6 +40,8 @@ static int emit_engine(void *ctx, const struct tsm_rec_hdr *rec)
 {
 	return tsm_engine_feed(ctx, rec, rec->size);
 }
+
+
 
 struct t {
 	struct tsm_engine *e;
@@ -738,6 +741,155 @@ static int t_huge_bar(void)
 static char tmpdir[] = "/tmp/tsm-unit.XXXXXX";
 static enum tsm_verdict replay(const char *path, struct tsm_file *f, unsigned int *nv);
 
+/* ---- live order: the reorder window ---- */
+
+struct seen {
+	__u64 seq[256];
+	__u32 type[256];
+	unsigned int n;
+};
+
+static int collect(void *ctx, const struct tsm_rec_hdr *rec)
+{
+	struct seen *s = ctx;
+
+	if (s->n < 256) {
+		s->seq[s->n] = rec->type == TSM_REC_STACK ?
+			       ((const struct tsm_rec_stack *)rec)->event_seq : rec->seq;
+		s->type[s->n++] = rec->type;
+	}
+	return 0;
+}
+
+static void rec_of(struct tsm_rec_hdr *h, __u32 type, __u64 seq)
+{
+	memset(h, 0, sizeof(*h));
+	h->type = type;
+	h->size = sizeof(*h);
+	h->seq = seq;
+}
+
+static int t_reorder(void)
+{
+	static const __u64 order[] = { 2, 1, 4, 3, 5, 8, 7, 6 };
+	struct {
+		struct tsm_rec_stack s;
+	} st;
+	struct tsm_rec_hdr h;
+	struct tsm_reorder *r;
+	struct seen s = { .n = 0 };
+	unsigned int i;
+
+	r = tsm_reorder_new(16, 1, collect, &s);
+	for (i = 0; i < 8; i++) {
+		rec_of(&h, TSM_REC_PCI_TSM_TDI_STATE, order[i]);
+		tsm_reorder_add(r, &h);
+		if (order[i] == 5) {
+			memset(&st, 0, sizeof(st));
+			st.s.hdr.type = TSM_REC_STACK;
+			st.s.hdr.size = sizeof(st.s);
+			st.s.event_seq = 7;	/* the stack of 7 arrives before 7 */
+			tsm_reorder_add(r, &st.s.hdr);
+		}
+	}
+	CHECK(tsm_reorder_held(r) == 0, "%zu held", tsm_reorder_held(r));
+	/* 1..8 in order, the stack of 7 right after 7 */
+	CHECK(s.n == 9, "%u records out", s.n);
+	for (i = 0; i < 7; i++)
+		CHECK(s.seq[i] == i + 1 && s.type[i] != TSM_REC_STACK, "position %u: seq %llu", i,
+		      (unsigned long long)s.seq[i]);
+	CHECK(s.type[7] == TSM_REC_STACK && s.seq[7] == 7 && s.seq[8] == 8, "stack misplaced");
+
+	/* a number that never comes: held until flush, then the gap stays */
+	s.n = 0;
+	rec_of(&h, TSM_REC_LOST, 10);	/* lost before 10: goes before it */
+	tsm_reorder_add(r, &h);
+	rec_of(&h, TSM_REC_PCI_TSM_TDI_STATE, 11);
+	tsm_reorder_add(r, &h);
+	CHECK(s.n == 0 && tsm_reorder_held(r) == 2, "released before 9 or 10 came");
+	rec_of(&h, TSM_REC_PCI_TSM_TDI_STATE, 9);
+	tsm_reorder_add(r, &h);
+	CHECK(s.n == 1 && s.seq[0] == 9, "9 not released at once");
+	tsm_reorder_flush(r);
+	CHECK(s.n == 3 && s.type[1] == TSM_REC_LOST && s.seq[2] == 11, "flush order wrong");
+
+	/* the window full: the oldest is given up */
+	s.n = 0;
+	rec_of(&h, TSM_REC_PCI_TSM_TDI_STATE, 14);
+	tsm_reorder_add(r, &h);
+	rec_of(&h, TSM_REC_PCI_TSM_TDI_STATE, 14 + 16);
+	tsm_reorder_add(r, &h);
+	CHECK(s.n == 1 && s.seq[0] == 14, "window overflow did not release 14");
+	/* late: passes through, the engine judges it */
+	rec_of(&h, TSM_REC_PCI_TSM_TDI_STATE, 12);
+	tsm_reorder_add(r, &h);
+	CHECK(s.n == 2 && s.seq[1] == 12, "late record held");
+	tsm_reorder_free(r);
+	return 0;
+}
+
+/* live, with records arriving out of order, gives the verdicts of the file */
+struct shuffle {
+	unsigned char buf[64][128];
+	size_t n;
+	struct tsm_reorder *r;
+};
+
+static int shuffle_in(void *ctx, const struct tsm_rec_hdr *rec)
+{
+	struct shuffle *sh = ctx;
+	size_t i;
+
+	memcpy(sh->buf[sh->n++], rec, rec->size);
+	if (sh->n < 4)
+		return 0;
+	/* release four at a time, in reverse */
+	for (i = sh->n; i-- > 0;)
+		tsm_reorder_add(sh->r, (void *)sh->buf[i]);
+	sh->n = 0;
+	return 0;
+}
+
+static int t_live_out_of_order_same_verdicts(void)
+{
+	static const __u32 faults[] = { 0, F_IOAS_LEFT_AT_BIND, F_REVOKE_NO_UNMAP,
+		F_PRIVATE_IN_IOAS, F_MAPPING_OUTLIVES, F_UNBIND_LEAVES_PRIVATE, F_WRONG_VM,
+		F_BIND_FAILS_DIRTY };
+	unsigned int i;
+
+	for (i = 0; i < sizeof(faults) / sizeof(faults[0]); i++) {
+		struct tsm_engine_opts o = { .state_known = true };
+		struct tsm_summary a, b;
+		struct shuffle sh = { .n = 0 };
+		struct tsm_engine *e;
+		struct t t;
+		struct gen g;
+		size_t j;
+
+		t_init(&t, true);
+		t.f.faults = faults[i];
+		flow_run(&t.g, &t.f);
+		tsm_engine_summary(t.e, &a);
+		e = tsm_engine_new(&o);
+		sh.r = tsm_reorder_new(64, 1, emit_engine, e);
+		gen_init(&g, shuffle_in, &sh);
+		g.seq = 1;
+		flow_run(&g, &t.f);
+		for (j = sh.n; j-- > 0;)
+			tsm_reorder_add(sh.r, (void *)sh.buf[j]);
+		tsm_reorder_flush(sh.r);
+		tsm_engine_summary(e, &b);
+		CHECK(a.verdict == b.verdict && a.nr_violations == b.nr_violations &&
+		      !b.incomplete, "faults 0x%x: in order %s/%u, shuffled %s/%u (incomplete 0x%x)",
+		      faults[i], tsm_verdict_name(a.verdict), a.nr_violations,
+		      tsm_verdict_name(b.verdict), b.nr_violations, b.incomplete);
+		tsm_reorder_free(sh.r);
+		tsm_engine_free(e);
+		tsm_engine_free(t.e);
+	}
+	return 0;
+}
+
 /* ---- bad input never crashes ---- */
 
 static unsigned long long rnd_state = 0x9e3779b97f4a7c15ULL;
@@ -1045,6 +1197,8 @@ int main(void)
 	run("file-round-trip-same-verdict-as-live", t_file_round_trip);
 	run("file-without-end-marker-incomplete", t_file_abandoned_is_truncated);
 	run("file-refusals-name-file-offset-cause", t_file_refusals);
+	run("reorder-releases-in-sequence-order", t_reorder);
+	run("live-out-of-order-records-same-verdicts", t_live_out_of_order_same_verdicts);
 	run("fuzz-random-records-never-crash-never-false-pass", t_fuzz_engine);
 	run("fuzz-checksummed-garbage-file", t_fuzz_file);
 	{

@@ -7,18 +7,23 @@
  * checker is the engine every other command uses (tsm_engine_feed()).
  *
  * The kernel series does not emit the events yet (docs/tracepoints.md marks
- * them reserved), so these commands look for the events first and say
- * plainly when they are missing; they never pretend to record.
+ * them reserved), so these commands look for the events in the kernel's BTF
+ * first and say plainly when they are missing; they never pretend to
+ * record. Filters (--device, --vm, --pid) choose what 'live' prints, never
+ * what it checks.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 #include "builtin.h"
+#include "live.h"
 #include "tracefile.h"
 
 /* the events every checker needs, as BTF knows a tracepoint: btf_trace_<name> */
@@ -100,54 +105,123 @@ static int need_events(const char *cmd)
 	return 0;
 }
 
-static int not_yet(const char *cmd)
+static void usage(FILE *f, const char *cmd)
 {
-	p_err(cmd, "the kernel has the events, but this tsmtrace has no BPF attach yet (bpf/ is compile-only): record with this kernel once the live side lands; 'check' and 'report' work on trace files today");
-	return EXIT_UNUSABLE;
+	if (!strcmp(cmd, "record"))
+		fprintf(f, "usage: %s record -o FILE [--state-known] [--duration SEC] [-v]\n", tsm_prog);
+	else
+		fprintf(f, "usage: %s live [-o FILE] [--device DEV] [--vm VM] [--pid PID]\n"
+			"              [--fail-on-violation] [--state-known] [--duration SEC] [-v]\n",
+			tsm_prog);
+}
+
+static int parse_live(int argc, char **argv, struct live_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "device", required_argument, NULL, 'd' },
+		{ "vm", required_argument, NULL, 'm' },
+		{ "pid", required_argument, NULL, 'p' },
+		{ "fail-on-violation", no_argument, NULL, 'f' },
+		{ "state-known", no_argument, NULL, 's' },
+		{ "duration", required_argument, NULL, 't' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	bool rec = !strcmp(o->cmd, "record");
+	unsigned long long v;
+	char *end;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "o:jvh", longopts, NULL)) != -1) {
+		errno = 0;
+		switch (c) {
+		case 'o':
+			o->output = optarg;
+			continue;
+		case 'f':
+			o->fail_on_violation = true;
+			continue;
+		case 's':
+			o->state_known = true;
+			continue;
+		case 'j':
+			json_output = true;
+			continue;
+		case 'v':
+			o->verbose = true;
+			continue;
+		case 'h':
+			usage(stdout, o->cmd);
+			exit(0);
+		case 'd':
+			if (rec || parse_dev(optarg, &o->dev))
+				break;
+			o->has_dev = true;
+			continue;
+		case 'm':
+		case 'p':
+		case 't':
+			v = strtoull(optarg, &end, 0);
+			if (errno || *end || !*optarg || (rec && c != 't'))
+				break;
+			if (c == 'm') {
+				o->has_vm = true;
+				o->vm = v;
+			} else if (c == 'p' && v <= 0xffffffffULL) {
+				o->has_pid = true;
+				o->pid = v;
+			} else if (c == 't' && v <= 86400 * 365) {
+				o->duration = v;
+			} else {
+				break;
+			}
+			continue;
+		default:
+			break;
+		}
+		p_err(o->cmd, "bad option or value");
+		usage(stderr, o->cmd);
+		return EXIT_UNUSABLE;
+	}
+	if (optind != argc) {
+		p_err(o->cmd, "unexpected argument '%s'", argv[optind]);
+		usage(stderr, o->cmd);
+		return EXIT_UNUSABLE;
+	}
+	if (rec && !o->output) {
+		p_err(o->cmd, "no output file");
+		usage(stderr, o->cmd);
+		return EXIT_UNUSABLE;
+	}
+	return 0;
 }
 
 int cmd_record(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "output", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
-	const char *out = NULL;
-	int c, ret;
+	struct live_opts o = { .cmd = "record", .quiet = true };
+	int ret = parse_live(argc, argv, &o);
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'o':
-			out = optarg;
-			break;
-		case 'h':
-			printf("usage: %s record -o FILE\n", tsm_prog);
-			return 0;
-		default:
-			p_err("record", "bad option (usage: %s record -o FILE)", tsm_prog);
-			return EXIT_UNUSABLE;
-		}
-	}
-	if (!out) {
-		p_err("record", "no output file (usage: %s record -o FILE)", tsm_prog);
-		return EXIT_UNUSABLE;
-	}
-	ret = need_events("record");
 	if (ret)
 		return ret;
-	return not_yet("record");
+	ret = need_events(o.cmd);
+	if (ret)
+		return ret;
+	return run_live(&o);
 }
 
 int cmd_live(int argc, char **argv)
 {
-	int ret;
+	struct live_opts o = { .cmd = "live" };
+	int ret = parse_live(argc, argv, &o);
 
-	(void)argc;
-	(void)argv;
-	ret = need_events("live");
 	if (ret)
 		return ret;
-	return not_yet("live");
+	ret = need_events(o.cmd);
+	if (ret)
+		return ret;
+	return run_live(&o);
 }

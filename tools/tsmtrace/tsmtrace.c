@@ -28,8 +28,9 @@ static const struct cmd {
 	{ "check", cmd_check, "check FILE...             replay trace files, print verdicts" },
 	{ "report", cmd_report, "report FILE [--device DEV | --pfn PFN | --violation N]\n"
 	  "                                  the story of a device, a PFN or a violation" },
-	{ "record", cmd_record, "record -o FILE            write a trace file (needs the lab kernel)" },
-	{ "live", cmd_live, "live                      stream verdicts (needs the lab kernel)" },
+	{ "record", cmd_record, "record -o FILE            record and check the kernel's events (needs them)" },
+	{ "live", cmd_live, "live [-o FILE] [--device DEV|--vm VM|--pid PID] [--fail-on-violation]\n"
+	  "                                  print transitions and violations as they happen" },
 	{ "help", cmd_help, "help                      this text" },
 };
 

@@ -1,0 +1,315 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The live side of 'live' and 'record': load the BPF programs of bpf/,
+ * attach them to the tracepoints, and pass every ring-buffer record, put
+ * back in sequence order, to the same engine 'check' replays files
+ * through, and to the trace-file writer.
+ *
+ * Order of work as in libbpf-tools: options -> libbpf print callback ->
+ * signals -> open -> load -> attach -> ring buffer -> poll loop -> one
+ * cleanup.
+ *
+ * This path runs only on a kernel that has the events (tsm_need_events()
+ * is checked first); no such kernel exists yet, so it is built but not yet
+ * exercised by a test.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "builtin.h"
+#include "live.h"
+#include "reorder.h"
+#include "tracefile.h"
+#include "tsmtrace.skel.h"
+
+static volatile sig_atomic_t exiting;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	exiting = 1;
+}
+
+struct live {
+	const struct live_opts *o;
+	struct tsm_engine *e;
+	struct tsm_writer *w;
+	struct tsm_reorder *ro;
+	__u64 lost_seen;
+	__u64 next_seq;		/* after the last kernel event released */
+	bool violated;
+	int err;
+};
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	return vfprintf(stderr, fmt, ap);
+}
+
+/* does a record belong to what the user asked to see? */
+static bool shown(const struct live_opts *o, const struct tsm_rec_hdr *rec)
+{
+	if (o->quiet)
+		return false;
+	if (o->has_pid && rec->pid != o->pid)
+		return false;
+	if (o->has_dev) {
+		switch (rec->type) {
+		case TSM_REC_PCI_TSM_BIND_BEGIN:
+		case TSM_REC_PCI_TSM_BIND_END:
+		case TSM_REC_PCI_TSM_UNBIND_BEGIN:
+		case TSM_REC_PCI_TSM_UNBIND_END:
+			return ((const struct tsm_ev_pci_tsm_op *)rec)->dev == o->dev;
+		case TSM_REC_PCI_TSM_TDI_STATE:
+			return ((const struct tsm_ev_pci_tsm_tdi_state *)rec)->dev == o->dev;
+		case TSM_REC_PCI_TSM_RANGE:
+			return ((const struct tsm_ev_pci_tsm_range *)rec)->dev == o->dev;
+		case TSM_REC_VFIO_DMABUF_EXPORT_RANGE:
+			return ((const struct tsm_ev_vfio_dmabuf_range *)rec)->dev == o->dev;
+		case TSM_REC_VFIO_DMABUF_EXPORT:
+		case TSM_REC_VFIO_DMABUF_REVOKE:
+		case TSM_REC_VFIO_DMABUF_RELEASE:
+			return ((const struct tsm_ev_vfio_dmabuf_obj *)rec)->dev == o->dev;
+		default:
+			return false;	/* mappings carry no device */
+		}
+	}
+	if (o->has_vm) {
+		switch (rec->type) {
+		case TSM_REC_KVM_DMABUF_SLOT_BIND:
+		case TSM_REC_KVM_DMABUF_SLOT_UNBIND:
+			return ((const struct tsm_ev_kvm_dmabuf_slot *)rec)->vm == o->vm;
+		case TSM_REC_PCI_TSM_BIND_BEGIN:
+		case TSM_REC_PCI_TSM_BIND_END:
+		case TSM_REC_PCI_TSM_UNBIND_BEGIN:
+		case TSM_REC_PCI_TSM_UNBIND_END:
+			return ((const struct tsm_ev_pci_tsm_op *)rec)->vm == o->vm;
+		default:
+			return false;
+		}
+	}
+	return true;
+}
+
+static void on_violation(void *arg, const struct tsm_violation *v)
+{
+	struct live *l = arg;
+
+	l->violated = true;
+	if (json_output)
+		print_violation_json(stdout, NULL, v);
+	else
+		print_violation(stdout, v, "VIOLATION ");
+	fflush(stdout);
+	if (l->o->fail_on_violation)
+		exiting = 1;
+}
+
+/* a record in sequence order: to the file, to the engine, to the screen */
+static int ordered(void *ctx, const struct tsm_rec_hdr *rec)
+{
+	struct live *l = ctx;
+	char line[512];
+	int ret;
+
+	if (l->w) {
+		ret = tsm_writer_add(l->w, rec);
+		if (ret)
+			return ret;
+	}
+	if (rec->type < TSM_REC_LOST)
+		l->next_seq = rec->seq + 1;
+	if (shown(l->o, rec) && rec->type != TSM_REC_STACK) {
+		if (json_output) {
+			print_record_json(stdout, rec, NULL, 0);
+		} else {
+			fmt_record(line, sizeof(line), rec);
+			printf("%s\n", line);
+		}
+	}
+	ret = tsm_engine_feed(l->e, rec, rec->size);
+	if (ret == -EINVAL) {
+		p_warn(l->o->cmd, "malformed record from the kernel (type %u, size %u) skipped",
+		       rec->type, rec->size);
+		return 0;
+	}
+	return ret;
+}
+
+static int on_sample(void *ctx, void *data, size_t size)
+{
+	struct live *l = ctx;
+	const struct tsm_rec_hdr *rec = data;
+	__u64 copy[64];
+
+	/* copy the record out of the ring before using it */
+	if (size < sizeof(*rec) || size > sizeof(copy) || rec->size > size) {
+		p_warn(l->o->cmd, "ring-buffer sample of %zu bytes skipped", size);
+		return 0;
+	}
+	memcpy(copy, data, size);
+	l->err = tsm_reorder_add(l->ro, (const struct tsm_rec_hdr *)copy);
+	return l->err;
+}
+
+static __u64 mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* ring-buffer reserve failures since the last look become a LOST record */
+static int check_lost(struct live *l, int lost_fd)
+{
+	struct tsm_rec_lost rec = { 0 };
+	__u32 key = TSM_LOST_RINGBUF;
+	__u64 n = 0;
+
+	if (bpf_map_lookup_elem(lost_fd, &key, &n) || n <= l->lost_seen)
+		return 0;
+	rec.hdr.type = TSM_REC_LOST;
+	rec.hdr.size = sizeof(rec);
+	rec.hdr.ts = mono_ns();
+	rec.hdr.seq = l->next_seq;
+	rec.nr = n - l->lost_seen;
+	rec.source = TSM_LOST_RINGBUF;
+	l->lost_seen = n;
+	if (l->w) {
+		/* counted in the end marker; the engine sees it below */
+		int ret = tsm_writer_lost(l->w, rec.nr, rec.source, rec.hdr.seq, rec.hdr.ts);
+
+		if (ret)
+			return ret;
+	}
+	return tsm_engine_feed(l->e, &rec.hdr, sizeof(rec));
+}
+
+int run_live(const struct live_opts *o)
+{
+	struct tsm_engine_opts eo = { .state_known = o->state_known };
+	struct tsmtrace_bpf *skel = NULL;
+	struct ring_buffer *rb = NULL;
+	struct live l = { .o = o, .next_seq = 1 };
+	struct tsm_meta meta = { .flags = o->state_known ? TSM_FILE_F_STATE_KNOWN : 0 };
+	struct tsm_summary s;
+	__u64 deadline = o->duration ? mono_ns() + o->duration * 1000000000ULL : 0;
+	__u64 idle_since = 0;
+	char err[512];
+	int ret = EXIT_UNUSABLE, lost_fd;
+	__u32 key = TSM_LOST_MAP_FULL;
+	__u64 map_full = 0;
+
+	if (o->verbose)
+		libbpf_set_print(libbpf_print);
+	else
+		libbpf_set_print(NULL);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+
+	skel = tsmtrace_bpf__open();
+	if (!skel) {
+		p_err(o->cmd, "cannot open the BPF programs: %s", strerror(errno));
+		goto cleanup;
+	}
+	if (tsmtrace_bpf__load(skel)) {
+		p_err(o->cmd, "cannot load the BPF programs: %s (run as root; -v shows the verifier's log)",
+		      strerror(errno));
+		goto cleanup;
+	}
+	if (tsmtrace_bpf__attach(skel)) {
+		p_err(o->cmd, "cannot attach to the tracepoints: %s", strerror(errno));
+		goto cleanup;
+	}
+	eo.on_violation = on_violation;
+	eo.arg = &l;
+	l.e = tsm_engine_new(&eo);
+	l.ro = tsm_reorder_new(65536, 1, ordered, &l);
+	if (!l.e || !l.ro) {
+		p_err(o->cmd, "out of memory");
+		goto cleanup;
+	}
+	if (o->output) {
+		l.w = tsm_writer_open(o->output, &meta, err, sizeof(err));
+		if (!l.w) {
+			p_err(o->cmd, "%s", err);
+			goto cleanup;
+		}
+	}
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_sample, &l, NULL);
+	if (!rb) {
+		p_err(o->cmd, "cannot create the ring buffer: %s", strerror(errno));
+		goto cleanup;
+	}
+	lost_fd = bpf_map__fd(skel->maps.lost);
+	if (!json_output && !o->quiet)
+		fprintf(stderr, "%s: tracing%s; Ctrl-C to stop\n", o->cmd,
+			o->output ? " into the file" : "");
+
+	while (!exiting) {
+		int n = ring_buffer__poll(rb, 100);
+
+		if (n == -EINTR)
+			continue;
+		if (n < 0 || l.err) {
+			p_err(o->cmd, "reading the ring buffer: %s", strerror(n < 0 ? -n : -l.err));
+			goto cleanup;
+		}
+		if (check_lost(&l, lost_fd))
+			goto cleanup;
+		/* idle for 200 ms: a missing number will not come any more */
+		if (n == 0 && tsm_reorder_held(l.ro)) {
+			if (!idle_since)
+				idle_since = mono_ns();
+			else if (mono_ns() - idle_since > 200000000ULL && tsm_reorder_flush(l.ro))
+				goto cleanup;
+		} else {
+			idle_since = 0;
+		}
+		if (deadline && mono_ns() >= deadline)
+			break;
+	}
+	ring_buffer__consume(rb);
+	if (tsm_reorder_flush(l.ro) || check_lost(&l, lost_fd))
+		goto cleanup;
+	if (!bpf_map_lookup_elem(lost_fd, &key, &map_full) && map_full)
+		p_warn(o->cmd, "%" PRIu64 " events did not fit the in-kernel state; they are recorded and checked here, but the kernel could not flag them",
+		       (uint64_t)map_full);
+	if (l.w) {
+		struct tsm_writer *w = l.w;
+
+		l.w = NULL;
+		if (tsm_writer_close(w, err, sizeof(err))) {
+			p_err(o->cmd, "%s", err);
+			goto cleanup;
+		}
+	}
+	tsm_engine_summary(l.e, &s);
+	if (json_output)
+		printf("{\"type\":\"verdict\",\"verdict\":\"%s\",\"violations\":%u,\"events\":%" PRIu64
+		       ",\"lost\":%" PRIu64 "}\n", tsm_verdict_name(s.verdict), s.nr_violations,
+		       (uint64_t)s.nr_events, (uint64_t)s.nr_lost);
+	else
+		printf("%s: %s: %u violation(s), %" PRIu64 " events, %" PRIu64 " lost\n", o->cmd,
+		       tsm_verdict_name(s.verdict), s.nr_violations, (uint64_t)s.nr_events,
+		       (uint64_t)s.nr_lost);
+	ret = o->fail_on_violation && l.violated ? EXIT_VIOLATION : EXIT_PASS;
+
+cleanup:
+	if (l.w)
+		tsm_writer_abandon(l.w);
+	ring_buffer__free(rb);
+	tsm_reorder_free(l.ro);
+	tsm_engine_free(l.e);
+	tsmtrace_bpf__destroy(skel);
+	return ret;
+}

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef __TSMTRACE_LIVE_H
+#define __TSMTRACE_LIVE_H
+
+#include <stdbool.h>
+#include <linux/types.h>
+
+struct live_opts {
+	const char *cmd;		/* "live" or "record" */
+	const char *output;		/* trace file, or NULL */
+	bool quiet;			/* print no transitions (record) */
+	bool state_known;		/* no TDI bound, no DMABUF open now */
+	bool fail_on_violation;
+	bool verbose;
+	unsigned int duration;		/* seconds, 0: until a signal */
+	bool has_dev, has_vm, has_pid;	/* what to print, not what to check */
+	__u32 dev;
+	__u64 vm;
+	__u32 pid;
+};
+
+int run_live(const struct live_opts *o);
+
+#endif

@@ -63,7 +63,7 @@ static void usage(FILE *f)
 	fprintf(f, "usage: %s [-j|--json] [-V|--version] COMMAND [ARGS]\n\ncommands:\n", tsm_prog);
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		fprintf(f, "  %s\n", cmds[i].help);
-	fprintf(f, "\nexit status of check and live: 0 PASS, 1 VIOLATION, 2 INCOMPLETE, 3 unusable input\n"
+	fprintf(f, "\nexit status of check: 0 PASS, 1 VIOLATION, 2 INCOMPLETE, 3 unusable input\n"
 		   "see tsmtrace(8) (docs/tsmtrace.8)\n");
 }
 

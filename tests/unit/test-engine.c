@@ -542,6 +542,46 @@ static int t_unknown_start_relearn_by_unbind(void)
 	return expect(&t, TSM_VIOLATION, "TSM-I2/pfn_private");
 }
 
+static int t_stale_layout_forgotten_at_bind(void)
+{
+	struct t t;
+
+	/*
+	 * Range A is made private, its conversion back is lost; a later bind
+	 * makes range B private. A must not count as private any more: a
+	 * shared DMABUF over A is fine.
+	 */
+	t_init(&t, true);
+	bind(&t.g);
+	g_op(&t.g, TSM_REC_PCI_TSM_UNBIND_BEGIN, D, 1, VM, 0, 0);
+	t.g.drop = 1;
+	g_range(&t.g, D, BAR, PRIV, NPRIV, TSM_ATTR_PRIVATE, TSM_ATTR_SHARED);
+	g_op(&t.g, TSM_REC_PCI_TSM_UNBIND_END, D, 1, VM, 0, 0);
+	/* unbind_end re-established the device: all shared */
+	g_op(&t.g, TSM_REC_PCI_TSM_BIND_BEGIN, D, 1, VM, 0, 0);
+	g_range(&t.g, D, BAR, BASE, 0x10, TSM_ATTR_SHARED, TSM_ATTR_PRIVATE);
+	g_op(&t.g, TSM_REC_PCI_TSM_BIND_END, D, 1, VM, 0, 0);
+	export1(&t.g, 40, TSM_DMABUF_SHARED, PRIV, NPRIV);
+	export1(&t.g, 41, TSM_DMABUF_SHARED, BASE + 8, 1);	/* over B: certain */
+	return expect(&t, TSM_VIOLATION, "TSM-I2/pfn_private");
+}
+
+static int t_stale_layout_reset_by_bind(void)
+{
+	struct t t;
+
+	/* the same, but the device is unknown from the start and only a bind teaches it */
+	t_init(&t, false);
+	g_range(&t.g, D, BAR, PRIV, NPRIV, TSM_ATTR_SHARED, TSM_ATTR_PRIVATE);
+	g_lost(&t.g, 1);
+	g_op(&t.g, TSM_REC_PCI_TSM_BIND_BEGIN, D, 1, VM, 0, 0);
+	g_range(&t.g, D, BAR, BASE, 0x10, TSM_ATTR_SHARED, TSM_ATTR_PRIVATE);
+	g_op(&t.g, TSM_REC_PCI_TSM_BIND_END, D, 1, VM, 0, 0);
+	export1(&t.g, 40, TSM_DMABUF_SHARED, PRIV, NPRIV);
+	export1(&t.g, 41, TSM_DMABUF_SHARED, BASE + 8, 1);
+	return expect(&t, TSM_VIOLATION, "TSM-I2/pfn_private");
+}
+
 static int t_state_unknown_record(void)
 {
 	struct t t;
@@ -1184,6 +1224,8 @@ int main(void)
 	run("engine-unknown-start-no-false-violation", t_unknown_start_no_false_violation);
 	run("engine-unknown-start-certain-violation-found", t_unknown_start_certain_violation);
 	run("engine-unknown-start-relearned-at-unbind", t_unknown_start_relearn_by_unbind);
+	run("engine-stale-layout-forgotten-at-unbind", t_stale_layout_forgotten_at_bind);
+	run("engine-stale-layout-reset-by-bind", t_stale_layout_reset_by_bind);
 	run("engine-state-unknown-record", t_state_unknown_record);
 	run("engine-sequence-backwards-incomplete", t_order);
 	run("engine-inconsistent-event-incomplete", t_inconsistent);

@@ -735,6 +735,13 @@ static int on_bind_begin(void *ctx, const struct tsm_rec_hdr *rec)
 		return -ENOMEM;
 	if (d->certain && d->phase != DEV_UNBOUND && d->phase != DEV_BOUND)
 		inconsistent(e, rec, "bind began while a bind or unbind is in progress");
+	if (!d->certain) {
+		/*
+		 * What we hold may be stale. If this bind succeeds, the TDI was
+		 * unbound and all shared: start its layout from nothing.
+		 */
+		rset_clear(&d->priv);
+	}
 	d->prev_phase = d->phase;
 	d->phase = DEV_BINDING;
 	d->tdi_id = ev->tdi_id;

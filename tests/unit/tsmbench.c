@@ -132,6 +132,8 @@ static int bench_check(const char *tool, const char *dir, long long n)
 	}
 	argv[2] = half;
 	run(argv, &secs, &rss_half);
+	unlink(big);		/* ~1 GiB of disk: regenerated at every run */
+	unlink(half);
 	printf("\n1. tsmtrace check, one CPU, file in page cache\n");
 	printf("   %lld events, %.1f MiB file: %.3f s = %.1f million events/s (%.0f MiB/s)\n",
 	       nb, st.st_size / 1048576.0, best, nb / best / 1e6, st.st_size / 1048576.0 / best);

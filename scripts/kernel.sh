@@ -201,6 +201,9 @@ cmd_export() {
 	[ -d "$SRC/.git" ] || die "no source tree at $SRC (make kernel first)"
 	[ -z "$(git_src status --porcelain --untracked-files=no)" ] ||
 		die "$SRC has uncommitted changes; commit them there (one logical change per commit) first"
+	if git_src log --format=%s tsm-base..HEAD | grep -qE '^(fixup|squash|amend)! '; then
+		die "$SRC has fixup!/squash! commits; fold them first: git -C $SRC rebase -i --autosquash tsm-base"
+	fi
 	local tmp n
 	tmp=$(mktemp -d "$(dirname "$PATCHES")/.export.XXXXXX")
 	git_src format-patch -q --no-signature --zero-commit -o "$tmp" tsm-base..HEAD ||

@@ -99,10 +99,37 @@ struct tsm_summary {
 	__u64 nr_unknown_type;
 	unsigned int nr_violations;
 	unsigned int nr_doubts;	/* checks that met an object of unknown state */
+	__u32 observed;		/* TSM_EV_* the source was attached to */
 };
+
+/*
+ * Coverage: which invariants the events a source observed can check. A
+ * rule needs some systems' events (the device layout, the DMABUFs, the
+ * mappings); with a system unobserved its objects are unknown, and the
+ * rules that need them are not checked: a verdict says so, it never counts
+ * them as passed.
+ */
+enum tsm_cov {
+	TSM_COV_FULL,		/* every rule of the invariant is checked */
+	TSM_COV_PARTIAL,	/* checked, but not over what was not observed */
+	TSM_COV_NONE,		/* not checked at all */
+};
+
+struct tsm_coverage {
+	__u32 observed;		/* TSM_EV_* */
+	unsigned int nr_observed;
+	unsigned int nr_events;	/* kernel event types of the schema */
+	bool full;		/* every event observed */
+	enum tsm_cov inv[TSM_I_NR];
+};
+
+void tsm_coverage(__u32 observed, struct tsm_coverage *c);
+/* what is unknown when the events of @mask (one TSM_EV_ system) are missing */
+const char *tsm_unobserved_what(__u32 mask);
 
 struct tsm_engine_opts {
 	bool state_known;	/* TSM_FILE_F_STATE_KNOWN */
+	__u32 observed;		/* TSM_EV_* events the source saw; 0: all */
 	/* called at each violation as it is found (live output); may be NULL */
 	void (*on_violation)(void *arg, const struct tsm_violation *v);
 	void *arg;

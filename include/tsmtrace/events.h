@@ -48,6 +48,14 @@ enum tsm_rec_type {
 	TSM_REC_MAX,
 };
 
+/* masks of kernel event types (bit n: record type n), by tracepoint system */
+#define TSM_EV_BIT(type)	(1u << (type))
+#define TSM_EV_PCI_TSM		(0x3fu << TSM_REC_PCI_TSM_BIND_BEGIN)
+#define TSM_EV_VFIO_DMABUF	(0xfu << TSM_REC_VFIO_DMABUF_EXPORT_RANGE)
+#define TSM_EV_IOMMUFD		(0x3u << TSM_REC_IOMMUFD_IOAS_MAP_DMABUF)
+#define TSM_EV_KVM		(0x3u << TSM_REC_KVM_DMABUF_SLOT_BIND)
+#define TSM_EV_ALL		(TSM_EV_PCI_TSM | TSM_EV_VFIO_DMABUF | TSM_EV_IOMMUFD | TSM_EV_KVM)
+
 /**
  * struct tsm_rec_hdr - first 32 bytes of every record
  * @type: enum tsm_rec_type

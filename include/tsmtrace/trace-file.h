@@ -19,7 +19,9 @@
 #define TSM_FILE_MAGIC		0x45434152544d5354ULL
 #define TSM_FILE_MAGIC_SWAPPED	0x54534d5452414345ULL
 #define TSM_FILE_VERSION_MAJOR	1
-#define TSM_FILE_VERSION_MINOR	0
+#define TSM_FILE_VERSION_MINOR	1
+/* the header of a version 1.0 file ends at header_crc + __reserved */
+#define TSM_FILE_HEADER_SIZE_1_0	272
 
 #define TSM_FILE_F_STATE_KNOWN	(1u << 0)  /* no device bound, no DMABUF open when tracing began */
 #define TSM_FILE_F_SYNTHETIC	(1u << 1)  /* written by a generator, not recorded */
@@ -40,6 +42,9 @@
  * @tool_version: version of the writer, NUL terminated
  * @hostname: NUL terminated
  * @header_crc: CRC32C of the first header_size bytes with this field 0
+ * @events_observed: (1.1) bit n set: the recorder was attached to the
+ *	kernel event of record type n (enum tsm_rec_type, 1..14). A file
+ *	whose header ends before this field (1.0) observed every event.
  */
 struct tsm_file_header {
 	__u64 magic;
@@ -56,6 +61,9 @@ struct tsm_file_header {
 	char hostname[64];
 	__u32 header_crc;
 	__u32 __reserved;
+	/* 1.1 */
+	__u32 events_observed;
+	__u32 __reserved2;
 };
 
 #define TSM_BLOCK_MAGIC		0x4b4c4254u	/* "TBLK" */

@@ -28,6 +28,8 @@ static void hdr(struct gen *g, struct tsm_rec_hdr *h, __u32 type, __u32 size)
 /* a kernel event: takes a sequence number, may be lost */
 static void ev(struct gen *g, struct tsm_rec_hdr *h)
 {
+	if (g->unobserved & TSM_EV_BIT(h->type))
+		return;		/* not captured: takes no sequence number */
 	g->ts += 1000;
 	h->ts = g->ts;
 	g->seq++;

@@ -19,6 +19,7 @@ struct gen {
 	__u64 ts;		/* ns, advances 1 us per event */
 	__u32 cpu, pid;
 	unsigned int drop;	/* drop the next N kernel events (lost) */
+	__u32 unobserved;	/* TSM_EV_* never captured (no program attached) */
 	int err;
 };
 

@@ -1192,6 +1192,113 @@ static int t_file_refusals(void)
 	return 0;
 }
 
+
+/* ---- coverage: what a kernel without some events lets us check ---- */
+
+static int t_coverage_table(void)
+{
+	struct tsm_coverage c;
+	unsigned int i;
+
+	tsm_coverage(TSM_EV_ALL, &c);
+	CHECK(c.full && c.nr_observed == 14 && c.nr_events == 14, "all events: not full");
+	for (i = TSM_I1; i < TSM_I_NR; i++)
+		CHECK(c.inv[i] == TSM_COV_FULL, "all events: %s not fully checked", tsm_inv_id(i));
+	tsm_coverage(TSM_EV_ALL & ~TSM_EV_KVM, &c);
+	CHECK(!c.full && c.nr_observed == 12, "no kvm: %u observed", c.nr_observed);
+	CHECK(c.inv[TSM_I4] == TSM_COV_NONE, "no kvm: TSM-I4 counted as checked");
+	CHECK(c.inv[TSM_I1] == TSM_COV_PARTIAL && c.inv[TSM_I5] == TSM_COV_PARTIAL &&
+	      c.inv[TSM_I6] == TSM_COV_PARTIAL && c.inv[TSM_I7] == TSM_COV_PARTIAL,
+	      "no kvm: I1/I5/I6/I7 not partial");
+	CHECK(c.inv[TSM_I2] == TSM_COV_FULL && c.inv[TSM_I3] == TSM_COV_FULL &&
+	      c.inv[TSM_I8] == TSM_COV_FULL, "no kvm: I2/I3/I8 not full");
+	tsm_coverage(TSM_EV_PCI_TSM, &c);
+	CHECK(c.inv[TSM_I1] == TSM_COV_NONE && c.inv[TSM_I2] == TSM_COV_NONE &&
+	      c.inv[TSM_I5] == TSM_COV_NONE && c.inv[TSM_I6] == TSM_COV_PARTIAL &&
+	      c.inv[TSM_I8] == TSM_COV_FULL, "layout only: wrong coverage");
+	return 0;
+}
+
+static void t_init_observed(struct t *t, __u32 observed, __u32 unobserved_fed)
+{
+	struct tsm_engine_opts o = { .state_known = true, .observed = observed };
+
+	t->e = tsm_engine_new(&o);
+	gen_init(&t->g, emit_engine, t->e);
+	t->g.unobserved = unobserved_fed;
+	flow_default(&t->f, 0);
+}
+
+/* a kernel without the KVM events: the flow passes, the summary says so */
+static int t_coverage_no_kvm_pass(void)
+{
+	struct tsm_summary s;
+	struct t t;
+
+	t_init_observed(&t, TSM_EV_ALL & ~TSM_EV_KVM, TSM_EV_KVM);
+	flow_run(&t.g, &t.f);
+	tsm_engine_summary(t.e, &s);
+	CHECK(s.observed == (TSM_EV_ALL & ~TSM_EV_KVM), "summary lost the coverage");
+	return expect(&t, TSM_PASS, "");
+}
+
+/* the IOAS violation is still found without the KVM events */
+static int t_coverage_no_kvm_violation(void)
+{
+	struct t t;
+
+	t_init_observed(&t, TSM_EV_ALL & ~TSM_EV_KVM, TSM_EV_KVM);
+	t.f.faults = F_IOAS_LEFT_AT_BIND;
+	flow_run(&t.g, &t.f);
+	return expect(&t, TSM_VIOLATION, "TSM-I1/pfn_mapped_shared TSM-I2/shared_dmabuf_live");
+}
+
+/* an event the source says it did not observe: the state is not trusted */
+static int t_coverage_contradiction(void)
+{
+	struct t t;
+
+	t_init_observed(&t, TSM_EV_ALL & ~TSM_EV_KVM, 0);
+	flow_run(&t.g, &t.f);
+	return expect(&t, TSM_INCOMPLETE, "");
+}
+
+/* a 1.0 file (272-byte header, no events_observed) observed every event */
+static int t_file_1_0_header(void)
+{
+	char path[256], old[300], buf[65536];
+	struct tsm_file_header h;
+	struct tsm_file f;
+	FILE *in, *out;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/new.tsm", tmpdir);
+	snprintf(old, sizeof(old), "%s/old.tsm", tmpdir);
+	if (write_flow(path, 0, true))
+		return -1;
+	in = fopen(path, "rb");
+	out = fopen(old, "wb");
+	CHECK(in && out, "tmp files");
+	n = fread(buf, 1, sizeof(buf), in);
+	fclose(in);
+	memcpy(&h, buf, sizeof(h));
+	CHECK(h.header_size == sizeof(h) && h.version_minor == 1 &&
+	      h.events_observed == TSM_EV_ALL, "writer: header %u bytes, 1.%u, events 0x%x",
+	      h.header_size, h.version_minor, h.events_observed);
+	h.header_size = TSM_FILE_HEADER_SIZE_1_0;
+	h.version_minor = 0;
+	h.header_crc = 0;
+	h.header_crc = crc32c(0, &h, TSM_FILE_HEADER_SIZE_1_0);
+	fwrite(&h, 1, TSM_FILE_HEADER_SIZE_1_0, out);
+	fwrite(buf + sizeof(h), 1, n - sizeof(h), out);
+	fclose(out);
+	CHECK(tsm_file_open(&f, old) == TSM_READ_OK, "1.0 file refused: %.300s", f.msg);
+	CHECK(f.hdr.events_observed == TSM_EV_ALL, "1.0 file: events 0x%x", f.hdr.events_observed);
+	tsm_file_close(&f);
+	CHECK(replay(old, &f, NULL) == TSM_PASS, "1.0 file does not pass");
+	return 0;
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir)) {
@@ -1239,6 +1346,11 @@ int main(void)
 	run("file-round-trip-same-verdict-as-live", t_file_round_trip);
 	run("file-without-end-marker-incomplete", t_file_abandoned_is_truncated);
 	run("file-refusals-name-file-offset-cause", t_file_refusals);
+	run("file-version-1.0-header-observed-everything", t_file_1_0_header);
+	run("coverage-per-invariant", t_coverage_table);
+	run("coverage-no-kvm-events-flow-passes", t_coverage_no_kvm_pass);
+	run("coverage-no-kvm-events-ioas-violation-found", t_coverage_no_kvm_violation);
+	run("coverage-unobserved-event-seen-incomplete", t_coverage_contradiction);
 	run("reorder-releases-in-sequence-order", t_reorder);
 	run("live-out-of-order-records-same-verdicts", t_live_out_of_order_same_verdicts);
 	run("fuzz-random-records-never-crash-never-false-pass", t_fuzz_engine);

@@ -20,40 +20,6 @@ static void print_meta(const struct tsm_file *f)
 						      "state unknown at start");
 }
 
-static void print_summary_json(const char *path, const struct tsm_file *f,
-			       const struct tsm_engine *e, const struct tsm_summary *s)
-{
-	static const char *const inc[] = {
-		"lost", "truncated", "start_unknown", "inconsistent", "order" };
-	const char *note;
-	unsigned int i;
-	bool first = true;
-
-	fputs("{\"type\":\"verdict\",\"file\":", stdout);
-	json_str(stdout, path);
-	printf(",\"verdict\":\"%s\",\"violations\":%u,\"records\":%" PRIu64
-	       ",\"events\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"doubts\":%u,\"incomplete\":[",
-	       tsm_verdict_name(s->verdict), s->nr_violations, (uint64_t)s->nr_records,
-	       (uint64_t)s->nr_events, (uint64_t)s->nr_lost, s->nr_doubts);
-	for (i = 0; i < sizeof(inc) / sizeof(inc[0]); i++) {
-		if (!(s->incomplete & (1u << i)))
-			continue;
-		printf("%s\"%s\"", first ? "" : ",", inc[i]);
-		first = false;
-	}
-	fputs("],\"kernel\":", stdout);
-	json_str(stdout, f->hdr.kernel_release);
-	fputs(",\"host\":", stdout);
-	json_str(stdout, f->hdr.hostname);
-	fputs(",\"notes\":[", stdout);
-	for (i = 0; (note = tsm_engine_note(e, i)); i++) {
-		if (i)
-			fputc(',', stdout);
-		json_str(stdout, note);
-	}
-	fputs("]}\n", stdout);
-}
-
 static void json_error(const char *path, const char *msg)
 {
 	fputs("{\"type\":\"error\",\"file\":", stdout);
@@ -82,6 +48,7 @@ static int check_file(const char *path)
 		return EXIT_UNUSABLE;
 	}
 	opts.state_known = f.hdr.flags & TSM_FILE_F_STATE_KNOWN;
+	opts.observed = f.hdr.events_observed;
 	e = tsm_engine_new(&opts);
 	if (!e) {
 		p_err("check", "%s: out of memory", path);
@@ -107,12 +74,13 @@ static int check_file(const char *path)
 	if (json_output) {
 		for (i = 1; i <= s.nr_violations; i++)
 			print_violation_json(stdout, path, tsm_engine_violation(e, i));
-		print_summary_json(path, &f, e, &s);
+		print_verdict_json(stdout, path, &f.hdr, e, &s);
 	} else {
 		printf("%s: %s: %u violation(s), %" PRIu64 " records, %" PRIu64 " events, %" PRIu64 " lost\n",
 		       path, tsm_verdict_name(s.verdict), s.nr_violations,
 		       (uint64_t)s.nr_records, (uint64_t)s.nr_events, (uint64_t)s.nr_lost);
 		print_meta(&f);
+		print_coverage(stdout, s.observed, "  ");
 		for (i = 1; i <= s.nr_violations; i++)
 			print_violation(stdout, tsm_engine_violation(e, i), "  ");
 		if (s.verdict != TSM_PASS)

@@ -6,10 +6,12 @@
  * writer they feed is the library in tracefile.c (tsm_writer_*); the
  * checker is the engine every other command uses (tsm_engine_feed()).
  *
- * The kernel series does not emit the events yet (docs/tracepoints.md marks
- * them reserved), so these commands look for the events in the kernel's BTF
- * first and say plainly when they are missing; they never pretend to
- * record. Filters (--device, --vm, --pid) choose what 'live' prints, never
+ * They look for the events in the kernel's BTF first: without the device
+ * layout (pci_tsm) nothing can be checked and they refuse; a system whose
+ * events are missing (a kernel without DMABUF-backed KVM memslots has no
+ * kvm_dmabuf_slot_* events) is left out, said once, recorded in the trace
+ * file's header, and the verdict's coverage names what was not checked.
+ * Filters (--device, --vm, --pid) choose what 'live' prints, never
  * what it checks.
  */
 #define _GNU_SOURCE
@@ -26,25 +28,29 @@
 #include "live.h"
 #include "tracefile.h"
 
-/* the events every checker needs, as BTF knows a tracepoint: btf_trace_<name> */
-static const char *const needed[] = {
-	"pci_tsm_bind_begin", "pci_tsm_bind_end", "pci_tsm_unbind_begin",
-	"pci_tsm_unbind_end", "pci_tsm_tdi_state", "pci_tsm_range",
-	"vfio_dmabuf_export_range", "vfio_dmabuf_export", "vfio_dmabuf_revoke",
-	"vfio_dmabuf_release", "iommufd_ioas_map_dmabuf", "iommufd_ioas_unmap_dmabuf",
-	"kvm_dmabuf_slot_bind", "kvm_dmabuf_slot_unbind",
+/*
+ * The events, by record type, as BTF knows a tracepoint: btf_trace_<name>.
+ * The device layout (pci_tsm) is needed for any check; the other systems
+ * are used when the kernel has all of their events (an IOAS map without
+ * its unmap, say, would be worse than neither), and what is missing is
+ * reported as not observed, never as checked.
+ */
+static const __u32 systems[] = {
+	TSM_EV_PCI_TSM, TSM_EV_VFIO_DMABUF, TSM_EV_IOMMUFD, TSM_EV_KVM,
 };
 
 /*
- * Is there a btf_trace_<name> type in the kernel's BTF? A search of the
- * BTF string section for the exact NUL-terminated name is enough to tell.
+ * Which btf_trace_<name> types are in the kernel's BTF? A search of the BTF
+ * string section for the exact NUL-terminated name is enough to tell.
+ * Returns a TSM_EV_* mask, or -errno.
  */
-static int btf_has(const char *btf_path, const char **missing)
+static long btf_events(const char *btf_path)
 {
-	size_t cap = 1 << 20, len = 0, i;
-	int fd, found = 0;
+	size_t cap = 1 << 20, len = 0;
 	char *buf, *nb;
+	__u32 mask = 0, t;
 	ssize_t n;
+	int fd;
 
 	fd = open(btf_path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -69,39 +75,73 @@ static int btf_has(const char *btf_path, const char **missing)
 		cap *= 2;
 	}
 	close(fd);
-	for (i = 0; i < sizeof(needed) / sizeof(needed[0]); i++) {
+	for (t = 1; t < TSM_REC_NR_EVENTS; t++) {
 		char name[64];
-		size_t nl = snprintf(name, sizeof(name), "btf_trace_%s", needed[i]) + 1;
+		size_t nl = snprintf(name, sizeof(name), "btf_trace_%s", tsm_rec_name(t)) + 1;
 
 		if (memmem(buf, len, name, nl))
-			found++;
-		else if (!*missing)
-			*missing = needed[i];
+			mask |= TSM_EV_BIT(t);
 	}
 	free(buf);
-	return found;
+	return mask;
 }
 
-/* 0 if every event exists, else prints why not and returns EXIT_UNUSABLE */
-static int need_events(const char *cmd)
+static void list_events(char *b, size_t len, __u32 mask)
+{
+	size_t n = 0;
+	__u32 t;
+
+	b[0] = 0;
+	for (t = 1; t < TSM_REC_NR_EVENTS && n < len; t++)
+		if (mask & TSM_EV_BIT(t))
+			n += snprintf(b + n, len - n, "%s%s", n ? ", " : "", tsm_rec_name(t));
+}
+
+/*
+ * Decide what to attach to: o->observed. Returns 0, or EXIT_UNUSABLE after
+ * saying why. Says once which events are missing and what that leaves
+ * unknown; the verdict repeats it as its coverage.
+ */
+static int need_events(struct live_opts *o)
 {
 	const char *btf = getenv("TSMTRACE_BTF") ? : "/sys/kernel/btf/vmlinux";
-	const char *missing = NULL;
+	char missing[512];
 	struct utsname u;
-	int found;
+	unsigned int i;
+	__u32 use = 0;
+	long present;
 
 	uname(&u);
-	found = btf_has(btf, &missing);
-	if (found < 0) {
-		p_err(cmd, "cannot read the kernel's BTF (%s): %s; tsmtrace needs a kernel built with CONFIG_DEBUG_INFO_BTF, like the lab kernel of 'make kernel'",
-		      btf, strerror(-found));
+	present = btf_events(btf);
+	if (present < 0) {
+		p_err(o->cmd, "cannot read the kernel's BTF (%s): %s; tsmtrace needs a kernel built with CONFIG_DEBUG_INFO_BTF, like the lab kernel of 'make kernel'",
+		      btf, strerror(-present));
 		return EXIT_UNUSABLE;
 	}
-	if (missing) {
-		p_err(cmd, "kernel %s does not have the tsmtrace tracepoints (no %s in %s, %d of %zu events present): run it in the lab VM on a kernel whose series emits the events of docs/tracepoints.md",
-		      u.release, missing, btf, found, sizeof(needed) / sizeof(needed[0]));
+	for (i = 0; i < sizeof(systems) / sizeof(systems[0]); i++)
+		if ((present & systems[i]) == systems[i])
+			use |= systems[i];
+	if (!(use & TSM_EV_PCI_TSM)) {
+		list_events(missing, sizeof(missing), TSM_EV_PCI_TSM & ~present);
+		p_err(o->cmd, "kernel %s does not have the tsmtrace tracepoints (no %s in %s, %d of %d events present): run it in the lab VM on a kernel whose series emits the events of docs/tracepoints.md",
+		      u.release, missing, btf, __builtin_popcount(present),
+		      __builtin_popcount(TSM_EV_ALL));
 		return EXIT_UNUSABLE;
 	}
+	if (use != TSM_EV_ALL) {
+		char what[256] = "";
+		size_t n = 0;
+
+		list_events(missing, sizeof(missing), TSM_EV_ALL & ~use);
+		for (i = 0; i < sizeof(systems) / sizeof(systems[0]); i++)
+			if (!(use & systems[i]))
+				n += snprintf(what + n, sizeof(what) - n, "%s%s", n ? " and " : "",
+					      tsm_unobserved_what(systems[i]));
+		p_warn(o->cmd, "kernel %s lacks %d of %d events (%s): %s cannot be observed; the verdict covers the rest and says what it does not cover",
+		       u.release, __builtin_popcount(TSM_EV_ALL & ~use),
+		       __builtin_popcount(TSM_EV_ALL), missing, what);
+	}
+	o->observed = use;
 	return 0;
 }
 
@@ -207,7 +247,7 @@ int cmd_record(int argc, char **argv)
 
 	if (ret)
 		return ret;
-	ret = need_events(o.cmd);
+	ret = need_events(&o);
 	if (ret)
 		return ret;
 	return run_live(&o);
@@ -220,7 +260,7 @@ int cmd_live(int argc, char **argv)
 
 	if (ret)
 		return ret;
-	ret = need_events(o.cmd);
+	ret = need_events(&o);
 	if (ret)
 		return ret;
 	return run_live(&o);

@@ -34,5 +34,10 @@ void print_record_json(FILE *f, const struct tsm_rec_hdr *rec, const unsigned in
 void print_violation(FILE *f, const struct tsm_violation *v, const char *indent);
 void print_violation_json(FILE *f, const char *file, const struct tsm_violation *v);
 void json_str(FILE *f, const char *s);
+struct tsm_file_header;
+/* the coverage lines, when some events were not observed */
+void print_coverage(FILE *f, __u32 observed, const char *indent);
+void print_verdict_json(FILE *f, const char *file, const struct tsm_file_header *h,
+			const struct tsm_engine *e, const struct tsm_summary *s);
 
 #endif

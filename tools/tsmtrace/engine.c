@@ -149,6 +149,72 @@ const struct tsm_rule_desc tsm_rules[TSM_R_NR] = {
 		"a bind failed and left PFNs private" },
 };
 
+/*
+ * The events a rule needs: every system of @all, and at least one of @any
+ * (the places a mapping can live). Checked fully when @any is observed too.
+ */
+static const struct { __u32 all, any; } rule_needs[TSM_R_NR] = {
+#define MAPS	(TSM_EV_IOMMUFD | TSM_EV_KVM)
+	[TSM_R_I1_RANGE_MAPPED_SHARED] = { TSM_EV_PCI_TSM, MAPS },
+	[TSM_R_I1_MAP_PFN_PRIVATE] = { TSM_EV_PCI_TSM, MAPS },
+	[TSM_R_I2_RANGE_SHARED_BUF_LIVE] = { TSM_EV_PCI_TSM | TSM_EV_VFIO_DMABUF, 0 },
+	[TSM_R_I2_RANGE_PRIVATE_BUF_LIVE] = { TSM_EV_PCI_TSM | TSM_EV_VFIO_DMABUF, 0 },
+	[TSM_R_I2_EXPORT_SHARED_OVER_PRIVATE] = { TSM_EV_PCI_TSM | TSM_EV_VFIO_DMABUF, 0 },
+	[TSM_R_I2_EXPORT_PRIVATE_OVER_SHARED] = { TSM_EV_PCI_TSM | TSM_EV_VFIO_DMABUF, 0 },
+	[TSM_R_I2_EXPORT_TDI_UNBOUND] = { TSM_EV_PCI_TSM | TSM_EV_VFIO_DMABUF, 0 },
+	[TSM_R_I3_IOAS_PRIVATE_BUF] = { TSM_EV_IOMMUFD, 0 },
+	[TSM_R_I4_SLOT_PFN_SHARED] = { TSM_EV_PCI_TSM | TSM_EV_VFIO_DMABUF | TSM_EV_KVM, 0 },
+	[TSM_R_I4_SLOT_BUF_SHARED] = { TSM_EV_VFIO_DMABUF | TSM_EV_KVM, 0 },
+	[TSM_R_I4_SLOT_WRONG_VM] = { TSM_EV_PCI_TSM | TSM_EV_KVM, 0 },
+	[TSM_R_I4_SHARED_SLOT_PRIVATE_BUF] = { TSM_EV_VFIO_DMABUF | TSM_EV_KVM, 0 },
+	[TSM_R_I4_RANGE_PRIVATE_SLOT] = { TSM_EV_PCI_TSM | TSM_EV_KVM, 0 },
+	[TSM_R_I5_REVOKE_MAPPED] = { TSM_EV_VFIO_DMABUF, MAPS },
+	[TSM_R_I5_MAP_REVOKED] = { TSM_EV_VFIO_DMABUF, MAPS },
+	[TSM_R_I6_PRIVATE_BUF_LIVE] = { TSM_EV_PCI_TSM | TSM_EV_VFIO_DMABUF, 0 },
+	[TSM_R_I6_PRIVATE_SLOT] = { TSM_EV_PCI_TSM | TSM_EV_KVM, 0 },
+	[TSM_R_I6_PFN_PRIVATE] = { TSM_EV_PCI_TSM, 0 },
+	[TSM_R_I7_RELEASE_MAPPED] = { TSM_EV_VFIO_DMABUF, MAPS },
+	[TSM_R_I8_PFN_PRIVATE] = { TSM_EV_PCI_TSM, 0 },
+#undef MAPS
+};
+
+void tsm_coverage(__u32 observed, struct tsm_coverage *c)
+{
+	bool some[TSM_I_NR] = { false }, all[TSM_I_NR];
+	unsigned int r, i;
+
+	memset(c, 0, sizeof(*c));
+	c->observed = observed & TSM_EV_ALL;
+	c->nr_events = __builtin_popcount(TSM_EV_ALL);
+	c->nr_observed = __builtin_popcount(c->observed);
+	c->full = c->observed == TSM_EV_ALL;
+	for (i = 0; i < TSM_I_NR; i++)
+		all[i] = true;
+	for (r = 0; r < TSM_R_NR; r++) {
+		__u32 a = rule_needs[r].all, y = rule_needs[r].any;
+		enum tsm_inv inv = tsm_rules[r].inv;
+		bool checked = (c->observed & a) == a && (!y || (c->observed & y));
+
+		if (checked)
+			some[inv] = true;
+		if (!checked || (c->observed & y) != y)
+			all[inv] = false;
+	}
+	for (i = TSM_I1; i < TSM_I_NR; i++)
+		c->inv[i] = all[i] ? TSM_COV_FULL : some[i] ? TSM_COV_PARTIAL : TSM_COV_NONE;
+}
+
+const char *tsm_unobserved_what(__u32 mask)
+{
+	switch (mask) {
+	case TSM_EV_PCI_TSM: return "the private layout of devices";
+	case TSM_EV_VFIO_DMABUF: return "DMABUFs";
+	case TSM_EV_IOMMUFD: return "IOAS mappings";
+	case TSM_EV_KVM: return "KVM memslot mappings";
+	default: return "objects";
+	}
+}
+
 const char *tsm_inv_id(enum tsm_inv inv)
 {
 	return inv < TSM_I_NR ? inv_ids[inv] : "TSM-I?";
@@ -719,6 +785,8 @@ static void ev_begin(struct tsm_engine *e, const struct tsm_rec_hdr *rec)
 		forget(e);
 	}
 	e->next_seq = rec->seq + 1;
+	if (rec->type < TSM_REC_NR_EVENTS && !(e->opts.observed & TSM_EV_BIT(rec->type)))
+		inconsistent(e, rec, "event of a kind the source says it did not observe");
 }
 
 /* ---- handlers ---- */
@@ -1036,7 +1104,7 @@ static struct buf *buf_lookup(struct tsm_engine *e, const struct tsm_rec_hdr *re
 
 	if (b)
 		return b;
-	if (e->all_seen)
+	if (e->all_seen && (e->opts.observed & TSM_EV_VFIO_DMABUF))
 		inconsistent(e, rec, "DMABUF never exported");
 	d = dev_get(e, dev);
 	if (!d)
@@ -1163,7 +1231,7 @@ static struct buf *map_buf(struct tsm_engine *e, const struct tsm_rec_hdr *rec, 
 {
 	struct buf *b = buf_find(e, id);
 
-	if (!b && e->all_seen)
+	if (!b && e->all_seen && (e->opts.observed & TSM_EV_VFIO_DMABUF))
 		inconsistent(e, rec, "mapping of a DMABUF never exported");
 	return b;
 }
@@ -1354,6 +1422,9 @@ struct tsm_engine *tsm_engine_new(const struct tsm_engine_opts *opts)
 	}
 	list_init(&e->devs);
 	list_init(&e->orphans);
+	if (!e->opts.observed)
+		e->opts.observed = TSM_EV_ALL;
+	e->sum.observed = e->opts.observed & TSM_EV_ALL;
 	e->all_seen = e->opts.state_known;
 	if (!e->all_seen) {
 		e->sum.incomplete |= TSM_INC_START_UNKNOWN;

@@ -12,6 +12,7 @@ struct live_opts {
 	bool state_known;		/* no TDI bound, no DMABUF open now */
 	bool fail_on_violation;
 	bool verbose;
+	__u32 observed;			/* TSM_EV_* events to attach to */
 	unsigned int duration;		/* seconds, 0: until a signal */
 	bool has_dev, has_vm, has_pid;	/* what to print, not what to check */
 	__u32 dev;

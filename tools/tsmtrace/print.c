@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <tsmtrace/trace-file.h>
 #include "builtin.h"
 #include "util.h"
 
@@ -345,5 +346,123 @@ void print_violation_json(FILE *f, const char *file, const struct tsm_violation 
 	fprintf(f, ",\"conflicts\":%u,\"stack\":[", v->nr_other);
 	for (i = 0; i < v->nr_stack; i++)
 		fprintf(f, "%s\"0x%" PRIx64 "\"", i ? "," : "", (uint64_t)v->stack[i]);
+	fputs("]}\n", f);
+}
+
+/* the systems whose events were not observed, for the coverage lines */
+static const __u32 systems[] = {
+	TSM_EV_PCI_TSM, TSM_EV_VFIO_DMABUF, TSM_EV_IOMMUFD, TSM_EV_KVM,
+};
+
+static void invs_with(FILE *f, const struct tsm_coverage *c, enum tsm_cov want, bool json)
+{
+	bool first = true;
+	unsigned int i;
+
+	for (i = TSM_I1; i < TSM_I_NR; i++) {
+		if (c->inv[i] != want)
+			continue;
+		fprintf(f, json ? "%s\"%s\"" : "%s%s", first ? "" : json ? "," : " ",
+			tsm_inv_id(i));
+		first = false;
+	}
+	if (first && !json)
+		fputs("none", f);
+}
+
+void print_coverage(FILE *f, __u32 observed, const char *indent)
+{
+	struct tsm_coverage c;
+	unsigned int i, t;
+
+	tsm_coverage(observed, &c);
+	if (c.full)
+		return;
+	fprintf(f, "%scoverage: %u of %u events observed; not observed:", indent,
+		c.nr_observed, c.nr_events);
+	for (t = 1; t < TSM_REC_NR_EVENTS; t++)
+		if (!(c.observed & TSM_EV_BIT(t)))
+			fprintf(f, " %s", tsm_rec_name(t));
+	fputc('\n', f);
+	for (i = 0; i < sizeof(systems) / sizeof(systems[0]); i++)
+		if ((c.observed & systems[i]) != systems[i])
+			fprintf(f, "%s  %s are unknown: nothing is concluded about them\n", indent,
+				tsm_unobserved_what(systems[i]));
+	fprintf(f, "%s  checked: ", indent);
+	invs_with(f, &c, TSM_COV_FULL, false);
+	fputs("; checked only over what was observed: ", f);
+	invs_with(f, &c, TSM_COV_PARTIAL, false);
+	fputs("; not checked: ", f);
+	invs_with(f, &c, TSM_COV_NONE, false);
+	fputc('\n', f);
+}
+
+static void json_coverage(FILE *f, __u32 observed)
+{
+	struct tsm_coverage c;
+	bool first = true;
+	unsigned int t;
+
+	tsm_coverage(observed, &c);
+	fprintf(f, "\"coverage\":{\"full\":%s,\"observed\":%u,\"events\":%u,\"unobserved\":[",
+		c.full ? "true" : "false", c.nr_observed, c.nr_events);
+	for (t = 1; t < TSM_REC_NR_EVENTS; t++) {
+		if (c.observed & TSM_EV_BIT(t))
+			continue;
+		fprintf(f, "%s\"%s\"", first ? "" : ",", tsm_rec_name(t));
+		first = false;
+	}
+	fputs("],\"checked\":[", f);
+	invs_with(f, &c, TSM_COV_FULL, true);
+	fputs("],\"partial\":[", f);
+	invs_with(f, &c, TSM_COV_PARTIAL, true);
+	fputs("],\"unchecked\":[", f);
+	invs_with(f, &c, TSM_COV_NONE, true);
+	fputs("]}", f);
+}
+
+/*
+ * The verdict as one JSON object; the same for live and check, so a
+ * recorded file checked later gives the same line as live gave (apart from
+ * "file", "kernel" and "host", which only a file has).
+ */
+void print_verdict_json(FILE *f, const char *file, const struct tsm_file_header *h,
+			const struct tsm_engine *e, const struct tsm_summary *s)
+{
+	static const char *const inc[] = {
+		"lost", "truncated", "start_unknown", "inconsistent", "order" };
+	const char *note;
+	unsigned int i;
+	bool first = true;
+
+	fputs("{\"type\":\"verdict\"", f);
+	if (file) {
+		fputs(",\"file\":", f);
+		json_str(f, file);
+	}
+	fprintf(f, ",\"verdict\":\"%s\",\"violations\":%u,\"records\":%" PRIu64
+		",\"events\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"doubts\":%u,\"incomplete\":[",
+		tsm_verdict_name(s->verdict), s->nr_violations, (uint64_t)s->nr_records,
+		(uint64_t)s->nr_events, (uint64_t)s->nr_lost, s->nr_doubts);
+	for (i = 0; i < sizeof(inc) / sizeof(inc[0]); i++) {
+		if (!(s->incomplete & (1u << i)))
+			continue;
+		fprintf(f, "%s\"%s\"", first ? "" : ",", inc[i]);
+		first = false;
+	}
+	fputs("],", f);
+	json_coverage(f, s->observed);
+	if (h) {
+		fputs(",\"kernel\":", f);
+		json_str(f, h->kernel_release);
+		fputs(",\"host\":", f);
+		json_str(f, h->hostname);
+	}
+	fputs(",\"notes\":[", f);
+	for (i = 0; (note = tsm_engine_note(e, i)); i++) {
+		if (i)
+			fputc(',', f);
+		json_str(f, note);
+	}
 	fputs("]}\n", f);
 }

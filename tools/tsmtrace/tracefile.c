@@ -132,6 +132,7 @@ struct tsm_writer *tsm_writer_open(const char *path, const struct tsm_meta *m,
 	h.schema_major = TSM_SCHEMA_MAJOR;
 	h.schema_minor = TSM_SCHEMA_MINOR;
 	h.flags = m ? m->flags : 0;
+	h.events_observed = m && m->events_observed ? m->events_observed : TSM_EV_ALL;
 	h.start_realtime_ns = m && m->start_realtime_ns ? m->start_realtime_ns :
 			      clock_ns(CLOCK_REALTIME);
 	h.start_monotonic_ns = m && m->start_monotonic_ns ? m->start_monotonic_ns :
@@ -272,6 +273,7 @@ enum tsm_read_status tsm_file_open(struct tsm_file *f, const char *path)
 {
 	const struct tsm_file_header *h;
 	struct tsm_file_header copy;
+	size_t known;
 	struct stat st;
 	__u64 magic;
 	void *p;
@@ -312,26 +314,30 @@ enum tsm_read_status tsm_file_open(struct tsm_file *f, const char *path)
 	if (magic != TSM_FILE_MAGIC)
 		return bad(f, 0, "not a tsmtrace trace file (magic 0x%016" PRIx64 ", expected 0x%016llx \"TSMTRACE\"); give a file written by 'tsmtrace record'",
 			   (uint64_t)magic, TSM_FILE_MAGIC);
-	if (f->size < sizeof(*h))
+	if (f->size < TSM_FILE_HEADER_SIZE_1_0)
 		return bad(f, f->size, "truncated inside the file header (%zu of %zu bytes): nothing to replay; re-record it",
-			   f->size, sizeof(*h));
+			   f->size, (size_t)TSM_FILE_HEADER_SIZE_1_0);
 	h = (const void *)f->data;
 	if (h->version_major != TSM_FILE_VERSION_MAJOR)
 		return bad(f, offsetof(struct tsm_file_header, version_major),
 			   "trace format version %u.%u; this tsmtrace reads version %u.x: use a tsmtrace that reads it",
 			   h->version_major, h->version_minor, TSM_FILE_VERSION_MAJOR);
-	if (h->header_size < sizeof(*h) || h->header_size & 7 || h->header_size > (1u << 20))
+	if (h->header_size < TSM_FILE_HEADER_SIZE_1_0 || h->header_size & 7 ||
+	    h->header_size > (1u << 20))
 		return bad(f, offsetof(struct tsm_file_header, header_size),
 			   "impossible header size %u; " DAMAGED, h->header_size);
 	if (h->header_size > f->size)
 		return bad(f, f->size, "truncated inside the file header (%zu of %u bytes): nothing to replay; re-record it",
 			   f->size, h->header_size);
-	memcpy(&copy, h, sizeof(copy));
+	/* a 1.0 header ends before the fields of 1.1: copy what there is */
+	known = h->header_size < sizeof(copy) ? h->header_size : sizeof(copy);
+	memset(&copy, 0, sizeof(copy));
+	memcpy(&copy, h, known);
 	copy.header_crc = 0;
 	{
-		__u32 c = crc32c(0, &copy, sizeof(copy));
+		__u32 c = crc32c(0, &copy, known);
 
-		c = crc32c(c, f->data + sizeof(copy), h->header_size - sizeof(copy));
+		c = crc32c(c, f->data + known, h->header_size - known);
 		if (c != h->header_crc)
 			return bad(f, offsetof(struct tsm_file_header, header_crc),
 				   "file header checksum mismatch (0x%08x, computed 0x%08x); " DAMAGED,
@@ -341,7 +347,11 @@ enum tsm_read_status tsm_file_open(struct tsm_file *f, const char *path)
 		return bad(f, offsetof(struct tsm_file_header, schema_major),
 			   "event schema %u.%u; this tsmtrace knows schema %u (docs/tracepoints.md): use a tsmtrace built for that schema",
 			   h->schema_major, h->schema_minor, TSM_SCHEMA_MAJOR);
-	f->hdr = *h;
+	copy.header_crc = h->header_crc;
+	f->hdr = copy;
+	/* 1.0 files say nothing of it: they were recorded with every event */
+	if (known <= offsetof(struct tsm_file_header, events_observed))
+		f->hdr.events_observed = TSM_EV_ALL;
 	f->hdr.kernel_release[sizeof(f->hdr.kernel_release) - 1] = 0;
 	f->hdr.tool_version[sizeof(f->hdr.tool_version) - 1] = 0;
 	f->hdr.hostname[sizeof(f->hdr.hostname) - 1] = 0;

@@ -19,6 +19,7 @@ struct tsm_meta {
 	__u32 flags;			/* TSM_FILE_F_* */
 	__u64 start_realtime_ns;	/* 0: now */
 	__u64 start_monotonic_ns;	/* 0: now */
+	__u32 events_observed;		/* TSM_EV_* mask; 0: every event */
 };
 
 struct tsm_writer;

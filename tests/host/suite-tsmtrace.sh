@@ -125,6 +125,18 @@ else
 	fail check-lost-events-reported "$out"
 fi
 
+# stacks with names, from a System.map given (or the running kernel's symbols)
+printf 'ffffffff81000000 T made_up_fn\nffffffff81100000 d some_data\n' >"$T/System.map"
+out=$("$B" check --symbols "$T/System.map" "$TR/private-in-ioas.tsm")
+js=$("$B" -j check --symbols "$T/System.map" "$TR/private-in-ioas.tsm")
+err=$("$B" check --symbols "$T/nonexistent" "$TR/private-in-ioas.tsm" 2>&1); r=$?
+if echo "$out" | grep -qE '0xffffffff810[0-9a-f]+ made_up_fn\+0x[0-9a-f]+$' &&
+   ! echo "$js" | grep -q made_up_fn && [ $r = 3 ] && echo "$err" | grep -q 'no kernel symbols'; then
+	pass check-stack-symbols-from-system-map
+else
+	fail check-stack-symbols-from-system-map "exit $r: $out $err"
+fi
+
 # ---- truncation: the valid prefix is replayed, the verdict is INCOMPLETE
 f=$TR/good-flow.tsm
 size=$(stat -c %s "$f")

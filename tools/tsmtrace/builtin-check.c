@@ -49,6 +49,7 @@ static int check_file(const char *path)
 	}
 	opts.state_known = f.hdr.flags & TSM_FILE_F_STATE_KNOWN;
 	opts.observed = f.hdr.events_observed;
+	ksyms_auto(f.hdr.kernel_release);
 	e = tsm_engine_new(&opts);
 	if (!e) {
 		p_err("check", "%s: out of memory", path);
@@ -99,6 +100,7 @@ int cmd_check(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "symbols", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -108,11 +110,17 @@ int cmd_check(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "jh", longopts, NULL)) != -1) {
 		switch (c) {
+		case 's':
+			if (ksyms_load(optarg)) {
+				p_err("check", "--symbols %s: no kernel symbols with addresses in it", optarg);
+				return EXIT_UNUSABLE;
+			}
+			break;
 		case 'j':
 			json_output = true;
 			break;
 		case 'h':
-			printf("usage: %s check [-j|--json] FILE...\n", tsm_prog);
+			printf("usage: %s check [-j|--json] [--symbols System.map] FILE...\n", tsm_prog);
 			return 0;
 		default:
 			p_err("check", "bad option (usage: %s check [-j|--json] FILE...)", tsm_prog);

@@ -197,6 +197,8 @@ static int find_violation(struct report *r, const char *path, unsigned int n)
 		return EXIT_UNUSABLE;
 	}
 	opts.state_known = f.hdr.flags & TSM_FILE_F_STATE_KNOWN;
+	opts.observed = f.hdr.events_observed;
+	ksyms_auto(f.hdr.kernel_release);
 	e = tsm_engine_new(&opts);
 	if (!e) {
 		tsm_file_close(&f);
@@ -243,6 +245,7 @@ int cmd_report(int argc, char **argv)
 		{ "device", required_argument, NULL, 'd' },
 		{ "pfn", required_argument, NULL, 'p' },
 		{ "violation", required_argument, NULL, 'v' },
+		{ "symbols", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
@@ -263,10 +266,14 @@ int cmd_report(int argc, char **argv)
 		case 'd': dev = optarg; break;
 		case 'p': pfn = optarg; break;
 		case 'v': vio = optarg; break;
+		case 's':
+			if (ksyms_load(optarg))
+				return usage_err("--symbols takes a System.map or kallsyms file with addresses");
+			break;
 		case 'j': json_output = true; break;
 		case 'h':
-			printf("usage: %s report FILE [--device DEV | --pfn PFN | --violation N]\n",
-			       tsm_prog);
+			printf("usage: %s report FILE [--device DEV | --pfn PFN | --violation N]\n"
+			       "              [--symbols System.map]\n", tsm_prog);
 			return 0;
 		default:
 			return usage_err("bad option");
@@ -309,6 +316,8 @@ int cmd_report(int argc, char **argv)
 		return EXIT_UNUSABLE;
 	}
 	opts.state_known = f.hdr.flags & TSM_FILE_F_STATE_KNOWN;
+	opts.observed = f.hdr.events_observed;
+	ksyms_auto(f.hdr.kernel_release);
 	r.e = tsm_engine_new(&opts);
 	if (!r.e) {
 		tsm_file_close(&f);

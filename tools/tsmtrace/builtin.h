@@ -34,6 +34,9 @@ void print_record_json(FILE *f, const struct tsm_rec_hdr *rec, const unsigned in
 void print_violation(FILE *f, const struct tsm_violation *v, const char *indent);
 void print_violation_json(FILE *f, const char *file, const struct tsm_violation *v);
 void json_str(FILE *f, const char *s);
+/* kernel symbols for printed stacks: a kallsyms or System.map file */
+int ksyms_load(const char *path);
+void ksyms_auto(const char *kernel_release);
 struct tsm_file_header;
 /* the coverage lines, when some events were not observed */
 void print_coverage(FILE *f, __u32 observed, const char *indent);

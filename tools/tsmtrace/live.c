@@ -288,6 +288,8 @@ int run_live(const struct live_opts *o)
 		goto cleanup;
 	}
 	lost_fd = bpf_map__fd(skel->maps.lost);
+	/* after the load, so that the programs' own frames have names too */
+	ksyms_load("/proc/kallsyms");
 	/* on stderr, also with --json: scripts wait for it before they start work */
 	fprintf(stderr, "%s: tracing%s; Ctrl-C to stop\n", o->cmd,
 		o->output ? " into the file" : "");

@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
 #include <tsmtrace/trace-file.h>
 #include "builtin.h"
 #include "util.h"
@@ -253,6 +254,84 @@ static void fmt_objects(char *b, size_t len, const struct tsm_objects *o)
 		b[n - 1] = 0;
 }
 
+/* ---- kernel symbols for the stacks (kallsyms or System.map format) ---- */
+
+struct ksym {
+	__u64 addr;
+	char *name;
+};
+
+static struct ksym *ksyms;
+static size_t nr_ksyms;
+
+static int ksym_cmp(const void *a, const void *b)
+{
+	const struct ksym *x = a, *y = b;
+
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+int ksyms_load(const char *path)
+{
+	char line[512], name[256];
+	size_t cap = 0;
+	unsigned long long a;
+	FILE *in;
+	char t;
+
+	if (nr_ksyms)
+		return 0;
+	in = fopen(path, "r");
+	if (!in)
+		return -1;
+	while (fgets(line, sizeof(line), in)) {
+		struct ksym *n;
+
+		if (sscanf(line, "%llx %c %255s", &a, &t, name) != 3 || !a)
+			continue;	/* zeros: kallsyms hides addresses from us */
+		if (t != 't' && t != 'T')
+			continue;
+		if (nr_ksyms == cap) {
+			cap = cap ? cap * 2 : 4096;
+			n = realloc(ksyms, cap * sizeof(*n));
+			if (!n)
+				break;
+			ksyms = n;
+		}
+		ksyms[nr_ksyms].addr = a;
+		ksyms[nr_ksyms].name = strdup(name);
+		if (ksyms[nr_ksyms].name)
+			nr_ksyms++;
+	}
+	fclose(in);
+	qsort(ksyms, nr_ksyms, sizeof(*ksyms), ksym_cmp);
+	return nr_ksyms ? 0 : -1;
+}
+
+/* symbols of the running kernel, when it is the one a trace was recorded on */
+void ksyms_auto(const char *kernel_release)
+{
+	struct utsname u;
+
+	if (!nr_ksyms && !uname(&u) && !strcmp(u.release, kernel_release))
+		ksyms_load("/proc/kallsyms");
+}
+
+static const struct ksym *ksym_find(__u64 addr)
+{
+	size_t lo = 0, hi = nr_ksyms;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (ksyms[mid].addr <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo ? &ksyms[lo - 1] : NULL;
+}
+
 void print_violation(FILE *f, const struct tsm_violation *v, const char *indent)
 {
 	const struct tsm_rule_desc *r = &tsm_rules[v->rule];
@@ -276,8 +355,15 @@ void print_violation(FILE *f, const struct tsm_violation *v, const char *indent)
 		return;
 	}
 	fprintf(f, "%s    stack:\n", indent);
-	for (i = 0; i < v->nr_stack; i++)
-		fprintf(f, "%s      0x%016" PRIx64 "\n", indent, (uint64_t)v->stack[i]);
+	for (i = 0; i < v->nr_stack; i++) {
+		const struct ksym *k = ksym_find(v->stack[i]);
+
+		fprintf(f, "%s      0x%016" PRIx64, indent, (uint64_t)v->stack[i]);
+		/* past the kernel's last symbol, a module or a BPF program */
+		if (k && v->stack[i] - k->addr < (1u << 20))
+			fprintf(f, " %s+0x%" PRIx64, k->name, (uint64_t)(v->stack[i] - k->addr));
+		fputc('\n', f);
+	}
 }
 
 static void json_objects(FILE *f, const struct tsm_objects *o)

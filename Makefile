@@ -5,7 +5,8 @@
 #   make test-progs    programs the tests run: VM test programs, iommufd
 #                      selftests, the tsmtrace tool
 #   make test          all of the above, then host and VM test suites
-#   make lab           boot the lab VM and show its devices, iommufd, KVM
+#   make lab           the demo: boot the lab VM, watch a correct TSM flow and
+#                      a broken revoke with tsmtrace live (scripts/demo.sh)
 #   make bench         benchmarks (figures, not pass/fail)
 #   make kernel-export write the kernel tree's commits to kernel/patches/
 #   make kernel-reset  drop local commits in the kernel tree, re-apply the series
@@ -60,8 +61,8 @@ test-host: deps tools
 test-vm: test-progs
 	@tests/run.sh --vm-only
 
-lab: kernel
-	@scripts/vm.sh --timeout 300 -- $(ROOT)/scripts/lab-status.sh
+lab: kernel tools vm-progs
+	@scripts/demo.sh
 
 bench: test-progs
 	@if [ -f tools/tsmtrace/Makefile ]; then $(MAKE) --no-print-directory -C tools/tsmtrace bench; fi

@@ -33,11 +33,27 @@
 #define MAX_BUFS	8192
 #define MAX_MAPS	65536
 
+/* an IOAS area or a slot of one of the device's DMABUFs */
+struct dev_map {
+	__u64 pfn;
+	__u64 npfns;
+	__u32 shared;		/* an IOAS area or a shared slot */
+	__u32 __pad;
+};
+
 struct dev_state {
 	__u32 nr;		/* private ranges in r[] */
 	__u32 overflow;		/* more private ranges than fit: facts unknown */
 	__u64 vm;
 	struct tsm_range r[TSM_SMALL_RANGES];
+	/*
+	 * The device's mappings, so that a range event looks at a handful of
+	 * entries, not at every mapping there is; nr_total counts those that
+	 * did not fit in m[] too (then the facts are unknown).
+	 */
+	__u32 nr_m;
+	__u32 nr_total;
+	struct dev_map m[TSM_SMALL_RANGES];
 };
 
 struct buf_state {
@@ -57,6 +73,8 @@ struct map_state {
 	__u64 npfns;
 	__u32 dev;
 	__u32 shared;		/* an IOAS area or a shared slot */
+	__u32 in_dev;		/* counted in the device's nr_total */
+	__u32 __pad;
 };
 
 struct {
@@ -169,8 +187,20 @@ static __always_inline void emit_stack(void *ctx, __u64 event_seq)
 	st->hdr.seq = event_seq + 1;
 	st->event_seq = event_seq;
 	st->nr = n / sizeof(__u64);
-	if (bpf_ringbuf_output(&events, st, sizeof(*st), 0))
+	if (bpf_ringbuf_output(&events, st, sizeof(*st), BPF_RB_FORCE_WAKEUP))
 		count_lost(TSM_LOST_RINGBUF);
+}
+
+/*
+ * Waking the reader at every event costs more than the rest of the program:
+ * wake it when a flagged event comes or a quarter of the ring is filled; it
+ * also looks on its own every 100 ms.
+ */
+static __always_inline __u64 wakeup(__u32 rules)
+{
+	if (rules || bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > (1 << 20))
+		return BPF_RB_FORCE_WAKEUP;
+	return BPF_RB_NO_WAKEUP;
 }
 
 /* submit, with the flag and a stack record when the check found something */
@@ -180,7 +210,7 @@ static __always_inline void rec_submit(void *ctx, struct tsm_rec_hdr *h, __u32 r
 
 	if (rules)
 		h->flags |= TSM_REC_F_FLAGGED;
-	bpf_ringbuf_submit(h, 0);
+	bpf_ringbuf_submit(h, wakeup(rules));
 	if (rules)
 		emit_stack(ctx, s);
 }
@@ -289,19 +319,20 @@ int BPF_PROG(pci_tsm_tdi_state, __u32 dev, __u32 tdi_id, __u32 old_state, __u32 
 	return 0;
 }
 
-struct overlap_ctx {
-	__u32 dev;
-	__u32 want_shared;
-	__u64 pfn, npfns;
-	__u32 found;
-};
-
-static long overlap_cb(void *map, struct map_key *k, struct map_state *m, struct overlap_ctx *c)
+/* a mapping of the device (shared, or private slots) overlapping the range? */
+static __always_inline __u32 dev_mapped(struct dev_state *d, __u32 want_shared, __u64 pfn,
+					__u64 npfns)
 {
-	if (m->dev == c->dev && m->shared == c->want_shared &&
-	    tsm_range_overlap(m->pfn, m->npfns, c->pfn, c->npfns)) {
-		c->found = 1;
-		return 1;
+	__u32 i;
+
+	if (!d || d->nr_total > d->nr_m)
+		return 0;	/* unknown: the non-violating value */
+	for (i = 0; i < TSM_SMALL_RANGES; i++) {
+		if (i >= d->nr_m)
+			break;
+		if (d->m[i].shared == want_shared &&
+		    tsm_range_overlap(d->m[i].pfn, d->m[i].npfns, pfn, npfns))
+			return 1;
 	}
 	return 0;
 }
@@ -310,19 +341,16 @@ SEC("tp_btf/pci_tsm_range")
 int BPF_PROG(pci_tsm_range, __u32 dev, __u32 bar, __u64 pfn, __u64 npfns, __u32 old_attr,
 	     __u32 new_attr)
 {
-	struct overlap_ctx oc = { .dev = dev, .pfn = pfn, .npfns = npfns };
 	struct tsm_ev_pci_tsm_range *e;
 	struct dev_state *d;
 	__u32 rules, facts = 0, i;
 	__u64 s;
 
-	oc.want_shared = new_attr == TSM_ATTR_PRIVATE;
-	bpf_for_each_map_elem(&maps, overlap_cb, &oc, 0);
-	if (oc.found)
+	d = dev_get(dev);
+	if (dev_mapped(d, new_attr == TSM_ATTR_PRIVATE, pfn, npfns))
 		facts |= new_attr == TSM_ATTR_PRIVATE ? TSM_F_MAPPED_SHARED : TSM_F_PRIVATE_SLOT;
 	rules = tsm_check(TSM_REC_PCI_TSM_RANGE, new_attr, facts);
 
-	d = dev_get(dev);
 	if (d && new_attr == TSM_ATTR_PRIVATE) {
 		i = d->nr;
 		if (i < TSM_SMALL_RANGES) {
@@ -454,7 +482,7 @@ static __always_inline __u32 map_added(struct map_key *k, __u64 buf, __u64 pfn, 
 
 	if (b) {
 		m.dev = b->dev;
-		d = bpf_map_lookup_elem(&devs, &b->dev);
+		d = dev_get(b->dev);
 		if (b->kind == TSM_DMABUF_PRIVATE)
 			facts |= TSM_F_BUF_PRIVATE;
 		if (b->revoked)
@@ -470,21 +498,53 @@ static __always_inline __u32 map_added(struct map_key *k, __u64 buf, __u64 pfn, 
 	facts |= private_facts(d, pfn, npfns);
 	if (!d || !d->vm || (type == TSM_REC_KVM_DMABUF_SLOT_BIND && d->vm == k->a))
 		facts |= TSM_F_VM_BOUND;
+	m.in_dev = !!d;
 	if (bpf_map_update_elem(&maps, k, &m, BPF_ANY))
 		count_lost(TSM_LOST_MAP_FULL);
+	if (d) {
+		__u32 i = d->nr_m;
+
+		if (i < TSM_SMALL_RANGES) {
+			d->m[i].pfn = pfn;
+			d->m[i].npfns = npfns;
+			d->m[i].shared = shared;
+			d->nr_m = i + 1;
+		}
+		d->nr_total++;
+	}
 	return tsm_check(type, arg, facts);
 }
 
 static __always_inline void map_removed(struct map_key *k)
 {
 	struct map_state *m = bpf_map_lookup_elem(&maps, k);
+	struct dev_state *d;
 	struct buf_state *b;
+	__u32 i;
 
 	if (!m)
 		return;
 	b = bpf_map_lookup_elem(&bufs, &m->buf);
 	if (b && b->nr_maps)
 		__sync_fetch_and_add(&b->nr_maps, (__u32)-1);
+	d = m->in_dev ? bpf_map_lookup_elem(&devs, &m->dev) : NULL;
+	if (d && d->nr_total) {
+		/* drop one entry of that range (identical ones are alike) */
+		for (i = 0; i < TSM_SMALL_RANGES; i++) {
+			if (i >= d->nr_m)
+				break;
+			if (d->m[i].pfn == m->pfn && d->m[i].npfns == m->npfns &&
+			    d->m[i].shared == m->shared) {
+				__u32 last = d->nr_m - 1;
+
+				if (last < TSM_SMALL_RANGES)
+					d->m[i] = d->m[last];
+				d->nr_m = last;
+				break;
+			}
+		}
+		d->nr_total--;
+	}
 	bpf_map_delete_elem(&maps, k);
 }
 

@@ -299,6 +299,9 @@ int run_live(const struct live_opts *o)
 
 		if (n == -EINTR)
 			continue;
+		/* the programs wake us only now and then: look anyway */
+		if (n == 0)
+			n = ring_buffer__consume(rb);
 		if (n < 0 || l.err) {
 			p_err(o->cmd, "reading the ring buffer: %s", strerror(n < 0 ? -n : -l.err));
 			goto cleanup;

@@ -15,6 +15,10 @@
  *                           survives (a kernel bug, on purpose)
  *   tsm_flow tdi-error      bound, DMABUFs mapped; fail_pci_tsm_sw_tdi_error
  *                           puts the TDI into ERROR, the kernel unbinds it
+ *   tsm_flow storm [SEC]    for SEC seconds (default 10), as fast as it can:
+ *                           export, map, unmap and close a shared DMABUF,
+ *                           bind, unbind (14 events); prints the rate, the
+ *                           benchmark of tsmtrace's live cost (make bench)
  *
  * Exits 0 when the scenario ran as described, 1 otherwise; whether the
  * kernel kept the invariants is for tsmtrace to say.
@@ -277,6 +281,37 @@ static int tdi_error(void)
 	return 0;
 }
 
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static unsigned int storm_seconds = 10;
+
+static int storm(void)
+{
+	double t0 = now(), t;
+	unsigned long n = 0;
+	int fd;
+
+	do {
+		fd = export(0, SHARED_LEN, 0);
+		map(fd, SHARED_LEN);
+		unmap(SHARED_LEN);
+		close(fd);
+		if (tsm_op(IOMMU_VDEVICE_TSM_BIND) || tsm_op(IOMMU_VDEVICE_TSM_UNBIND))
+			die("TSM bind/unbind");
+		n++;
+		t = now() - t0;
+	} while (t < storm_seconds);
+	printf("storm: %lu iterations (%lu transitions) in %.2f s: %.0f transitions/s\n",
+	       n, n * 14, t, n * 14 / t);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -284,11 +319,14 @@ int main(int argc, char **argv)
 		int (*run)(void);
 	} flows[] = {
 		{ "good", good }, { "broken-revoke", broken_revoke }, { "tdi-error", tdi_error },
+		{ "storm", storm },
 	};
 	unsigned int i;
 	int ret;
 
-	for (i = 0; argc == 2 && i < sizeof(flows) / sizeof(flows[0]); i++) {
+	if (argc == 3 && !strcmp(argv[1], "storm"))
+		storm_seconds = atoi(argv[2]);
+	for (i = 0; (argc == 2 || argc == 3) && i < sizeof(flows) / sizeof(flows[0]); i++) {
 		if (strcmp(argv[1], flows[i].name))
 			continue;
 		setup();
@@ -300,6 +338,6 @@ int main(int argc, char **argv)
 		step(ret ? "failed" : "done");
 		return ret;
 	}
-	fprintf(stderr, "usage: tsm_flow good|broken-revoke|tdi-error\n");
+	fprintf(stderr, "usage: tsm_flow good|broken-revoke|tdi-error|storm [SECONDS]\n");
 	return 2;
 }

@@ -12,14 +12,15 @@
  * Every event is recorded: filters (device, VM, PID) apply to what the
  * tool prints, never to what it checks.
  *
- * The in-kernel state is bounded (TSM_SMALL_RANGES private ranges per
- * device, fixed-size maps); what does not fit is counted as lost, and the
+ * The in-kernel state is bounded (TSM_SMALL_RANGES private ranges and
+ * mappings per device, fixed-size maps); what does not fit is counted as lost, and the
  * userspace engine, which replays every record with unbounded state, stays
  * the judge of the verdict.
  *
  * CO-RE: the programs read only the tracepoints' scalar arguments, spelled
  * out below as in the prototypes; nothing depends on the build host's
- * kernel. Not loadable until a kernel emits the events.
+ * kernel. The loader (tools/tsmtrace/live.c) loads only the programs of the
+ * events the running kernel has.
  */
 #include <stdbool.h>
 #include <linux/bpf.h>

@@ -333,7 +333,6 @@ int main(int argc, char **argv)
 		return 1;
 	bench_engine(n / 4);
 	bench_scale();
-	printf("\nnot measured here: trace-cmd report on the same events and the live cost in\n"
-	       "the lab guest, which need the kernel series to emit the events\n");
+	printf("\nnext, in the lab VM and against trace-cmd: tools/tsmtrace/bench-live.sh\n");
 	return 0;
 }

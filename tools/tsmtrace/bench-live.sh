@@ -33,19 +33,17 @@ if [ "${1:-}" = --guest ]; then
 	"$FLOW" storm "$SEC" >"$T/none" || exit 1
 	echo "bench: live-storm-nothing-attached $(rate "$T/none") transitions/s"
 
-	"$B" live --state-known -o "$T/storm.tsm" >/dev/null 2>"$T/live.err" &
-	p=$!
-	wait_for "$T/live.err" tracing $p
-	"$FLOW" storm "$SEC" >"$T/live" || exit 1
-	kill -INT $p; wait $p
-	echo "bench: live-storm-tsmtrace-live $(rate "$T/live") transitions/s"
-
-	"$B" record --state-known -o "$T/storm-rec.tsm" >/dev/null 2>"$T/rec.err" &
-	p=$!
-	wait_for "$T/rec.err" tracing $p
-	"$FLOW" storm "$SEC" >"$T/rec" || exit 1
-	kill -INT $p; wait $p
-	echo "bench: live-storm-tsmtrace-record $(rate "$T/rec") transitions/s"
+	# under_tsmtrace CMD FILE: the storm under 'tsmtrace CMD -o FILE'
+	under_tsmtrace() {
+		"$B" "$1" --state-known -o "$2" >/dev/null 2>"$T/$1.err" &
+		p=$!
+		wait_for "$T/$1.err" tracing $p
+		"$FLOW" storm "$SEC" >"$T/$1" || exit 1
+		kill -INT $p; wait $p
+		echo "bench: live-storm-tsmtrace-$1 $(rate "$T/$1") transitions/s"
+	}
+	under_tsmtrace live "$T/storm.tsm"
+	under_tsmtrace record "$T/storm-rec.tsm"
 
 	# shellcheck disable=SC2086
 	trace-cmd record $EVENTS -o "$T/storm.dat" >"$T/tc.out" 2>&1 &

@@ -10,7 +10,8 @@
 # tests/traces/lab-*.tsm were recorded here; their verdicts must be what
 # the same flows give now. A kernel without the KVM slot events is played
 # by a BTF name list without them: live says so once and the verdict's
-# coverage says TSM-I4 was not checked.
+# coverage says TSM-I4 was not checked. tests/vm/kvm_dmabuf (KVM memslots
+# backed by DMABUFs) under live gives the KVM slot events: PASS, fully.
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=${TSM_TEST_BIN:-$ROOT/build/tests/vm}
 B=${TSMTRACE:-$ROOT/build/tsmtrace/tsmtrace}
@@ -55,11 +56,18 @@ verdict_lines() {
 # run_flow NAME [ENV...]: tsm_flow NAME under live --json -o $T/NAME.tsm
 run_flow() {
 	name=$1; shift
-	if ! start_tracer "$T/$name" env "$@" "$B" live --json --state-known -o "$T/$name.tsm"; then
+	under_live "$name" "$*" "$BIN/tsm_flow" "${name%-no-kvm}"
+}
+
+# under_live NAME ENV CMD...: CMD under live --json -o $T/NAME.tsm
+under_live() {
+	name=$1 lenv=$2; shift 2
+	# shellcheck disable=SC2086
+	if ! start_tracer "$T/$name" env $lenv "$B" live --json --state-known -o "$T/$name.tsm"; then
 		fail "live-$name" "live did not start"
 		return 1
 	fi
-	"$BIN/tsm_flow" "${name%-no-kvm}" >"$T/$name.flow" 2>&1
+	"$@" >"$T/$name.flow" 2>&1
 	frc=$?
 	stop_tracer $tracer
 	lrc=$?
@@ -156,6 +164,20 @@ if run_flow tdi-error; then
 	fi
 	differential tdi-error
 	same_as_committed tdi-error lab-tdi-error.tsm
+fi
+
+# ---- KVM memslots backed by DMABUFs (tests/vm/kvm_dmabuf): every event seen
+if [ ! -x "$BIN/kvm_dmabuf" ]; then
+	echo "SKIP: live-kvm-dmabuf-slots-pass-full-coverage (no $BIN/kvm_dmabuf)"
+elif under_live kvm-dmabuf "" "$BIN/kvm_dmabuf"; then
+	if [ "$(verdict_of "$T/kvm-dmabuf.out")" = PASS ] &&
+	   grep -q '"coverage":{"full":true' "$T/kvm-dmabuf.out" &&
+	   grep -q '"event":"kvm_dmabuf_slot_bind".*"private":"1"' "$T/kvm-dmabuf.out"; then
+		pass live-kvm-dmabuf-slots-pass-full-coverage
+	else
+		fail live-kvm-dmabuf-slots-pass-full-coverage "$(grep -E '"type":"(violation|verdict)"' "$T/kvm-dmabuf.out")"
+	fi
+	differential kvm-dmabuf
 fi
 
 # ---- a kernel without the KVM slot events, as its BTF would list them

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Helpers shared by the lab VM test programs: result lines in the format
- * tests/run.sh counts, and finding the lab devices.
+ * tests/run.sh counts, reading and writing small files (sysfs, debugfs),
+ * errno names, and finding the lab devices.
  */
 #ifndef TSM_LAB_H
 #define TSM_LAB_H
@@ -46,6 +47,58 @@ static inline void lab_skip(const char *name, const char *why)
 	lab_result(__ok, name, __ok ? "" : __VA_ARGS__);		\
 	__ok;								\
 })
+
+/* Write @s to the file @path (sysfs, debugfs, procfs): 0 or -errno. */
+static inline int lab_write_str(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, s, strlen(s)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* Read the file @path into @buf, NUL-terminated: its length, or -errno. */
+static inline int lab_read_str(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	buf[0] = 0;
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	if (n < 0)
+		n = -errno;
+	else
+		buf[n] = 0;
+	close(fd);
+	return n;
+}
+
+/* The symbolic name of a positive errno value, "0" for 0. */
+static inline const char *lab_errname(int err)
+{
+	static const struct { int err; const char *name; } names[] = {
+		{ 0, "0" }, { EPERM, "EPERM" }, { ENOENT, "ENOENT" }, { EINTR, "EINTR" },
+		{ EIO, "EIO" }, { ENXIO, "ENXIO" }, { E2BIG, "E2BIG" }, { EBADF, "EBADF" },
+		{ EAGAIN, "EAGAIN" }, { ENOMEM, "ENOMEM" }, { EFAULT, "EFAULT" },
+		{ EBUSY, "EBUSY" }, { EEXIST, "EEXIST" }, { ENODEV, "ENODEV" },
+		{ EINVAL, "EINVAL" }, { ENOTTY, "ENOTTY" }, { ENOSPC, "ENOSPC" },
+		{ EOPNOTSUPP, "EOPNOTSUPP" }, { EALREADY, "EALREADY" },
+	};
+	static char other[24];
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (names[i].err == err)
+			return names[i].name;
+	snprintf(other, sizeof(other), "errno %d", err);
+	return other;
+}
 
 static inline unsigned long lab_read_hex(const char *path)
 {

@@ -7,24 +7,18 @@
  * unbind) takes the mapping away from the running VM; every refusal of the
  * uAPI; and the kvm_dmabuf_slot_* tracepoints with their fields.
  */
-#include <linux/iommufd.h>
-#include <linux/kvm.h>
-#include <linux/pci_regs.h>
-#include <linux/vfio.h>
 #include <stdint.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
 #include "lab.h"
+#include "vmm.h"
 
 #define MEM_SIZE	0x10000UL	/* slot 0: code at 0x1000 */
 #define BUF_GPA		0x100000UL	/* slot 1: the DMABUF */
 #define BUF_SIZE	0x10000UL
 #define PRIV_OFF	0x200000UL	/* BAR2 offset of the private range */
 #define PORT		0x10
-#define TRACE		"/sys/kernel/tracing"
 
 /* mov byte [1], 0x99; mov al, [0]; out 0x10, al; hlt   (ds.base = BUF_GPA) */
 static const uint8_t code_rw[] = {
@@ -35,56 +29,15 @@ static const uint8_t code_wr_rd[] = {
 	0xc6, 0x06, 0x00, 0x00, 0x77, 0xa0, 0x00, 0x00, 0xe6, PORT, 0xf4
 };
 
-struct vm {
-	int fd, vcpu, run_size;
-	struct kvm_run *run;
-	uint8_t *mem;
-};
-
 static int kvm_fd, iommufd, devfd;
 static uint32_t dev_id, vdev_id;
 static char bdf[300];
 static volatile uint8_t *bar2;
 static uint64_t bar2_start;
 
-static int vm_create(struct vm *vm, unsigned long type)
-{
-	struct kvm_userspace_memory_region2 r = {
-		.slot = 0, .guest_phys_addr = 0, .memory_size = MEM_SIZE,
-	};
-	int sz;
-
-	vm->fd = ioctl(kvm_fd, KVM_CREATE_VM, type);
-	if (vm->fd < 0)
-		return -errno;
-	vm->mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE,
-		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (vm->mem == MAP_FAILED)
-		return -ENOMEM;
-	r.userspace_addr = (uintptr_t)vm->mem;
-	if (ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION2, &r))
-		return -errno;
-	vm->vcpu = ioctl(vm->fd, KVM_CREATE_VCPU, 0);
-	if (vm->vcpu < 0)
-		return -errno;
-	sz = ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
-	vm->run_size = sz;
-	vm->run = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_SHARED, vm->vcpu, 0);
-	return vm->run == MAP_FAILED ? -ENOMEM : 0;
-}
-
-/* the last reference to the VM goes: it is destroyed now */
-static void vm_destroy(struct vm *vm)
-{
-	munmap(vm->run, vm->run_size);
-	munmap(vm->mem, MEM_SIZE);
-	close(vm->vcpu);
-	close(vm->fd);
-}
-
 /* Run @code from 0x1000 with ds.base = BUF_GPA to its OUT: the byte, or
  * -errno of KVM_RUN (with the exit reason in *exit). */
-static int vm_run(struct vm *vm, const uint8_t *code, size_t len, uint32_t *exit)
+static int vm_run(struct vmm_vm *vm, const uint8_t *code, size_t len, uint32_t *exit)
 {
 	struct kvm_regs regs = { .rip = 0x1000, .rflags = 0x2 };
 	struct kvm_sregs sregs;
@@ -108,7 +61,7 @@ static int vm_run(struct vm *vm, const uint8_t *code, size_t len, uint32_t *exit
 	return *((uint8_t *)vm->run + vm->run->io.data_offset);
 }
 
-static int slot_dmabuf(struct vm *vm, uint32_t flags, int fd, uint64_t offset,
+static int slot_dmabuf(struct vmm_vm *vm, uint32_t flags, int fd, uint64_t offset,
 		       uint64_t uaddr, uint64_t size)
 {
 	struct kvm_userspace_memory_region2 r = {
@@ -120,62 +73,11 @@ static int slot_dmabuf(struct vm *vm, uint32_t flags, int fd, uint64_t offset,
 	return ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION2, &r) ? -errno : 0;
 }
 
-static int slot_delete(struct vm *vm)
+static int slot_delete(struct vmm_vm *vm)
 {
 	struct kvm_userspace_memory_region2 r = { .slot = 1 };
 
 	return ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION2, &r) ? -errno : 0;
-}
-
-static int export(uint64_t offset, uint64_t length, uint32_t flags)
-{
-	struct {
-		struct vfio_device_feature hdr;
-		struct vfio_device_feature_dma_buf get;
-		struct vfio_region_dma_range range;
-	} req = {
-		.hdr = { .argsz = sizeof(req),
-			 .flags = VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_DMA_BUF },
-		.get = { .region_index = 2, .open_flags = O_RDWR | O_CLOEXEC,
-			 .flags = flags, .nr_ranges = 1 },
-		.range = { .offset = offset, .length = length },
-	};
-	int fd = ioctl(devfd, VFIO_DEVICE_FEATURE, &req);
-
-	return fd < 0 ? -errno : fd;
-}
-
-static int config_cmd(uint16_t cmd)
-{
-	struct vfio_region_info ri = {
-		.argsz = sizeof(ri), .index = VFIO_PCI_CONFIG_REGION_INDEX,
-	};
-
-	if (ioctl(devfd, VFIO_DEVICE_GET_REGION_INFO, &ri))
-		return -errno;
-	return pwrite(devfd, &cmd, sizeof(cmd), ri.offset + PCI_COMMAND) == sizeof(cmd) ?
-		0 : -errno;
-}
-
-static int write_str(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY | O_TRUNC), ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, strlen(val)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
-static int tsm_op(uint32_t type)
-{
-	struct iommu_vdevice_tsm_op op = {
-		.size = sizeof(op), .type = type, .vdevice_id = vdev_id,
-	};
-
-	return ioctl(iommufd, IOMMU_VDEVICE_TSM_OP, &op) ? -errno : 0;
 }
 
 /* ivshmem on iommufd, BAR2 mmap()ed for the host's view */
@@ -183,9 +85,7 @@ static int dev_open(void)
 {
 	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind) };
 	struct vfio_region_info ri = { .argsz = sizeof(ri), .index = 2 };
-	char cdev[300], path[400];
-	unsigned long long start;
-	FILE *f;
+	char cdev[300];
 	int ret;
 
 	ret = lab_find_vfio_dev(0x1af4, 0x1110, bdf, sizeof(bdf), cdev, sizeof(cdev));
@@ -204,89 +104,40 @@ static int dev_open(void)
 	bar2 = mmap(NULL, 4 * BUF_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, devfd, ri.offset);
 	if (bar2 == MAP_FAILED)
 		return -errno;
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource", bdf);
-	f = fopen(path, "r");
-	if (!f)
-		return -errno;
-	ret = -EIO;
-	for (int i = 0; i <= 2; i++)
-		if (fscanf(f, "%llx %*x %*x", &start) == 1 && i == 2) {
-			bar2_start = start;
-			ret = 0;
-		}
-	fclose(f);
-	return ret;
+	bar2_start = lab_bar_start(bdf, 2);
+	return bar2_start ? 0 : -EIO;
 }
 
 /* a vIOMMU with @vm and a vDEVICE of ivshmem on it, for TSM bind */
-static int dev_tsm_setup(struct vm *vm)
+static int dev_tsm_setup(struct vmm_vm *vm)
 {
 	struct iommu_ioas_alloc alloc = { .size = sizeof(alloc) };
-	struct iommu_hwpt_alloc hwpt = { .size = sizeof(hwpt) };
-	struct vfio_device_attach_iommufd_pt attach = { .argsz = sizeof(attach) };
-	struct iommu_viommu_alloc viommu = { .size = sizeof(viommu) };
-	struct iommu_vdevice_alloc vdev = { .size = sizeof(vdev) };
 
 	if (ioctl(iommufd, IOMMU_IOAS_ALLOC, &alloc))
 		return -errno;
-	hwpt.dev_id = dev_id;
-	hwpt.pt_id = alloc.out_ioas_id;
-	if (ioctl(iommufd, IOMMU_HWPT_ALLOC, &hwpt))
-		return -errno;
-	attach.pt_id = hwpt.out_hwpt_id;
-	if (ioctl(devfd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach))
-		return -errno;
-	viommu.flags = IOMMU_VIOMMU_ALLOC_FLAG_KVM;
-	viommu.type = IOMMU_VIOMMU_TYPE_DEFAULT;
-	viommu.dev_id = dev_id;
-	viommu.hwpt_id = hwpt.out_hwpt_id;
-	viommu.kvm_fd = vm->fd;
-	if (ioctl(iommufd, IOMMU_VIOMMU_ALLOC, &viommu))
-		return -errno;
-	vdev.viommu_id = viommu.out_viommu_id;
-	vdev.dev_id = dev_id;
-	vdev.virt_id = 0x42;
-	if (ioctl(iommufd, IOMMU_VDEVICE_ALLOC, &vdev))
-		return -errno;
-	vdev_id = vdev.out_vdevice_id;
-	return 0;
-}
-
-/* Count the lines of the trace that name @event and contain @match. */
-static int trace_count(const char *event, const char *match)
-{
-	char line[1024];
-	FILE *f = fopen(TRACE "/trace", "r");
-	int n = 0;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (strstr(line, event) && (!match || strstr(line, match)))
-			n++;
-	fclose(f);
-	return n;
+	return vmm_tsm_attach(iommufd, devfd, dev_id, alloc.out_ioas_id, vm->fd, 0x42,
+			      &vdev_id);
 }
 
 static void trace_reset(void)
 {
-	write_str(TRACE "/events/kvm/kvm_dmabuf_slot_bind/enable", "1");
-	write_str(TRACE "/events/kvm/kvm_dmabuf_slot_unbind/enable", "1");
-	write_str(TRACE "/trace", "");
+	lab_trace_event("kvm/kvm_dmabuf_slot_bind", 1);
+	lab_trace_event("kvm/kvm_dmabuf_slot_unbind", 1);
+	lab_trace_clear();
 }
 
 static void test_shared(void)
 {
-	struct vm vm = { 0 };
+	struct vmm_vm vm = { 0 };
 	char match[160];
 	struct stat st;
 	uint32_t exit;
 	int fd, ret;
 
-	if (!LAB_CHECK(vm_create(&vm, KVM_X86_DEFAULT_VM) == 0, "kvm-dmabuf-vm", "%s",
-		       strerror(errno)))
+	if (!LAB_CHECK(vmm_vm_create(&vm, kvm_fd, KVM_X86_DEFAULT_VM, MEM_SIZE) == 0,
+		       "kvm-dmabuf-vm", "%s", strerror(errno)))
 		return;
-	fd = export(0, BUF_SIZE, 0);
+	fd = vmm_export(devfd, 2, 0, BUF_SIZE, 0);
 	if (!LAB_CHECK(fd >= 0, "kvm-dmabuf-export-shared", "%s", strerror(-fd)))
 		return;
 	fstat(fd, &st);
@@ -298,7 +149,7 @@ static void test_shared(void)
 	snprintf(match, sizeof(match), "slot=0:1 gfn=%#lx buf=%llu pfn=%#llx npfns=16 arg=0",
 		 BUF_GPA >> 12, (unsigned long long)st.st_ino,
 		 (unsigned long long)bar2_start >> 12);
-	LAB_CHECK(trace_count("kvm_dmabuf_slot_bind", match) == 1, "kvm-dmabuf-trace-bind",
+	LAB_CHECK(lab_trace_count("kvm_dmabuf_slot_bind", match) == 1, "kvm-dmabuf-trace-bind",
 		  "no kvm_dmabuf_slot_bind with '%s'", match);
 
 	/* the guest reads what the host wrote, the host sees what it wrote */
@@ -310,17 +161,17 @@ static void test_shared(void)
 		  exit, bar2[1]);
 
 	/* memory decode off revokes the DMABUF: the VM loses the mapping */
-	ret = config_cmd(0);
+	ret = vmm_config_cmd(devfd, 0);
 	LAB_CHECK(ret == 0, "kvm-dmabuf-mem-disable", "config write: %s", strerror(-ret));
 	snprintf(match, sizeof(match), "buf=%llu pfn=%#llx npfns=16 arg=1",
 		 (unsigned long long)st.st_ino, (unsigned long long)bar2_start >> 12);
-	LAB_CHECK(trace_count("kvm_dmabuf_slot_unbind", match) == 1,
+	LAB_CHECK(lab_trace_count("kvm_dmabuf_slot_unbind", match) == 1,
 		  "kvm-dmabuf-trace-unbind-revoke", "no kvm_dmabuf_slot_unbind with '%s'", match);
 	ret = vm_run(&vm, code_rw, sizeof(code_rw), &exit);
 	LAB_CHECK(ret == -EFAULT && exit == KVM_EXIT_MEMORY_FAULT,
 		  "kvm-dmabuf-guest-access-after-revoke",
 		  "KVM_RUN gave %d exit %u, want -EFAULT and KVM_EXIT_MEMORY_FAULT", ret, exit);
-	config_cmd(PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	vmm_config_cmd(devfd, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
 
 	/* a revoked DMABUF cannot back a new slot */
 	LAB_CHECK(slot_delete(&vm) == 0, "kvm-dmabuf-slot-delete", "%s", strerror(errno));
@@ -329,35 +180,35 @@ static void test_shared(void)
 	close(fd);
 
 	/* deleting a live slot, and destroying the VM, unbind it */
-	fd = export(0, BUF_SIZE, 0);
+	fd = vmm_export(devfd, 2, 0, BUF_SIZE, 0);
 	ret = slot_dmabuf(&vm, KVM_MEM_VFIO_DMABUF, fd, 0, 0, BUF_SIZE);
 	fstat(fd, &st);
-	write_str(TRACE "/trace", "");
+	lab_trace_clear();
 	slot_delete(&vm);
 	snprintf(match, sizeof(match), "buf=%llu pfn=%#llx npfns=16 arg=0",
 		 (unsigned long long)st.st_ino, (unsigned long long)bar2_start >> 12);
-	LAB_CHECK(ret == 0 && trace_count("kvm_dmabuf_slot_unbind", match) == 1,
+	LAB_CHECK(ret == 0 && lab_trace_count("kvm_dmabuf_slot_unbind", match) == 1,
 		  "kvm-dmabuf-trace-unbind-delete", "no kvm_dmabuf_slot_unbind with '%s'", match);
 	ret = slot_dmabuf(&vm, KVM_MEM_VFIO_DMABUF, fd, 0, 0, BUF_SIZE);
-	vm_destroy(&vm);
+	vmm_vm_destroy(&vm);
 	snprintf(match, sizeof(match), "buf=%llu pfn=%#llx npfns=16 arg=2",
 		 (unsigned long long)st.st_ino, (unsigned long long)bar2_start >> 12);
-	LAB_CHECK(ret == 0 && trace_count("kvm_dmabuf_slot_unbind", match) == 1,
+	LAB_CHECK(ret == 0 && lab_trace_count("kvm_dmabuf_slot_unbind", match) == 1,
 		  "kvm-dmabuf-trace-unbind-destroy", "no kvm_dmabuf_slot_unbind with '%s'", match);
 	/* revoking after the VM is gone touches nothing of it */
-	config_cmd(0);
-	config_cmd(PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	vmm_config_cmd(devfd, 0);
+	vmm_config_cmd(devfd, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
 	close(fd);
 }
 
 static void test_refusals(void)
 {
-	struct vm vm = { 0 };
-	int fd, mfd, ret;
+	struct vmm_vm vm = { 0 };
+	int fd, mfd, ubuf, ret;
 
-	if (vm_create(&vm, KVM_X86_DEFAULT_VM))
+	if (vmm_vm_create(&vm, kvm_fd, KVM_X86_DEFAULT_VM, MEM_SIZE))
 		return;
-	fd = export(0, BUF_SIZE, 0);
+	fd = vmm_export(devfd, 2, 0, BUF_SIZE, 0);
 	mfd = syscall(SYS_memfd_create, "not-a-dmabuf", 0);
 	if (ftruncate(mfd, BUF_SIZE))
 		mfd = -1;
@@ -368,6 +219,11 @@ static void test_refusals(void)
 	LAB_CHECK(ret == -EINVAL, "kvm-dmabuf-uaddr-einval", "got %s", strerror(-ret));
 	ret = slot_dmabuf(&vm, KVM_MEM_VFIO_DMABUF, mfd, 0, 0, BUF_SIZE);
 	LAB_CHECK(ret == -EINVAL, "kvm-dmabuf-not-dmabuf-einval", "got %s", strerror(-ret));
+	ubuf = vmm_udmabuf(BUF_SIZE);
+	ret = ubuf < 0 ? ubuf : slot_dmabuf(&vm, KVM_MEM_VFIO_DMABUF, ubuf, 0, 0, BUF_SIZE);
+	LAB_CHECK(ret == -EOPNOTSUPP, "kvm-dmabuf-no-phys-eopnotsupp", "got %s", strerror(-ret));
+	if (ubuf >= 0)
+		close(ubuf);
 	ret = slot_dmabuf(&vm, KVM_MEM_VFIO_DMABUF, 1000, 0, 0, BUF_SIZE);
 	LAB_CHECK(ret == -EBADF, "kvm-dmabuf-bad-fd-ebadf", "got %s", strerror(-ret));
 	ret = slot_dmabuf(&vm, KVM_MEM_VFIO_DMABUF, fd, 0x800, 0, BUF_SIZE);
@@ -388,7 +244,7 @@ static void test_refusals(void)
 	}
 	close(mfd);
 	close(fd);
-	vm_destroy(&vm);
+	vmm_vm_destroy(&vm);
 }
 
 static void test_private(void)
@@ -397,35 +253,35 @@ static void test_private(void)
 		.address = BUF_GPA, .size = BUF_SIZE,
 		.attributes = KVM_MEMORY_ATTRIBUTE_PRIVATE,
 	};
-	struct vm vm = { 0 }, plain = { 0 };
+	struct vmm_vm vm = { 0 }, plain = { 0 };
 	char holes[400], match[160];
 	struct stat st;
 	uint32_t exit;
 	int fd, ret;
 
-	if (!LAB_CHECK(vm_create(&vm, KVM_X86_SW_PROTECTED_VM) == 0, "kvm-dmabuf-protected-vm",
-		       "%s", strerror(errno)))
+	if (!LAB_CHECK(vmm_vm_create(&vm, kvm_fd, KVM_X86_SW_PROTECTED_VM, MEM_SIZE) == 0,
+		       "kvm-dmabuf-protected-vm", "%s", strerror(errno)))
 		return;
 	ret = dev_tsm_setup(&vm);
 	if (!LAB_CHECK(ret == 0, "kvm-dmabuf-tsm-setup", "%s", strerror(-ret)))
 		return;
 	snprintf(holes, sizeof(holes), "/sys/bus/pci/devices/%s/tsm_sw/shared", bdf);
-	write_str(holes, "2:0x0+0x200000");
-	ret = tsm_op(IOMMU_VDEVICE_TSM_BIND);
+	lab_write_str(holes, "2:0x0+0x200000");
+	ret = vmm_tsm_op(iommufd, vdev_id, IOMMU_VDEVICE_TSM_BIND);
 	if (!LAB_CHECK(ret == 0, "kvm-dmabuf-tsm-bind", "%s", strerror(-ret)))
 		goto out;
 
-	fd = export(PRIV_OFF, BUF_SIZE, VFIO_DEVICE_DMA_BUF_PRIVATE);
+	fd = vmm_export(devfd, 2, PRIV_OFF, BUF_SIZE, VFIO_DEVICE_DMA_BUF_PRIVATE);
 	if (!LAB_CHECK(fd >= 0, "kvm-dmabuf-export-private", "%s", strerror(-fd)))
 		goto out_unbind;
 	fstat(fd, &st);
 
 	/* KVM asks the DMABUF: private memory needs a VM with private memory */
-	vm_create(&plain, KVM_X86_DEFAULT_VM);
+	vmm_vm_create(&plain, kvm_fd, KVM_X86_DEFAULT_VM, MEM_SIZE);
 	ret = slot_dmabuf(&plain, KVM_MEM_VFIO_DMABUF, fd, 0, 0, BUF_SIZE);
 	LAB_CHECK(ret == -EINVAL, "kvm-dmabuf-private-in-plain-vm-einval", "got %s",
 		  strerror(-ret));
-	vm_destroy(&plain);
+	vmm_vm_destroy(&plain);
 
 	trace_reset();
 	ret = slot_dmabuf(&vm, KVM_MEM_VFIO_DMABUF, fd, 0, 0, BUF_SIZE);
@@ -433,7 +289,7 @@ static void test_private(void)
 	snprintf(match, sizeof(match), "buf=%llu pfn=%#llx npfns=16 arg=1",
 		 (unsigned long long)st.st_ino,
 		 (unsigned long long)(bar2_start + PRIV_OFF) >> 12);
-	LAB_CHECK(trace_count("kvm_dmabuf_slot_bind", match) == 1,
+	LAB_CHECK(lab_trace_count("kvm_dmabuf_slot_bind", match) == 1,
 		  "kvm-dmabuf-trace-bind-private", "no kvm_dmabuf_slot_bind with '%s'", match);
 
 	/* a shared access to a private slot is refused */
@@ -449,10 +305,10 @@ static void test_private(void)
 		  "guest wrote and read %d (want 0x77), exit %u", ret, exit);
 
 	/* unbind revokes the private DMABUF: the VM loses the mapping */
-	write_str(TRACE "/trace", "");
-	ret = tsm_op(IOMMU_VDEVICE_TSM_UNBIND);
+	lab_trace_clear();
+	ret = vmm_tsm_op(iommufd, vdev_id, IOMMU_VDEVICE_TSM_UNBIND);
 	LAB_CHECK(ret == 0, "kvm-dmabuf-tsm-unbind", "%s", strerror(-ret));
-	LAB_CHECK(trace_count("kvm_dmabuf_slot_unbind", match) == 1,
+	LAB_CHECK(lab_trace_count("kvm_dmabuf_slot_unbind", match) == 1,
 		  "kvm-dmabuf-trace-unbind-private-revoke", "no kvm_dmabuf_slot_unbind with '%s'",
 		  match);
 	ret = vm_run(&vm, code_wr_rd, sizeof(code_wr_rd), &exit);
@@ -463,10 +319,10 @@ static void test_private(void)
 	close(fd);
 	goto out;
 out_unbind:
-	tsm_op(IOMMU_VDEVICE_TSM_UNBIND);
+	vmm_tsm_op(iommufd, vdev_id, IOMMU_VDEVICE_TSM_UNBIND);
 out:
-	write_str(holes, "default");
-	vm_destroy(&vm);
+	lab_write_str(holes, "default");
+	vmm_vm_destroy(&vm);
 }
 
 int main(void)

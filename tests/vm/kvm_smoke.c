@@ -7,12 +7,10 @@
  * (served from guest_memfd), then convert it to shared and see the guest read
  * what the host wrote into the slot's shared memory.
  */
-#include <linux/kvm.h>
 #include <stdint.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
 
 #include "lab.h"
+#include "vmm.h"
 
 #define MEM_SIZE	0x10000UL	/* slot 0: code at 0x1000 */
 #define PRIV_GPA	0x100000UL	/* slot 1: guest_memfd-backed */
@@ -29,9 +27,8 @@ static const uint8_t code_priv_rw[] = {
 static const uint8_t code_read[] = { 0xa0, 0x00, 0x00, 0xe6, PORT, 0xf4 };
 
 struct vm {
-	int fd, vcpu;
-	struct kvm_run *run;
-	uint8_t *mem, *shared;
+	struct vmm_vm vmm;
+	uint8_t *shared;
 };
 
 static int kvm_fd;
@@ -41,14 +38,14 @@ static int vcpu_start(struct vm *vm, const uint8_t *code, size_t len)
 	struct kvm_sregs sregs;
 	struct kvm_regs regs = { .rip = 0x1000, .rflags = 0x2 };
 
-	memcpy(vm->mem + 0x1000, code, len);
-	if (ioctl(vm->vcpu, KVM_GET_SREGS, &sregs))
+	memcpy(vm->vmm.mem + 0x1000, code, len);
+	if (ioctl(vm->vmm.vcpu, KVM_GET_SREGS, &sregs))
 		return -errno;
 	sregs.cs.base = 0;
 	sregs.cs.selector = 0;
 	sregs.ds.base = PRIV_GPA;
 	sregs.ds.selector = 0;
-	if (ioctl(vm->vcpu, KVM_SET_SREGS, &sregs) || ioctl(vm->vcpu, KVM_SET_REGS, &regs))
+	if (ioctl(vm->vmm.vcpu, KVM_SET_SREGS, &sregs) || ioctl(vm->vmm.vcpu, KVM_SET_REGS, &regs))
 		return -errno;
 	return 0;
 }
@@ -56,44 +53,19 @@ static int vcpu_start(struct vm *vm, const uint8_t *code, size_t len)
 /* run until the OUT; return the byte written, or -errno / -EPROTO */
 static int run_to_out(struct vm *vm)
 {
-	if (ioctl(vm->vcpu, KVM_RUN, 0))
+	if (ioctl(vm->vmm.vcpu, KVM_RUN, 0))
 		return -errno;
-	if (vm->run->exit_reason != KVM_EXIT_IO || vm->run->io.port != PORT ||
-	    vm->run->io.direction != KVM_EXIT_IO_OUT)
+	if (vm->vmm.run->exit_reason != KVM_EXIT_IO || vm->vmm.run->io.port != PORT ||
+	    vm->vmm.run->io.direction != KVM_EXIT_IO_OUT)
 		return -EPROTO;
-	return *((uint8_t *)vm->run + vm->run->io.data_offset);
+	return *((uint8_t *)vm->vmm.run + vm->vmm.run->io.data_offset);
 }
 
 static int run_to_hlt(struct vm *vm)
 {
-	if (ioctl(vm->vcpu, KVM_RUN, 0))
+	if (ioctl(vm->vmm.vcpu, KVM_RUN, 0))
 		return -errno;
-	return vm->run->exit_reason == KVM_EXIT_HLT ? 0 : -EPROTO;
-}
-
-static int vm_create(struct vm *vm, unsigned long type)
-{
-	struct kvm_userspace_memory_region2 r = {
-		.slot = 0, .guest_phys_addr = 0, .memory_size = MEM_SIZE,
-	};
-	int sz;
-
-	vm->fd = ioctl(kvm_fd, KVM_CREATE_VM, type);
-	if (vm->fd < 0)
-		return -errno;
-	vm->mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE,
-		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (vm->mem == MAP_FAILED)
-		return -ENOMEM;
-	r.userspace_addr = (uintptr_t)vm->mem;
-	if (ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION2, &r))
-		return -errno;
-	vm->vcpu = ioctl(vm->fd, KVM_CREATE_VCPU, 0);
-	if (vm->vcpu < 0)
-		return -errno;
-	sz = ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
-	vm->run = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_SHARED, vm->vcpu, 0);
-	return vm->run == MAP_FAILED ? -ENOMEM : 0;
+	return vm->vmm.run->exit_reason == KVM_EXIT_HLT ? 0 : -EPROTO;
 }
 
 static void test_type(const char *tag, unsigned long type)
@@ -103,7 +75,7 @@ static void test_type(const char *tag, unsigned long type)
 	int ret;
 
 	snprintf(name, sizeof(name), "kvm-%s-run-to-hlt", tag);
-	ret = vm_create(&vm, type);
+	ret = vmm_vm_create(&vm.vmm, kvm_fd, type, MEM_SIZE);
 	if (!ret)
 		ret = vcpu_start(&vm, code_out_hlt, sizeof(code_out_hlt));
 	if (!ret)
@@ -127,22 +99,22 @@ static void test_type(const char *tag, unsigned long type)
 	};
 	int gfd;
 
-	ret = ioctl(vm.fd, KVM_CHECK_EXTENSION, KVM_CAP_MEMORY_ATTRIBUTES);
+	ret = ioctl(vm.vmm.fd, KVM_CHECK_EXTENSION, KVM_CAP_MEMORY_ATTRIBUTES);
 	LAB_CHECK(ret & KVM_MEMORY_ATTRIBUTE_PRIVATE, "kvm-sw-protected-private-attr-supported",
 		  "KVM_CAP_MEMORY_ATTRIBUTES = %d", ret);
 
-	gfd = ioctl(vm.fd, KVM_CREATE_GUEST_MEMFD, &gmem);
+	gfd = ioctl(vm.vmm.fd, KVM_CREATE_GUEST_MEMFD, &gmem);
 	if (!LAB_CHECK(gfd >= 0, "kvm-guest-memfd", "KVM_CREATE_GUEST_MEMFD: %s", strerror(errno)))
 		goto out;
 	vm.shared = mmap(NULL, PRIV_SIZE, PROT_READ | PROT_WRITE,
 			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	r.userspace_addr = (uintptr_t)vm.shared;
 	r.guest_memfd = gfd;
-	ret = ioctl(vm.fd, KVM_SET_USER_MEMORY_REGION2, &r);
+	ret = ioctl(vm.vmm.fd, KVM_SET_USER_MEMORY_REGION2, &r);
 	if (!LAB_CHECK(ret == 0, "kvm-guest-memfd-slot", "KVM_SET_USER_MEMORY_REGION2: %s",
 		       strerror(errno)))
 		goto out;
-	ret = ioctl(vm.fd, KVM_SET_MEMORY_ATTRIBUTES, &attr);
+	ret = ioctl(vm.vmm.fd, KVM_SET_MEMORY_ATTRIBUTES, &attr);
 	if (!LAB_CHECK(ret == 0, "kvm-set-private-attribute", "KVM_SET_MEMORY_ATTRIBUTES: %s",
 		       strerror(errno)))
 		goto out;
@@ -156,7 +128,7 @@ static void test_type(const char *tag, unsigned long type)
 
 	/* back to shared: the guest now sees the host's page */
 	attr.attributes = 0;
-	ret = ioctl(vm.fd, KVM_SET_MEMORY_ATTRIBUTES, &attr);
+	ret = ioctl(vm.vmm.fd, KVM_SET_MEMORY_ATTRIBUTES, &attr);
 	vm.shared[0] = 0x77;
 	if (!ret)
 		ret = vcpu_start(&vm, code_read, sizeof(code_read));
@@ -166,8 +138,8 @@ static void test_type(const char *tag, unsigned long type)
 		  "guest read %#x after converting to shared, expected 0x77", ret);
 	close(gfd);
 out:
-	close(vm.vcpu);
-	close(vm.fd);
+	close(vm.vmm.vcpu);
+	close(vm.vmm.fd);
 }
 
 int main(void)

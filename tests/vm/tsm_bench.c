@@ -22,12 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <linux/iommufd.h>
-#include <linux/kvm.h>
-#include <linux/pci_regs.h>
-#include <linux/vfio.h>
-
 #include "lab.h"
+#include "vmm.h"
 
 #define ITERS		40
 
@@ -92,10 +88,6 @@ static void dev_setup(struct bench_dev *d, unsigned int vendor, unsigned int dev
 		      uint64_t virt_id)
 {
 	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind), .flags = 0 };
-	struct vfio_device_attach_iommufd_pt attach = { .argsz = sizeof(attach) };
-	struct iommu_hwpt_alloc hwpt = { .size = sizeof(hwpt) };
-	struct iommu_viommu_alloc viommu = { .size = sizeof(viommu) };
-	struct iommu_vdevice_alloc vdev = { .size = sizeof(vdev) };
 	char cdev[300];
 
 	if (lab_find_vfio_dev(vendor, device, d->bdf, sizeof(d->bdf), cdev, sizeof(cdev)))
@@ -107,35 +99,13 @@ static void dev_setup(struct bench_dev *d, unsigned int vendor, unsigned int dev
 	if (ioctl(d->devfd, VFIO_DEVICE_BIND_IOMMUFD, &bind))
 		die("VFIO_DEVICE_BIND_IOMMUFD");
 	d->dev_id = bind.out_devid;
-	hwpt.dev_id = d->dev_id;
-	hwpt.pt_id = ioas_id;
-	if (ioctl(iommufd, IOMMU_HWPT_ALLOC, &hwpt))
-		die("IOMMU_HWPT_ALLOC");
-	attach.pt_id = hwpt.out_hwpt_id;
-	if (ioctl(d->devfd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach))
-		die("VFIO_DEVICE_ATTACH_IOMMUFD_PT");
-	viommu.flags = IOMMU_VIOMMU_ALLOC_FLAG_KVM;
-	viommu.type = IOMMU_VIOMMU_TYPE_DEFAULT;
-	viommu.dev_id = d->dev_id;
-	viommu.hwpt_id = hwpt.out_hwpt_id;
-	viommu.kvm_fd = vmfd;
-	if (ioctl(iommufd, IOMMU_VIOMMU_ALLOC, &viommu))
-		die("IOMMU_VIOMMU_ALLOC");
-	vdev.viommu_id = viommu.out_viommu_id;
-	vdev.dev_id = d->dev_id;
-	vdev.virt_id = virt_id;
-	if (ioctl(iommufd, IOMMU_VDEVICE_ALLOC, &vdev))
-		die("IOMMU_VDEVICE_ALLOC");
-	d->vdev_id = vdev.out_vdevice_id;
+	if (vmm_tsm_attach(iommufd, d->devfd, d->dev_id, ioas_id, vmfd, virt_id, &d->vdev_id))
+		die("attach, vIOMMU and vDEVICE");
 }
 
 static void tsm_op(struct bench_dev *d, uint32_t type)
 {
-	struct iommu_vdevice_tsm_op op = {
-		.size = sizeof(op), .type = type, .vdevice_id = d->vdev_id,
-	};
-
-	if (ioctl(iommufd, IOMMU_VDEVICE_TSM_OP, &op))
+	if (vmm_tsm_op(iommufd, d->vdev_id, type))
 		die(type == IOMMU_VDEVICE_TSM_BIND ? "TSM bind" : "TSM unbind");
 }
 
@@ -169,17 +139,7 @@ static void many_holes(char *buf, size_t len)
 
 static int export_shared(struct bench_dev *d, uint64_t length)
 {
-	struct {
-		struct vfio_device_feature hdr;
-		struct vfio_device_feature_dma_buf get;
-		struct vfio_region_dma_range range;
-	} req = {
-		.hdr = { .argsz = sizeof(req),
-			 .flags = VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_DMA_BUF },
-		.get = { .region_index = 2, .open_flags = O_RDWR | O_CLOEXEC, .nr_ranges = 1 },
-		.range = { .offset = 0, .length = length },
-	};
-	int fd = ioctl(d->devfd, VFIO_DEVICE_FEATURE, &req);
+	int fd = vmm_export(d->devfd, 2, 0, length, 0);
 
 	if (fd < 0)
 		die("VFIO_DEVICE_FEATURE_DMA_BUF");
@@ -188,13 +148,7 @@ static int export_shared(struct bench_dev *d, uint64_t length)
 
 static void config_cmd(struct bench_dev *d, uint16_t cmd)
 {
-	struct vfio_region_info ri = {
-		.argsz = sizeof(ri), .index = VFIO_PCI_CONFIG_REGION_INDEX,
-	};
-
-	if (ioctl(d->devfd, VFIO_DEVICE_GET_REGION_INFO, &ri))
-		die("VFIO_DEVICE_GET_REGION_INFO");
-	if (pwrite(d->devfd, &cmd, sizeof(cmd), ri.offset + 4) != sizeof(cmd))
+	if (vmm_config_cmd(d->devfd, cmd))
 		die("config write");
 }
 

@@ -44,7 +44,6 @@
 #define MAXR		16
 #define MAXEV		64
 #define TRACING		"/sys/kernel/tracing"
-#define DEBUGFS		"/sys/kernel/debug"
 
 struct range {
 	uint64_t off, len;
@@ -583,39 +582,6 @@ static int trace_check(const char *name)
 			 i, i < ngot ? got_ev[i] : "(none)", i < nwant ? want_ev[i] : "(none)");
 }
 
-/* ---- fault injection ---------------------------------------------------- */
-
-static int fault_write(const char *name, const char *attr, const char *val)
-{
-	char path[160];
-
-	snprintf(path, sizeof(path), DEBUGFS "/%s/%s", name, attr);
-	return lab_write_str(path, val);
-}
-
-/*
- * Arm the fault attribute @name: let @space - 1 checks pass, then fail
- * @times of them. Disarm it with times 0.
- */
-static int fault_arm(const char *name, int times, int space)
-{
-	char t[16], s[16];
-	int ret;
-
-	snprintf(t, sizeof(t), "%d", times);
-	snprintf(s, sizeof(s), "%d", space);
-	ret = fault_write(name, "verbose", "0");
-	if (!ret)
-		ret = fault_write(name, "interval", "1");
-	if (!ret)
-		ret = fault_write(name, "space", s);
-	if (!ret)
-		ret = fault_write(name, "times", t);
-	if (!ret)
-		ret = fault_write(name, "probability", times ? "100" : "0");
-	return ret;
-}
-
 /* ---- the cases --------------------------------------------------------- */
 
 /*
@@ -706,7 +672,7 @@ static int kvm_debugfs_count(void)
 {
 	char prefix[32];
 	struct dirent *de;
-	DIR *d = opendir(DEBUGFS "/kvm");
+	DIR *d = opendir(LAB_DEBUGFS "/kvm");
 	int n = 0;
 
 	if (!d)
@@ -744,7 +710,7 @@ static void case_viommu_holds_kvm(void)
 	expect(ret, 0, "tsm-viommu-kvm-closed-fd-binds");
 
 	if (before < 0) {
-		lab_skip("tsm-viommu-kvm-reference", "no " DEBUGFS "/kvm");
+		lab_skip("tsm-viommu-kvm-reference", "no " LAB_DEBUGFS "/kvm");
 		destroy(viommu);
 		return;
 	}
@@ -1217,12 +1183,12 @@ static void case_fault_attrs(void)
 
 	shared_set(HOLES);
 	/* VFIO cannot revoke its mappings: EAGAIN, after the lock */
-	if (!expect(fault_arm("fail_vfio_pci_tsm", 1, 0), 0, "tsm-fault-vfio-arm"))
+	if (!expect(lab_fault_arm("fail_vfio_pci_tsm", 1, 0), 0, "tsm-fault-vfio-arm"))
 		return;
 	trace_start();
 	ret = tsm_op(vdev1, IOMMU_VDEVICE_TSM_BIND);
 	trace_stop();
-	fault_arm("fail_vfio_pci_tsm", 0, 0);
+	lab_fault_arm("fail_vfio_pci_tsm", 0, 0);
 	expect(ret, EAGAIN, "tsm-bind-revoke-fails-eagain");
 	LAB_CHECK(unbound(), "tsm-bind-eagain-unwound", "%s", why);
 	vm = trace_vm();
@@ -1233,11 +1199,11 @@ static void case_fault_attrs(void)
 	trace_check("tsm-trace-bind-eagain");
 
 	/* the TSM fails to lock the interface: EIO, nothing changed */
-	fault_arm("fail_pci_tsm_sw", 1, 0);
+	lab_fault_arm("fail_pci_tsm_sw", 1, 0);
 	trace_start();
 	ret = tsm_op(vdev1, IOMMU_VDEVICE_TSM_BIND);
 	trace_stop();
-	fault_arm("fail_pci_tsm_sw", 0, 0);
+	lab_fault_arm("fail_pci_tsm_sw", 0, 0);
 	expect(ret, EIO, "tsm-bind-lock-fails-eio");
 	LAB_CHECK(unbound(), "tsm-bind-lock-eio-unwound", "%s", why);
 	want_op("bind_begin", TDI1, vm, "USER", 0);
@@ -1245,18 +1211,18 @@ static void case_fault_attrs(void)
 	trace_check("tsm-trace-bind-lock-eio");
 
 	/* the interface report fails (the second check) */
-	fault_arm("fail_pci_tsm_sw", 1, 2);
+	lab_fault_arm("fail_pci_tsm_sw", 1, 2);
 	ret = tsm_op(vdev1, IOMMU_VDEVICE_TSM_BIND);
-	fault_arm("fail_pci_tsm_sw", 0, 0);
+	lab_fault_arm("fail_pci_tsm_sw", 0, 0);
 	expect(ret, EIO, "tsm-bind-report-fails-eio");
 	LAB_CHECK(unbound(), "tsm-bind-report-eio-unwound", "%s", why);
 
 	/* the start fails (the third check): the private ranges are reverted */
-	fault_arm("fail_pci_tsm_sw", 1, 3);
+	lab_fault_arm("fail_pci_tsm_sw", 1, 3);
 	trace_start();
 	ret = tsm_op(vdev1, IOMMU_VDEVICE_TSM_BIND);
 	trace_stop();
-	fault_arm("fail_pci_tsm_sw", 0, 0);
+	lab_fault_arm("fail_pci_tsm_sw", 0, 0);
 	expect(ret, EIO, "tsm-bind-start-fails-eio");
 	LAB_CHECK(unbound(), "tsm-bind-start-eio-unwound", "%s", why);
 	want_op("bind_begin", TDI1, vm, "USER", 0);
@@ -1283,45 +1249,28 @@ static void case_fault_attrs(void)
  */
 static void case_fail_nth(void)
 {
-	static const char *const slab_attrs[][2] = {
-		{ "failslab", "ignore-gfp-wait" }, { "fail_page_alloc", "ignore-gfp-wait" },
-	};
-	static const char *const quiet[] = {
-		"failslab", "fail_page_alloc", "fail_pci_tsm_sw", "fail_vfio_pci_tsm", "fail_iommufd",
-	};
 	struct iommu_vdevice_tsm_op bind = {
 		.size = sizeof(bind), .type = IOMMU_VDEVICE_TSM_BIND, .vdevice_id = vdev1,
 	};
-	char saved[2][8], path[128], buf[32], errs[256] = "", order[512] = "", bad[1024] = "";
-	int counts[160] = { 0 }, fd, nth, points = 0, tolerated = 0, ended = 0, ret, err, i;
+	char errs[256] = "", order[512] = "", bad[1024] = "";
+	int counts[160] = { 0 }, nth, points = 0, tolerated = 0, ended = 0, ret, err, i;
+	struct lab_fail_nth fail;
 	struct range want[MAXR];
 	int n = layout_of(holes, NHOLES, want);
 	unsigned long left;
 
 	shared_set(HOLES);
-	fd = open("/proc/thread-self/fail-nth", O_RDWR);
-	if (!LAB_CHECK(fd >= 0, "tsm-fail-nth-open", "/proc/thread-self/fail-nth: %s",
-		       strerror(errno)))
+	ret = lab_fail_nth_begin(&fail);
+	if (!LAB_CHECK(ret == 0, "tsm-fail-nth-open", "/proc/thread-self/fail-nth: %s",
+		       strerror(-ret)))
 		return;
-	for (i = 0; i < 2; i++) {
-		snprintf(path, sizeof(path), DEBUGFS "/%s/%s", slab_attrs[i][0], slab_attrs[i][1]);
-		lab_read_str(path, saved[i], sizeof(saved[i]));
-		lab_write_str(path, "N");
-	}
-	for (i = 0; i < 5; i++)
-		fault_write(quiet[i], "verbose", "0");
 
 	for (nth = 1; nth <= 500 && !ended; nth++) {
-		snprintf(buf, sizeof(buf), "%d", nth);
-		if (pwrite(fd, buf, strlen(buf), 0) < 0)
+		if (lab_fail_nth_set(&fail, nth))
 			break;
 		ret = ioctl(iommufd, IOMMU_VDEVICE_TSM_OP, &bind);
 		err = errno;
-		memset(buf, 0, sizeof(buf));
-		if (pread(fd, buf, sizeof(buf) - 1, 0) < 0)
-			buf[0] = 0;
-		pwrite(fd, "0", 1, 0);
-		left = strtoul(buf, NULL, 10);
+		left = lab_fail_nth_clear(&fail);
 
 		if (!ret) {
 			/* not reached: the whole bind ran with nothing failed */
@@ -1349,12 +1298,7 @@ static void case_fail_nth(void)
 				 lab_errname(err), lab_errname(-ret));
 		tsm_op(vdev1, IOMMU_VDEVICE_TSM_UNBIND);
 	}
-	close(fd);
-	for (i = 0; i < 2; i++) {
-		snprintf(path, sizeof(path), DEBUGFS "/%s/%s", slab_attrs[i][0], slab_attrs[i][1]);
-		if (saved[i][0])
-			lab_write_str(path, saved[i]);
-	}
+	lab_fail_nth_end(&fail);
 
 	for (i = 0; i < 160; i++)
 		if (counts[i])
@@ -1383,7 +1327,7 @@ static void case_tdi_error(void)
 	if (!expect(tsm_op(vdev1, IOMMU_VDEVICE_TSM_BIND), 0, "tsm-tdi-error-bind"))
 		return;
 	trace_start();
-	if (!expect(fault_arm("fail_pci_tsm_sw_tdi_error", 1, 0), 0, "tsm-tdi-error-arm")) {
+	if (!expect(lab_fault_arm("fail_pci_tsm_sw_tdi_error", 1, 0), 0, "tsm-tdi-error-arm")) {
 		trace_stop();
 		tsm_op(vdev1, IOMMU_VDEVICE_TSM_UNBIND);
 		return;
@@ -1394,7 +1338,7 @@ static void case_tdi_error(void)
 			break;
 		usleep(20000);
 	}
-	fault_arm("fail_pci_tsm_sw_tdi_error", 0, 0);
+	lab_fault_arm("fail_pci_tsm_sw_tdi_error", 0, 0);
 	trace_stop();
 	if (!LAB_CHECK(i < 500, "tsm-tdi-error-unbinds", "still bound 10 s after the TDI error")) {
 		tsm_op(vdev1, IOMMU_VDEVICE_TSM_UNBIND);

@@ -33,11 +33,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <linux/iommufd.h>
-#include <linux/kvm.h>
-#include <linux/vfio.h>
-
 #include "lab.h"
+#include "vmm.h"
 
 #define MiB		(1ULL << 20)
 #define SHARED_LEN	(2 * MiB)	/* BAR2 [0, 2 MiB) stays shared */
@@ -72,11 +69,7 @@ static void ioc(int fd, unsigned long req, void *arg, const char *what)
 static void setup(void)
 {
 	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind) };
-	struct vfio_device_attach_iommufd_pt attach = { .argsz = sizeof(attach) };
 	struct iommu_ioas_alloc ioas = { .size = sizeof(ioas) };
-	struct iommu_hwpt_alloc hwpt = { .size = sizeof(hwpt) };
-	struct iommu_viommu_alloc viommu = { .size = sizeof(viommu) };
-	struct iommu_vdevice_alloc vdev = { .size = sizeof(vdev), .virt_id = 7 };
 	char cdev[300], path[400];
 	int kvmfd;
 
@@ -98,45 +91,19 @@ static void setup(void)
 		die(cdev);
 	bind.iommufd = iommufd;
 	ioc(devfd, VFIO_DEVICE_BIND_IOMMUFD, &bind, "VFIO_DEVICE_BIND_IOMMUFD");
-	hwpt.dev_id = bind.out_devid;
-	hwpt.pt_id = ioas_id;
-	ioc(iommufd, IOMMU_HWPT_ALLOC, &hwpt, "IOMMU_HWPT_ALLOC");
-	attach.pt_id = hwpt.out_hwpt_id;
-	ioc(devfd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach, "VFIO_DEVICE_ATTACH_IOMMUFD_PT");
-	viommu.flags = IOMMU_VIOMMU_ALLOC_FLAG_KVM;
-	viommu.type = IOMMU_VIOMMU_TYPE_DEFAULT;
-	viommu.dev_id = bind.out_devid;
-	viommu.hwpt_id = hwpt.out_hwpt_id;
-	viommu.kvm_fd = vmfd;
-	ioc(iommufd, IOMMU_VIOMMU_ALLOC, &viommu, "IOMMU_VIOMMU_ALLOC");
-	vdev.viommu_id = viommu.out_viommu_id;
-	vdev.dev_id = bind.out_devid;
-	ioc(iommufd, IOMMU_VDEVICE_ALLOC, &vdev, "IOMMU_VDEVICE_ALLOC");
-	vdev_id = vdev.out_vdevice_id;
+	if (vmm_tsm_attach(iommufd, devfd, bind.out_devid, ioas_id, vmfd, 7, &vdev_id))
+		die("attach, vIOMMU and vDEVICE");
 }
 
 static int tsm_op(uint32_t type)
 {
-	struct iommu_vdevice_tsm_op op = { .size = sizeof(op), .type = type, .vdevice_id = vdev_id };
-
-	return ioctl(iommufd, IOMMU_VDEVICE_TSM_OP, &op);
+	return vmm_tsm_op(iommufd, vdev_id, type);
 }
 
 /* a DMABUF of BAR2 [off, off + len) */
 static int export(uint64_t off, uint64_t len, uint32_t flags)
 {
-	struct {
-		struct vfio_device_feature hdr;
-		struct vfio_device_feature_dma_buf get;
-		struct vfio_region_dma_range range;
-	} req = {
-		.hdr = { .argsz = sizeof(req),
-			 .flags = VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_DMA_BUF },
-		.get = { .region_index = 2, .open_flags = O_RDWR | O_CLOEXEC, .flags = flags,
-			 .nr_ranges = 1 },
-		.range = { .offset = off, .length = len },
-	};
-	int fd = ioctl(devfd, VFIO_DEVICE_FEATURE, &req);
+	int fd = vmm_export(devfd, 2, off, len, flags);
 
 	if (fd < 0)
 		die(flags ? "export a private DMABUF" : "export a shared DMABUF");

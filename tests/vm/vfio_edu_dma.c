@@ -7,12 +7,7 @@
  * same DMA no longer reaches the memory (the IOMMU translates; nothing
  * bypasses it).
  *
- * edu (QEMU hw/misc/edu.c): BAR0 registers 0x00 id (0x010000ed), 0x04
- * liveness (reads back inverted), DMA: 0x80 src, 0x88 dst, 0x90 count,
- * 0x98 cmd (bit 0 start/busy, bit 1 direction 1 = device -> RAM); the
- * device's buffer sits at device address 0x40000, 4 KiB. QEMU 7.2's edu
- * refuses (as a fatal hardware error) a transfer that ends exactly at the end
- * of that buffer, so the test moves XFER = 2 KiB.
+ * The device and its DMA engine: edu.h.
  */
 #include <linux/iommufd.h>
 #include <linux/pci_regs.h>
@@ -22,55 +17,18 @@
 #include <sys/mman.h>
 #include <time.h>
 
+#include "edu.h"
 #include "lab.h"
 
-#define EDU_ID		0x00
-#define EDU_LIVENESS	0x04
-#define EDU_DMA_SRC	0x80
-#define EDU_DMA_DST	0x88
-#define EDU_DMA_CNT	0x90
-#define EDU_DMA_CMD	0x98
-#define EDU_CMD_START	0x1
-#define EDU_CMD_TO_RAM	0x2
-#define EDU_BUF		0x40000
 #define PAGE		4096UL
-#define IOVA		0x100000UL	/* edu masks DMA addresses to 28 bits */
-#define XFER		2048U
+#define IOVA		0x100000UL	/* below edu's 28-bit DMA mask */
+#define XFER		EDU_XFER
 
 static volatile uint8_t *bar0;
 
 static uint32_t rd32(unsigned int off)
 {
-	return *(volatile uint32_t *)(bar0 + off);
-}
-
-static void wr32(unsigned int off, uint32_t v)
-{
-	*(volatile uint32_t *)(bar0 + off) = v;
-}
-
-static void wr64(unsigned int off, uint64_t v)
-{
-	*(volatile uint64_t *)(bar0 + off) = v;
-}
-
-/* run one DMA, wait for the engine; 0 or -ETIMEDOUT */
-static int edu_dma(uint64_t src, uint64_t dst, uint32_t len, int to_ram)
-{
-	struct timespec t0, t;
-
-	wr64(EDU_DMA_SRC, src);
-	wr64(EDU_DMA_DST, dst);
-	wr64(EDU_DMA_CNT, len);
-	wr64(EDU_DMA_CMD, EDU_CMD_START | (to_ram ? EDU_CMD_TO_RAM : 0));
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (rd32(EDU_DMA_CMD) & EDU_CMD_START) {
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		if (t.tv_sec - t0.tv_sec > 20)
-			return -ETIMEDOUT;
-		usleep(1000);
-	}
-	return 0;
+	return edu_rd32(bar0, off);
 }
 
 static int config_rw(int devfd, int write, unsigned int off, void *buf, size_t len)
@@ -101,7 +59,7 @@ int main(void)
 	uint8_t *mem;
 	int devfd, iommufd, ret, i, same;
 
-	ret = lab_find_vfio_dev(0x1234, 0x11e8, bdf, sizeof(bdf), cdev, sizeof(cdev));
+	ret = lab_find_vfio_dev(EDU_VENDOR, EDU_DEVICE, bdf, sizeof(bdf), cdev, sizeof(cdev));
 	if (!LAB_CHECK(ret == 0, "edu-vfio-cdev", "edu device or its vfio cdev not found: %s",
 		       strerror(-ret)))
 		return 1;
@@ -153,10 +111,10 @@ int main(void)
 	if (!LAB_CHECK(bar0 != MAP_FAILED, "edu-bar0-mmap", "mmap BAR0: %s", strerror(errno)))
 		return 1;
 
-	LAB_CHECK(rd32(EDU_ID) == 0x010000ed, "edu-id", "id register reads %#x", rd32(EDU_ID));
-	wr32(EDU_LIVENESS, 0x12345678);
-	LAB_CHECK(rd32(EDU_LIVENESS) == ~0x12345678u, "edu-liveness", "liveness reads %#x",
-		  rd32(EDU_LIVENESS));
+	LAB_CHECK(rd32(EDU_REG_ID) == 0x010000ed, "edu-id", "id register reads %#x", rd32(EDU_REG_ID));
+	edu_wr32(bar0, EDU_REG_LIVENESS, 0x12345678);
+	LAB_CHECK(rd32(EDU_REG_LIVENESS) == ~0x12345678u, "edu-liveness", "liveness reads %#x",
+		  rd32(EDU_REG_LIVENESS));
 
 	/* bus mastering, so the device may DMA at all */
 	if (config_rw(devfd, 0, PCI_COMMAND, &cmd, sizeof(cmd)) == 0) {
@@ -164,9 +122,9 @@ int main(void)
 		config_rw(devfd, 1, PCI_COMMAND, &cmd, sizeof(cmd));
 	}
 
-	ret = edu_dma(IOVA, EDU_BUF, XFER, 0);
+	ret = edu_dma(bar0, IOVA, EDU_BUF, XFER, 0);
 	if (!ret)
-		ret = edu_dma(EDU_BUF, IOVA + PAGE, XFER, 1);
+		ret = edu_dma(bar0, EDU_BUF, IOVA + PAGE, XFER, 1);
 	LAB_CHECK(ret == 0, "edu-dma-complete", "DMA engine did not finish");
 	LAB_CHECK(memcmp(mem, mem + PAGE, XFER) == 0, "edu-dma-through-viommu",
 		  "the page written by the device differs from the page it read");
@@ -179,7 +137,7 @@ int main(void)
 	LAB_CHECK(ret == 0 && unmap.length == 2 * PAGE, "edu-ioas-unmap", "IOMMU_IOAS_UNMAP: %s",
 		  strerror(errno));
 	memset(mem + PAGE, 0x5a, PAGE);
-	edu_dma(EDU_BUF, IOVA + PAGE, XFER, 1);
+	edu_dma(bar0, EDU_BUF, IOVA + PAGE, XFER, 1);
 	for (same = 1, i = 0; i < (int)PAGE; i++)
 		if (mem[PAGE + i] != 0x5a)
 			same = 0;

@@ -16,6 +16,8 @@
 #include <reorder.h>
 #include "scenario.h"
 
+void fmt_record(char *buf, size_t len, const struct tsm_rec_hdr *rec);
+
 static int failures;
 static char why[512];
 
@@ -1299,6 +1301,60 @@ static int t_file_1_0_header(void)
 	return 0;
 }
 
+/* ---- the human-readable line of a record (live, report) ---- */
+
+static int t_fmt_record(void)
+{
+	struct tsm_ev_pci_tsm_tdi_state st = {
+		.hdr = { .type = TSM_REC_PCI_TSM_TDI_STATE, .size = sizeof(st), .cpu = 1,
+			 .pid = 4242, .ts = 12000000042ULL, .seq = 7 },
+		.dev = 0x20, .tdi_id = 66, .old_state = 2, .new_state = 3,
+	};
+	struct tsm_ev_pci_tsm_op op = {
+		.hdr = { .type = TSM_REC_PCI_TSM_BIND_END, .size = sizeof(op), .cpu = 13,
+			 .pid = 1234567, .ts = 3, .seq = 12345678 },
+		.dev = 0x12345, .tdi_id = 0xffffffff, .vm = 0xffff888000001000ULL, .ret = -16,
+	};
+	struct tsm_ev_pci_tsm_op un = {
+		.hdr = { .type = TSM_REC_PCI_TSM_UNBIND_BEGIN, .size = sizeof(un), .seq = 1 },
+		.reason = 9,
+	};
+	struct tsm_ev_kvm_dmabuf_slot sl = {
+		.hdr = { .type = TSM_REC_KVM_DMABUF_SLOT_BIND, .size = sizeof(sl), .cpu = 1,
+			 .pid = 77, .ts = 5000000001ULL, .seq = 99 },
+		.vm = 0xabc, .slot = 0x10001, .gfn = 0x100, .buf = 77, .pfn = 0x100200,
+		.npfns = 0xffe00, .arg = 1,
+	};
+	struct tsm_rec_lost lo = {
+		.hdr = { .type = TSM_REC_LOST, .size = sizeof(lo), .pid = 1,
+			 .ts = 99999000000000ULL, .seq = 100 },
+		.nr = 5, .source = 1,
+	};
+	static const char *const want[] = {
+		"seq 7         12.000000042 cpu 1  pid 4242   pci_tsm_tdi_state dev=0000:00:04.0 tdi_id=66 RUN->ERROR",
+		"seq 12345678     0.000000003 cpu 13 pid 1234567 pci_tsm_bind_end dev=0001:23:08.5 tdi_id=4294967295 vm=0xffff888000001000 reason=0 ret=-16",
+		"seq 1          0.000000000 cpu 0  pid 0      pci_tsm_unbind_begin dev=0000:00:00.0 tdi_id=0 vm=0x0 reason=? ret=0",
+		"seq 99         5.000000001 cpu 1  pid 77     kvm_dmabuf_slot_bind vm=0xabc slot=0x10001 gfn=0x100 buf=77 pfn=0x100200 npfns=0xffe00 private=1",
+		"seq 100    99999.000000000 cpu 0  pid 1      lost nr=5 source=MAP_FULL",
+	};
+	const struct tsm_rec_hdr *recs[] = { &st.hdr, &op.hdr, &un.hdr, &sl.hdr, &lo.hdr };
+	char line[512];
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(recs); i++) {
+		fmt_record(line, sizeof(line), recs[i]);
+		CHECK(!strcmp(line, want[i]), "record %u: '%.200s', want '%.200s'", i, line, want[i]);
+	}
+	/* a short buffer gets the start of the line, terminated */
+	for (i = 1; i < 40; i++) {
+		memset(line, 'x', sizeof(line));
+		fmt_record(line, i, recs[1]);
+		CHECK(strlen(line) == i - 1 && !strncmp(line, want[1], i - 1),
+		      "%u bytes: '%.60s'", i, line);
+	}
+	return 0;
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir)) {
@@ -1352,6 +1408,7 @@ int main(void)
 	run("coverage-no-kvm-events-ioas-violation-found", t_coverage_no_kvm_violation);
 	run("coverage-unobserved-event-seen-incomplete", t_coverage_contradiction);
 	run("reorder-releases-in-sequence-order", t_reorder);
+	run("print-record-line", t_fmt_record);
 	run("live-out-of-order-records-same-verdicts", t_live_out_of_order_same_verdicts);
 	run("fuzz-random-records-never-crash-never-false-pass", t_fuzz_engine);
 	run("fuzz-checksummed-garbage-file", t_fuzz_file);

@@ -133,7 +133,6 @@ static void print_violations(struct live *l, bool all)
 		l->printed++;
 		l->waited = 0;
 	}
-	fflush(stdout);
 }
 
 /* a record in sequence order: to the file, to the engine, to the screen */
@@ -320,6 +319,8 @@ int run_live(const struct live_opts *o)
 		} else {
 			idle_since = 0;
 		}
+		/* what this batch printed goes out now, in one write */
+		fflush(stdout);
 		if (deadline && mono_ns() >= deadline)
 			break;
 	}

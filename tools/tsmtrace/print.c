@@ -8,10 +8,95 @@
 #include "builtin.h"
 #include "util.h"
 
+/*
+ * A line being built. live prints every transition, and in the lab guest
+ * snprintf() made printing cost more than everything else the reader does
+ * for an event together: the fields are put by hand. Writes stop at the end
+ * of the buffer, which stays NUL-terminated.
+ */
+struct line {
+	char *p, *end;		/* end: the last byte, kept for the NUL */
+};
+
+static void put_c(struct line *l, char c)
+{
+	if (l->p < l->end)
+		*l->p++ = c;
+}
+
+static void put_s(struct line *l, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n > (size_t)(l->end - l->p))
+		n = l->end - l->p;
+	memcpy(l->p, s, n);
+	l->p += n;
+}
+
+/* @v in @base, padded to @width: with @pad on the left, or spaces on the right */
+static void put_num(struct line *l, uint64_t v, unsigned int base, unsigned int width,
+		    char pad, bool left_pad)
+{
+	char d[24], *q = d + sizeof(d);
+	unsigned int n;
+
+	do {
+		*--q = "0123456789abcdef"[base == 16 ? v & 15 : v % 10];
+		v = base == 16 ? v >> 4 : v / 10;
+	} while (v);
+	n = d + sizeof(d) - q;
+	if (left_pad)
+		for (; width > n; width--)
+			put_c(l, pad);
+	if (n > (size_t)(l->end - l->p))
+		n = l->end - l->p;
+	memcpy(l->p, q, n);
+	l->p += n;
+	for (n = d + sizeof(d) - q; !left_pad && width > n; width--)
+		put_c(l, ' ');
+}
+
+static void put_u(struct line *l, uint64_t v)
+{
+	put_num(l, v, 10, 0, ' ', true);
+}
+
+static void put_hex(struct line *l, uint64_t v)
+{
+	put_s(l, "0x");
+	put_num(l, v, 16, 0, ' ', true);
+}
+
+static void put_dev(struct line *l, __u32 dev)
+{
+	put_num(l, dev >> 16, 16, 4, '0', true);
+	put_c(l, ':');
+	put_num(l, (dev >> 8) & 0xff, 16, 2, '0', true);
+	put_c(l, ':');
+	put_num(l, (dev >> 3) & 0x1f, 16, 2, '0', true);
+	put_c(l, '.');
+	put_num(l, dev & 7, 16, 0, '0', true);
+}
+
+static void line_init(struct line *l, char *buf, size_t len)
+{
+	l->p = buf;
+	l->end = buf + len - 1;
+}
+
+static void line_end(struct line *l)
+{
+	*l->p = 0;
+}
+
 void fmt_dev(char *buf, size_t len, __u32 dev)
 {
-	snprintf(buf, len, "%04x:%02x:%02x.%x", dev >> 16, (dev >> 8) & 0xff,
-		 (dev >> 3) & 0x1f, dev & 7);
+	struct line l;
+
+	line_init(&l, buf, len);
+	put_dev(&l, dev);
+	line_end(&l);
 }
 
 /* "SSSS:BB:DD.F", "BB:DD.F" or a number (0x...) */
@@ -56,11 +141,8 @@ static const char *const lost_names[] = { "RINGBUF", "MAP_FULL", "READER" };
 #define SYM(v, n) sym(v, n, ARRAY_SIZE(n))
 
 /* the event's fields as key=value */
-static void fmt_fields(char *b, size_t len, const struct tsm_rec_hdr *rec)
+static void put_fields(struct line *l, const struct tsm_rec_hdr *rec)
 {
-	char dev[16];
-
-	*b = 0;
 	switch (rec->type) {
 	case TSM_REC_PCI_TSM_BIND_BEGIN:
 	case TSM_REC_PCI_TSM_BIND_END:
@@ -69,53 +151,87 @@ static void fmt_fields(char *b, size_t len, const struct tsm_rec_hdr *rec)
 		const struct tsm_ev_pci_tsm_op *e = (const void *)rec;
 		bool unbind = rec->type >= TSM_REC_PCI_TSM_UNBIND_BEGIN;
 
-		fmt_dev(dev, sizeof(dev), e->dev);
-		snprintf(b, len, "dev=%s tdi_id=%u vm=0x%" PRIx64 " reason=%s ret=%d", dev,
-			 e->tdi_id, (uint64_t)e->vm,
-			 unbind ? SYM(e->reason, unbind_names) : "0", e->ret);
+		put_s(l, "dev=");
+		put_dev(l, e->dev);
+		put_s(l, " tdi_id=");
+		put_u(l, e->tdi_id);
+		put_s(l, " vm=");
+		put_hex(l, e->vm);
+		put_s(l, " reason=");
+		put_s(l, unbind ? SYM(e->reason, unbind_names) : "0");
+		put_s(l, " ret=");
+		if (e->ret < 0)
+			put_c(l, '-');
+		put_u(l, e->ret < 0 ? -(int64_t)e->ret : e->ret);
 		break;
 	}
 	case TSM_REC_PCI_TSM_TDI_STATE: {
 		const struct tsm_ev_pci_tsm_tdi_state *e = (const void *)rec;
 
-		fmt_dev(dev, sizeof(dev), e->dev);
-		snprintf(b, len, "dev=%s tdi_id=%u %s->%s", dev, e->tdi_id,
-			 SYM(e->old_state, tdi_names), SYM(e->new_state, tdi_names));
+		put_s(l, "dev=");
+		put_dev(l, e->dev);
+		put_s(l, " tdi_id=");
+		put_u(l, e->tdi_id);
+		put_c(l, ' ');
+		put_s(l, SYM(e->old_state, tdi_names));
+		put_s(l, "->");
+		put_s(l, SYM(e->new_state, tdi_names));
 		break;
 	}
 	case TSM_REC_PCI_TSM_RANGE: {
 		const struct tsm_ev_pci_tsm_range *e = (const void *)rec;
 
-		fmt_dev(dev, sizeof(dev), e->dev);
-		snprintf(b, len, "dev=%s bar=%u pfn=0x%" PRIx64 " npfns=0x%" PRIx64 " %s->%s",
-			 dev, e->bar, (uint64_t)e->pfn, (uint64_t)e->npfns,
-			 SYM(e->old_attr, attr_names), SYM(e->new_attr, attr_names));
+		put_s(l, "dev=");
+		put_dev(l, e->dev);
+		put_s(l, " bar=");
+		put_u(l, e->bar);
+		put_s(l, " pfn=");
+		put_hex(l, e->pfn);
+		put_s(l, " npfns=");
+		put_hex(l, e->npfns);
+		put_c(l, ' ');
+		put_s(l, SYM(e->old_attr, attr_names));
+		put_s(l, "->");
+		put_s(l, SYM(e->new_attr, attr_names));
 		break;
 	}
 	case TSM_REC_VFIO_DMABUF_EXPORT_RANGE: {
 		const struct tsm_ev_vfio_dmabuf_range *e = (const void *)rec;
 
-		fmt_dev(dev, sizeof(dev), e->dev);
-		snprintf(b, len, "buf=%" PRIu64 " dev=%s bar=%u kind=%s pfn=0x%" PRIx64 " npfns=0x%" PRIx64,
-			 (uint64_t)e->buf, dev, e->bar, SYM(e->kind, kind_names),
-			 (uint64_t)e->pfn, (uint64_t)e->npfns);
+		put_s(l, "buf=");
+		put_u(l, e->buf);
+		put_s(l, " dev=");
+		put_dev(l, e->dev);
+		put_s(l, " bar=");
+		put_u(l, e->bar);
+		put_s(l, " kind=");
+		put_s(l, SYM(e->kind, kind_names));
+		put_s(l, " pfn=");
+		put_hex(l, e->pfn);
+		put_s(l, " npfns=");
+		put_hex(l, e->npfns);
 		break;
 	}
 	case TSM_REC_VFIO_DMABUF_EXPORT:
 	case TSM_REC_VFIO_DMABUF_REVOKE:
 	case TSM_REC_VFIO_DMABUF_RELEASE: {
 		const struct tsm_ev_vfio_dmabuf_obj *e = (const void *)rec;
-		char arg[32];
 
-		fmt_dev(dev, sizeof(dev), e->dev);
-		if (rec->type == TSM_REC_VFIO_DMABUF_EXPORT)
-			snprintf(arg, sizeof(arg), " nr_ranges=%u", e->arg);
-		else if (rec->type == TSM_REC_VFIO_DMABUF_REVOKE)
-			snprintf(arg, sizeof(arg), " reason=%s", SYM(e->arg, revoke_names));
-		else
-			arg[0] = 0;
-		snprintf(b, len, "buf=%" PRIu64 " dev=%s bar=%u kind=%s%s", (uint64_t)e->buf,
-			 dev, e->bar, SYM(e->kind, kind_names), arg);
+		put_s(l, "buf=");
+		put_u(l, e->buf);
+		put_s(l, " dev=");
+		put_dev(l, e->dev);
+		put_s(l, " bar=");
+		put_u(l, e->bar);
+		put_s(l, " kind=");
+		put_s(l, SYM(e->kind, kind_names));
+		if (rec->type == TSM_REC_VFIO_DMABUF_EXPORT) {
+			put_s(l, " nr_ranges=");
+			put_u(l, e->arg);
+		} else if (rec->type == TSM_REC_VFIO_DMABUF_REVOKE) {
+			put_s(l, " reason=");
+			put_s(l, SYM(e->arg, revoke_names));
+		}
 		break;
 	}
 	case TSM_REC_IOMMUFD_IOAS_MAP_DMABUF:
@@ -123,57 +239,104 @@ static void fmt_fields(char *b, size_t len, const struct tsm_rec_hdr *rec)
 		const struct tsm_ev_iommufd_ioas_dmabuf *e = (const void *)rec;
 		bool map = rec->type == TSM_REC_IOMMUFD_IOAS_MAP_DMABUF;
 
-		snprintf(b, len, "ctx=0x%" PRIx64 " ioas=%u iova=0x%" PRIx64 " buf=%" PRIu64
-			 " pfn=0x%" PRIx64 " npfns=0x%" PRIx64 " %s=%s",
-			 (uint64_t)e->ctx, e->ioas, (uint64_t)e->iova, (uint64_t)e->buf,
-			 (uint64_t)e->pfn, (uint64_t)e->npfns, map ? "kind" : "reason",
-			 map ? SYM(e->arg, kind_names) : SYM(e->arg, unmap_names));
+		put_s(l, "ctx=");
+		put_hex(l, e->ctx);
+		put_s(l, " ioas=");
+		put_u(l, e->ioas);
+		put_s(l, " iova=");
+		put_hex(l, e->iova);
+		put_s(l, " buf=");
+		put_u(l, e->buf);
+		put_s(l, " pfn=");
+		put_hex(l, e->pfn);
+		put_s(l, " npfns=");
+		put_hex(l, e->npfns);
+		put_s(l, map ? " kind=" : " reason=");
+		put_s(l, map ? SYM(e->arg, kind_names) : SYM(e->arg, unmap_names));
 		break;
 	}
 	case TSM_REC_KVM_DMABUF_SLOT_BIND:
 	case TSM_REC_KVM_DMABUF_SLOT_UNBIND: {
 		const struct tsm_ev_kvm_dmabuf_slot *e = (const void *)rec;
-		bool bind = rec->type == TSM_REC_KVM_DMABUF_SLOT_BIND;
-		char arg[32];
 
-		if (bind)
-			snprintf(arg, sizeof(arg), "private=%u", e->arg);
-		else
-			snprintf(arg, sizeof(arg), "reason=%s", SYM(e->arg, unmap_names));
-		snprintf(b, len, "vm=0x%" PRIx64 " slot=0x%x gfn=0x%" PRIx64 " buf=%" PRIu64
-			 " pfn=0x%" PRIx64 " npfns=0x%" PRIx64 " %s",
-			 (uint64_t)e->vm, e->slot, (uint64_t)e->gfn, (uint64_t)e->buf,
-			 (uint64_t)e->pfn, (uint64_t)e->npfns, arg);
+		put_s(l, "vm=");
+		put_hex(l, e->vm);
+		put_s(l, " slot=");
+		put_hex(l, e->slot);
+		put_s(l, " gfn=");
+		put_hex(l, e->gfn);
+		put_s(l, " buf=");
+		put_u(l, e->buf);
+		put_s(l, " pfn=");
+		put_hex(l, e->pfn);
+		put_s(l, " npfns=");
+		put_hex(l, e->npfns);
+		if (rec->type == TSM_REC_KVM_DMABUF_SLOT_BIND) {
+			put_s(l, " private=");
+			put_u(l, e->arg);
+		} else {
+			put_s(l, " reason=");
+			put_s(l, SYM(e->arg, unmap_names));
+		}
 		break;
 	}
 	case TSM_REC_LOST: {
 		const struct tsm_rec_lost *e = (const void *)rec;
 
-		snprintf(b, len, "nr=%" PRIu64 " source=%s", (uint64_t)e->nr,
-			 SYM(e->source, lost_names));
+		put_s(l, "nr=");
+		put_u(l, e->nr);
+		put_s(l, " source=");
+		put_s(l, SYM(e->source, lost_names));
 		break;
 	}
 	case TSM_REC_STACK: {
 		const struct tsm_rec_stack *e = (const void *)rec;
 
-		snprintf(b, len, "event_seq=%" PRIu64 " frames=%u", (uint64_t)e->event_seq, e->nr);
+		put_s(l, "event_seq=");
+		put_u(l, e->event_seq);
+		put_s(l, " frames=");
+		put_u(l, e->nr);
 		break;
 	}
 	default:
-		snprintf(b, len, "type=%u size=%u", rec->type, rec->size);
+		put_s(l, "type=");
+		put_u(l, rec->type);
+		put_s(l, " size=");
+		put_u(l, rec->size);
 		break;
 	}
 }
 
+static void fmt_fields(char *b, size_t len, const struct tsm_rec_hdr *rec)
+{
+	struct line l;
+
+	line_init(&l, b, len);
+	put_fields(&l, rec);
+	line_end(&l);
+}
+
+/* "seq N  S.NNNNNNNNN cpu C  pid P      event fields" */
 void fmt_record(char *buf, size_t len, const struct tsm_rec_hdr *rec)
 {
-	char f[256];
+	struct line l;
 
-	fmt_fields(f, sizeof(f), rec);
-	snprintf(buf, len, "seq %-6" PRIu64 " %5" PRIu64 ".%09" PRIu64 " cpu %-2u pid %-6u %s %s",
-		 (uint64_t)rec->seq, (uint64_t)(rec->ts / 1000000000ULL),
-		 (uint64_t)(rec->ts % 1000000000ULL), rec->cpu, rec->pid,
-		 tsm_rec_name(rec->type), f);
+	line_init(&l, buf, len);
+	put_s(&l, "seq ");
+	put_num(&l, rec->seq, 10, 6, ' ', false);
+	put_c(&l, ' ');
+	put_num(&l, rec->ts / 1000000000ULL, 10, 5, ' ', true);
+	put_c(&l, '.');
+	put_num(&l, rec->ts % 1000000000ULL, 10, 9, '0', true);
+	put_s(&l, " cpu ");
+	put_num(&l, rec->cpu, 10, 2, ' ', false);
+	put_s(&l, " pid ");
+	put_num(&l, rec->pid, 10, 6, ' ', false);
+	put_c(&l, ' ');
+	put_s(&l, tsm_rec_name(rec->type));
+	put_c(&l, ' ');
+	put_fields(&l, rec);
+	line_end(&l);
 }
 
 void json_str(FILE *f, const char *s)

@@ -13,7 +13,8 @@
  * tool prints, never to what it checks.
  *
  * The in-kernel state is bounded (TSM_SMALL_RANGES private ranges and
- * mappings per device, fixed-size maps); what does not fit is counted as lost, and the
+ * mappings per device, fixed-size maps of devices and DMABUFs; nothing per
+ * mapping); what does not fit is counted as lost, and the
  * userspace engine, which replays every record with unbounded state, stays
  * the judge of the verdict.
  *
@@ -32,7 +33,6 @@
 
 #define MAX_DEVS	256
 #define MAX_BUFS	8192
-#define MAX_MAPS	65536
 
 /* an IOAS area or a slot of one of the device's DMABUFs */
 struct dev_map {
@@ -64,20 +64,6 @@ struct buf_state {
 	__u32 nr_maps;		/* IOAS areas and slots derived from it */
 };
 
-struct map_key {
-	__u64 a, b, c;		/* (ctx, 1 << 32 | ioas, iova) or (vm, 2 << 32 | slot, 0) */
-};
-
-struct map_state {
-	__u64 buf;
-	__u64 pfn;
-	__u64 npfns;
-	__u32 dev;
-	__u32 shared;		/* an IOAS area or a shared slot */
-	__u32 in_dev;		/* counted in the device's nr_total */
-	__u32 __pad;
-};
-
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 4 << 20);
@@ -96,13 +82,6 @@ struct {
 	__type(key, __u64);
 	__type(value, struct buf_state);
 } bufs SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, MAX_MAPS);
-	__type(key, struct map_key);
-	__type(value, struct map_state);
-} maps SEC(".maps");
 
 /* [0] events lost to a full ring buffer, [1] to a full state map */
 struct {
@@ -473,16 +452,19 @@ int BPF_PROG(vfio_dmabuf_release, __u64 buf, __u32 dev, __u32 bar, __u32 kind, _
 
 /* ---- mappings: iommufd areas and KVM slots ---- */
 
-static __always_inline __u32 map_added(struct map_key *k, __u64 buf, __u64 pfn, __u64 npfns,
+/*
+ * A mapping of [pfn, +npfns) of @buf: an IOAS area, or a KVM slot (@vm).
+ * Only the counts and the device's small list change: the unmap event
+ * repeats the map event's DMABUF and PFNs, so nothing is kept per mapping.
+ */
+static __always_inline __u32 map_added(__u64 vm, __u64 buf, __u64 pfn, __u64 npfns,
 				       __u32 type, __u32 arg, bool shared, __u32 ioas_kind)
 {
-	struct map_state m = { .buf = buf, .pfn = pfn, .npfns = npfns, .shared = shared };
 	struct buf_state *b = bpf_map_lookup_elem(&bufs, &buf);
 	struct dev_state *d = NULL;
 	__u32 facts = 0;
 
 	if (b) {
-		m.dev = b->dev;
 		d = dev_get(b->dev);
 		if (b->kind == TSM_DMABUF_PRIVATE)
 			facts |= TSM_F_BUF_PRIVATE;
@@ -497,11 +479,8 @@ static __always_inline __u32 map_added(struct map_key *k, __u64 buf, __u64 pfn, 
 	if (type == TSM_REC_IOMMUFD_IOAS_MAP_DMABUF && ioas_kind == TSM_DMABUF_PRIVATE)
 		facts |= TSM_F_BUF_PRIVATE;
 	facts |= private_facts(d, pfn, npfns);
-	if (!d || !d->vm || (type == TSM_REC_KVM_DMABUF_SLOT_BIND && d->vm == k->a))
+	if (!d || !d->vm || (type == TSM_REC_KVM_DMABUF_SLOT_BIND && d->vm == vm))
 		facts |= TSM_F_VM_BOUND;
-	m.in_dev = !!d;
-	if (bpf_map_update_elem(&maps, k, &m, BPF_ANY))
-		count_lost(TSM_LOST_MAP_FULL);
 	if (d) {
 		__u32 i = d->nr_m;
 
@@ -516,26 +495,31 @@ static __always_inline __u32 map_added(struct map_key *k, __u64 buf, __u64 pfn, 
 	return tsm_check(type, arg, facts);
 }
 
-static __always_inline void map_removed(struct map_key *k)
+/*
+ * The mapping of [pfn, +npfns) of @buf went away. A DMABUF outlives its
+ * mappings and a device's state is never dropped, so the lookups find what
+ * map_added() found: a mapping counted nowhere then is counted nowhere now.
+ */
+static __always_inline void map_removed(__u64 buf, __u64 pfn, __u64 npfns, bool ioas)
 {
-	struct map_state *m = bpf_map_lookup_elem(&maps, k);
+	struct buf_state *b = bpf_map_lookup_elem(&bufs, &buf);
 	struct dev_state *d;
-	struct buf_state *b;
-	__u32 i;
+	__u32 i, shared;
 
-	if (!m)
+	if (!b)
 		return;
-	b = bpf_map_lookup_elem(&bufs, &m->buf);
-	if (b && b->nr_maps)
+	if (b->nr_maps)
 		__sync_fetch_and_add(&b->nr_maps, (__u32)-1);
-	d = m->in_dev ? bpf_map_lookup_elem(&devs, &m->dev) : NULL;
+	/* an IOAS area is shared; a slot as its DMABUF */
+	shared = ioas || b->kind != TSM_DMABUF_PRIVATE;
+	d = bpf_map_lookup_elem(&devs, &b->dev);
 	if (d && d->nr_total) {
 		/* drop one entry of that range (identical ones are alike) */
 		for (i = 0; i < TSM_SMALL_RANGES; i++) {
 			if (i >= d->nr_m)
 				break;
-			if (d->m[i].pfn == m->pfn && d->m[i].npfns == m->npfns &&
-			    d->m[i].shared == m->shared) {
+			if (d->m[i].pfn == pfn && d->m[i].npfns == npfns &&
+			    d->m[i].shared == shared) {
 				__u32 last = d->nr_m - 1;
 
 				if (last < TSM_SMALL_RANGES)
@@ -546,21 +530,19 @@ static __always_inline void map_removed(struct map_key *k)
 		}
 		d->nr_total--;
 	}
-	bpf_map_delete_elem(&maps, k);
 }
 
 static __always_inline int ioas_event(void *ctx, __u32 type, __u64 ictx, __u32 ioas, __u64 iova,
 				      __u64 buf, __u64 pfn, __u64 npfns, __u32 arg)
 {
-	struct map_key k = { .a = ictx, .b = (1ULL << 32) | ioas, .c = iova };
 	struct tsm_ev_iommufd_ioas_dmabuf *e;
 	__u32 rules = 0;
 	__u64 s;
 
 	if (type == TSM_REC_IOMMUFD_IOAS_MAP_DMABUF)
-		rules = map_added(&k, buf, pfn, npfns, type, 0, true, arg);
+		rules = map_added(0, buf, pfn, npfns, type, 0, true, arg);
 	else
-		map_removed(&k);
+		map_removed(buf, pfn, npfns, true);
 	e = rec_reserve(type, sizeof(*e), &s);
 	if (!e)
 		return 0;
@@ -596,15 +578,14 @@ int BPF_PROG(iommufd_ioas_unmap_dmabuf, __u64 ictx, __u32 ioas, __u64 iova, __u6
 static __always_inline int slot_event(void *ctx, __u32 type, __u64 vm, __u32 slot, __u64 gfn,
 				      __u64 buf, __u64 pfn, __u64 npfns, __u32 arg)
 {
-	struct map_key k = { .a = vm, .b = (2ULL << 32) | slot, .c = 0 };
 	struct tsm_ev_kvm_dmabuf_slot *e;
 	__u32 rules = 0;
 	__u64 s;
 
 	if (type == TSM_REC_KVM_DMABUF_SLOT_BIND)
-		rules = map_added(&k, buf, pfn, npfns, type, arg, !arg, 0);
+		rules = map_added(vm, buf, pfn, npfns, type, arg, !arg, 0);
 	else
-		map_removed(&k);
+		map_removed(buf, pfn, npfns, false);
 	e = rec_reserve(type, sizeof(*e), &s);
 	if (!e)
 		return 0;

@@ -32,7 +32,8 @@
 #include <tsmtrace/invariants.h>
 
 #define MAX_DEVS	256
-#define MAX_BUFS	8192
+#define MAX_BUFS	8192	/* a power of two */
+#define BUF_PROBES	4
 
 /* an IOAS area or a slot of one of the device's DMABUFs */
 struct dev_map {
@@ -58,10 +59,12 @@ struct dev_state {
 };
 
 struct buf_state {
+	__u64 buf;		/* the DMABUF's id; 0: the slot is free */
 	__u32 dev;
 	__u32 kind;
 	__u32 revoked;
 	__u32 nr_maps;		/* IOAS areas and slots derived from it */
+	__u32 __pad;
 };
 
 struct {
@@ -76,10 +79,15 @@ struct {
 	__type(value, struct dev_state);
 } devs SEC(".maps");
 
+/*
+ * The live DMABUFs, open-addressed by id: an array lookup takes no lock,
+ * where a hash update and delete take a bucket lock at every export and
+ * release. A DMABUF goes into one of BUF_PROBES slots from its id on.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, MAX_BUFS);
-	__type(key, __u64);
+	__type(key, __u32);
 	__type(value, struct buf_state);
 } bufs SEC(".maps");
 
@@ -193,6 +201,40 @@ static __always_inline void rec_submit(void *ctx, struct tsm_rec_hdr *h, __u32 r
 	bpf_ringbuf_submit(h, wakeup(rules));
 	if (rules)
 		emit_stack(ctx, s);
+}
+
+/* the live DMABUF @buf, or NULL */
+static __always_inline struct buf_state *buf_find(__u64 buf)
+{
+	struct buf_state *b;
+	__u32 i, k;
+
+	for (i = 0; i < BUF_PROBES; i++) {
+		k = (buf + i) & (MAX_BUFS - 1);
+		b = bpf_map_lookup_elem(&bufs, &k);
+		if (b && b->buf == buf)
+			return b;
+	}
+	return NULL;
+}
+
+/* a slot for the new DMABUF @buf, claimed; NULL (counted) if none is free */
+static __always_inline struct buf_state *buf_add(__u64 buf)
+{
+	struct buf_state *b;
+	__u32 i, k;
+
+	for (i = 0; i < BUF_PROBES; i++) {
+		k = (buf + i) & (MAX_BUFS - 1);
+		b = bpf_map_lookup_elem(&bufs, &k);
+		if (!b)
+			break;
+		/* a stale entry of the same id (its release unseen) is reused */
+		if (b->buf == buf || __sync_val_compare_and_swap(&b->buf, 0, buf) == 0)
+			return b;
+	}
+	count_lost(TSM_LOST_MAP_FULL);
+	return NULL;
 }
 
 static __always_inline struct dev_state *dev_get(__u32 dev)
@@ -398,26 +440,34 @@ static __always_inline int buf_event(void *ctx, __u32 type, __u64 buf, __u32 dev
 				     __u32 kind, __u32 arg)
 {
 	struct tsm_ev_vfio_dmabuf_obj *e;
-	struct buf_state *b, nb = { .dev = dev, .kind = kind };
+	struct buf_state *b;
 	__u32 rules = 0;
 	__u64 s;
 
-	b = bpf_map_lookup_elem(&bufs, &buf);
 	switch (type) {
 	case TSM_REC_VFIO_DMABUF_EXPORT:
-		if (bpf_map_update_elem(&bufs, &buf, &nb, BPF_ANY))
-			count_lost(TSM_LOST_MAP_FULL);
+		b = buf_add(buf);
+		if (b) {
+			b->dev = dev;
+			b->kind = kind;
+			b->revoked = 0;
+			b->nr_maps = 0;
+		}
 		break;
 	case TSM_REC_VFIO_DMABUF_REVOKE:
+		b = buf_find(buf);
 		if (b) {
 			rules = tsm_check(type, 0, b->nr_maps ? TSM_F_BUF_MAPPED : 0);
 			b->revoked = 1;
 		}
 		break;
 	case TSM_REC_VFIO_DMABUF_RELEASE:
-		if (b)
+		b = buf_find(buf);
+		if (b) {
 			rules = tsm_check(type, 0, b->nr_maps ? TSM_F_BUF_MAPPED : 0);
-		bpf_map_delete_elem(&bufs, &buf);
+			/* free the slot last */
+			__sync_lock_test_and_set(&b->buf, 0);
+		}
 		break;
 	}
 	e = rec_reserve(type, sizeof(*e), &s);
@@ -460,7 +510,7 @@ int BPF_PROG(vfio_dmabuf_release, __u64 buf, __u32 dev, __u32 bar, __u32 kind, _
 static __always_inline __u32 map_added(__u64 vm, __u64 buf, __u64 pfn, __u64 npfns,
 				       __u32 type, __u32 arg, bool shared, __u32 ioas_kind)
 {
-	struct buf_state *b = bpf_map_lookup_elem(&bufs, &buf);
+	struct buf_state *b = buf_find(buf);
 	struct dev_state *d = NULL;
 	__u32 facts = 0;
 
@@ -502,7 +552,7 @@ static __always_inline __u32 map_added(__u64 vm, __u64 buf, __u64 pfn, __u64 npf
  */
 static __always_inline void map_removed(__u64 buf, __u64 pfn, __u64 npfns, bool ioas)
 {
-	struct buf_state *b = bpf_map_lookup_elem(&bufs, &buf);
+	struct buf_state *b = buf_find(buf);
 	struct dev_state *d;
 	__u32 i, shared;
 

@@ -16,7 +16,7 @@
 #include <reorder.h>
 #include "scenario.h"
 
-void fmt_record(char *buf, size_t len, const struct tsm_rec_hdr *rec);
+size_t fmt_record(char *buf, size_t len, const struct tsm_rec_hdr *rec);
 
 static int failures;
 static char why[512];
@@ -1342,8 +1342,10 @@ static int t_fmt_record(void)
 	unsigned int i;
 
 	for (i = 0; i < ARRAY_SIZE(recs); i++) {
-		fmt_record(line, sizeof(line), recs[i]);
+		size_t n = fmt_record(line, sizeof(line), recs[i]);
+
 		CHECK(!strcmp(line, want[i]), "record %u: '%.200s', want '%.200s'", i, line, want[i]);
+		CHECK(n == strlen(want[i]), "record %u: length %zu, want %zu", i, n, strlen(want[i]));
 	}
 	/* a short buffer gets the start of the line, terminated */
 	for (i = 1; i < 40; i++) {

@@ -153,8 +153,10 @@ static int ordered(void *ctx, const struct tsm_rec_hdr *rec)
 		if (json_output) {
 			print_record_json(stdout, rec, NULL, 0);
 		} else {
-			fmt_record(line, sizeof(line), rec);
-			printf("%s\n", line);
+			size_t n = fmt_record(line, sizeof(line) - 1, rec);
+
+			line[n] = '\n';
+			fwrite(line, 1, n + 1, stdout);
 		}
 	}
 	ret = tsm_engine_feed(l->e, rec, rec->size);

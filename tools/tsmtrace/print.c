@@ -34,26 +34,40 @@ static void put_s(struct line *l, const char *s)
 	l->p += n;
 }
 
+/* the digits of @v in base 10 or 16, written backwards from @end: how many */
+static unsigned int digits(char *end, uint64_t v, unsigned int base)
+{
+	char *q = end;
+
+	if (base == 16) {
+		do {
+			*--q = "0123456789abcdef"[v & 15];
+			v >>= 4;
+		} while (v);
+	} else {
+		do {
+			*--q = '0' + v % 10;
+			v /= 10;
+		} while (v);
+	}
+	return end - q;
+}
+
 /* @v in @base, padded to @width: with @pad on the left, or spaces on the right */
 static void put_num(struct line *l, uint64_t v, unsigned int base, unsigned int width,
 		    char pad, bool left_pad)
 {
-	char d[24], *q = d + sizeof(d);
-	unsigned int n;
+	char d[24];
+	unsigned int n = digits(d + sizeof(d), v, base), w = n;
 
-	do {
-		*--q = "0123456789abcdef"[base == 16 ? v & 15 : v % 10];
-		v = base == 16 ? v >> 4 : v / 10;
-	} while (v);
-	n = d + sizeof(d) - q;
 	if (left_pad)
 		for (; width > n; width--)
 			put_c(l, pad);
-	if (n > (size_t)(l->end - l->p))
-		n = l->end - l->p;
-	memcpy(l->p, q, n);
-	l->p += n;
-	for (n = d + sizeof(d) - q; !left_pad && width > n; width--)
+	if (w > (size_t)(l->end - l->p))
+		w = l->end - l->p;
+	memcpy(l->p, d + sizeof(d) - n, w);
+	l->p += w;
+	for (; !left_pad && width > n; width--)
 		put_c(l, ' ');
 }
 
@@ -316,8 +330,8 @@ static void fmt_fields(char *b, size_t len, const struct tsm_rec_hdr *rec)
 	line_end(&l);
 }
 
-/* "seq N  S.NNNNNNNNN cpu C  pid P      event fields" */
-void fmt_record(char *buf, size_t len, const struct tsm_rec_hdr *rec)
+/* "seq N  S.NNNNNNNNN cpu C  pid P      event fields": its length */
+size_t fmt_record(char *buf, size_t len, const struct tsm_rec_hdr *rec)
 {
 	struct line l;
 
@@ -337,6 +351,7 @@ void fmt_record(char *buf, size_t len, const struct tsm_rec_hdr *rec)
 	put_c(&l, ' ');
 	put_fields(&l, rec);
 	line_end(&l);
+	return l.p - buf;
 }
 
 void json_str(FILE *f, const char *s)

@@ -97,6 +97,13 @@ int tsm_reorder_add(struct tsm_reorder *r, const struct tsm_rec_hdr *rec)
 		emit(r, rec);
 		return r->err;
 	}
+	if (seq == r->next && when == 1 && !r->slot[seq & r->mask]) {
+		/* the next event, nothing to put before it: no copy */
+		emit(r, rec);
+		r->next++;
+		release_ready(r);
+		return r->err;
+	}
 	while (seq - r->next > r->mask)
 		release_one(r);		/* the window is full: give up the oldest */
 	it = malloc(sizeof(*it) + rec->size);

@@ -3,71 +3,119 @@
 #
 # In the lab VM, 'tsm_flow storm' makes transitions as fast as it can
 # (export, map, unmap, close a shared DMABUF; bind; unbind: 14 events an
-# iteration) three times: with nothing attached, under 'tsmtrace live', and
-# under 'trace-cmd record' of the same tracepoints. Then, on the host,
-# 'tsmtrace check' of a trace with as many events as trace-cmd recorded
-# against 'trace-cmd report' of that recording. Figures, not a test: one
-# "bench: name value unit" line each.
+# iteration). After a warm-up storm (the first one in a fresh guest pays for
+# the page cache and QEMU's translation cache), ROUNDS rounds each run it
+# with nothing attached, under 'tsmtrace live', under 'tsmtrace record' and
+# under 'trace-cmd record' of the same tracepoints, one after the other, so
+# that each ratio compares neighbouring runs; the ratios reported are the
+# medians over the rounds. Then, on the host, 'tsmtrace check' of a trace
+# with as many events as trace-cmd recorded against 'trace-cmd report' of
+# that recording. Figures, not a test: one "bench: name value unit" line
+# each.
 #
-#   tools/tsmtrace/bench-live.sh [SECONDS]     on the host
+#   tools/tsmtrace/bench-live.sh [SECONDS [ROUNDS]]     on the host
+#
+# The guest runs $LAB_KERNEL when set: make bench sets it to the kernel of
+# make kernel-bench (no lockdep: lockdep on every lock the BPF programs and
+# the trace buffer take would be measured along with them).
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=${OUT:-$ROOT/build/tsmtrace}
 B=$OUT/tsmtrace
 FLOW=$ROOT/build/tests/vm/tsm_flow
 SEC=${1:-10}
+ROUNDS=${2:-3}
 EVENTS="-e pci_tsm -e vfio_dmabuf -e iommufd:iommufd_ioas_map_dmabuf -e iommufd:iommufd_ioas_unmap_dmabuf"
 
 if [ "${1:-}" = --guest ]; then
 	SEC=$2
+	ROUNDS=$3
 	T=${TMPDIR:-/tmp}
 	[ -d /sys/kernel/tracing/events/kvm/kvm_dmabuf_slot_bind ] &&
 		EVENTS="$EVENTS -e kvm:kvm_dmabuf_slot_bind -e kvm:kvm_dmabuf_slot_unbind"
+	# every step has a deadline: a stuck step is named, not waited for
 	wait_for() {	# wait_for FILE PATTERN PID
+		n=0
 		while ! grep -q "$2" "$1" 2>/dev/null; do
 			kill -0 "$3" 2>/dev/null || { cat "$1"; exit 1; }
+			n=$((n + 1))
+			[ $n -gt 300 ] && { echo "bench: no '$2' from pid $3 in 60 s"; exit 1; }
 			sleep 0.2
 		done
 	}
+	stop() {	# stop PID: SIGINT, and wait at most 60 s for it to finish
+		kill -INT "$1"
+		n=0
+		while kill -0 "$1" 2>/dev/null; do
+			n=$((n + 1))
+			if [ $n -gt 300 ]; then
+				echo "bench: pid $1 did not stop within 60 s of SIGINT:"
+				cat "/proc/$1/stack" 2>/dev/null
+				exit 1
+			fi
+			sleep 0.2
+		done
+		wait "$1"
+	}
+	storm() {	# storm OUTPUT
+		if ! timeout $((SEC + 60)) "$FLOW" storm "$SEC" >"$1"; then
+			echo "bench: the storm failed or did not end within $((SEC + 60)) s"
+			exit 1
+		fi
+	}
 	rate() { sed -n 's/^storm: .*: \([0-9]*\) transitions\/s$/\1/p' "$1"; }
 
-	"$FLOW" storm "$SEC" >"$T/none" || exit 1
-	echo "bench: live-storm-nothing-attached $(rate "$T/none") transitions/s"
-
-	# under_tsmtrace CMD FILE: the storm under 'tsmtrace CMD -o FILE'
+	# under_tsmtrace ROUND CMD FILE: the storm under 'tsmtrace CMD -o FILE'
 	under_tsmtrace() {
-		"$B" "$1" --state-known -o "$2" >/dev/null 2>"$T/$1.err" &
+		"$B" "$2" --state-known -o "$3" >/dev/null 2>"$T/$2.err" &
 		p=$!
-		wait_for "$T/$1.err" tracing $p
-		"$FLOW" storm "$SEC" >"$T/$1" || exit 1
-		kill -INT $p; wait $p
-		echo "bench: live-storm-tsmtrace-$1 $(rate "$T/$1") transitions/s"
+		wait_for "$T/$2.err" tracing $p
+		storm "$T/$2"
+		stop $p
+		echo "bench: round $1 tsmtrace-$2 $(rate "$T/$2") transitions/s"
 	}
-	under_tsmtrace live "$T/storm.tsm"
-	under_tsmtrace record "$T/storm-rec.tsm"
+	under_trace_cmd() {
+		# shellcheck disable=SC2086
+		trace-cmd record $EVENTS -o "$T/storm.dat" >"$T/tc.out" 2>&1 &
+		p=$!
+		# its stdout is buffered: ready when the events are on, and a moment more
+		n=0
+		while [ "$(cat /sys/kernel/tracing/events/pci_tsm/pci_tsm_range/enable)" != 1 ]; do
+			kill -0 $p 2>/dev/null || { cat "$T/tc.out"; exit 1; }
+			n=$((n + 1))
+			[ $n -gt 300 ] && { echo "bench: trace-cmd did not start in 60 s"; exit 1; }
+			sleep 0.2
+		done
+		sleep 2
+		storm "$T/tc"
+		stop $p
+		echo "bench: round $1 trace-cmd-record $(rate "$T/tc") transitions/s"
+	}
 
-	# shellcheck disable=SC2086
-	trace-cmd record $EVENTS -o "$T/storm.dat" >"$T/tc.out" 2>&1 &
-	p=$!
-	# its stdout is buffered: ready when the events are on, and a moment more
-	while [ "$(cat /sys/kernel/tracing/events/pci_tsm/pci_tsm_range/enable)" != 1 ]; do
-		kill -0 $p 2>/dev/null || { cat "$T/tc.out"; exit 1; }
-		sleep 0.2
+	"$FLOW" storm 3 >/dev/null || exit 1
+	r=1
+	while [ $r -le "$ROUNDS" ]; do
+		storm "$T/none"
+		echo "bench: round $r nothing-attached $(rate "$T/none") transitions/s"
+		under_tsmtrace $r live "$T/storm.tsm"
+		under_tsmtrace $r record "$T/storm-rec.tsm"
+		under_trace_cmd $r
+		r=$((r + 1))
 	done
-	sleep 2
-	"$FLOW" storm "$SEC" >"$T/tc" || exit 1
-	kill -INT $p; wait $p
-	echo "bench: live-storm-trace-cmd-record $(rate "$T/tc") transitions/s"
 	cp "$T/storm.dat" "$T/storm.tsm" "$tsmrun/"
 	exit 0
 fi
 
-for f in "$B" "$FLOW" "$ROOT/build/kbuild/arch/x86/boot/bzImage"; do
+# the kernel scripts/vm.sh boots: $LAB_KERNEL (make bench: the one without
+# lockdep, kernel/bench.config), else the lab kernel
+K=${LAB_KERNEL:-$ROOT/build/kbuild/arch/x86/boot/bzImage}
+for f in "$B" "$FLOW" "$K"; do
 	[ -e "$f" ] || { echo "bench: live figures skipped: $f is not built"; exit 0; }
 done
 command -v trace-cmd >/dev/null || { echo "bench: live figures skipped: no trace-cmd (scripts/deps.sh)"; exit 0; }
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-"$ROOT/scripts/vm.sh" --keep --timeout 900 -- "$ROOT/tools/tsmtrace/bench-live.sh" --guest "$SEC" \
+echo "bench: lab kernel ${K#"$ROOT"/}"
+"$ROOT/scripts/vm.sh" --kernel "$K" --keep --timeout 1800 -- "$ROOT/tools/tsmtrace/bench-live.sh" --guest "$SEC" "$ROUNDS" \
 	>"$T/vm.out" 2>&1
 rc=$?
 grep '^bench:' "$T/vm.out"
@@ -77,16 +125,29 @@ if [ $rc -ne 0 ] || [ ! -f "$run/storm.dat" ]; then
 	tail -n 20 "$T/vm.out"
 	exit 1
 fi
-awk '/^bench: live-storm-nothing/ {n = $3} /^bench: live-storm-tsmtrace-live/ {l = $3}
-     /^bench: live-storm-tsmtrace-record/ {r = $3}
-     /^bench: live-storm-trace-cmd/ {t = $3}
+# per round: each configuration's rate over the rate with nothing attached
+awk '$1 == "bench:" && $2 == "round" { rate[$3, $4] = $5; if ($3 > n) n = $3 }
+     function median(a, k,   i, j, t) {
+	for (i = 1; i <= k; i++)
+		for (j = i + 1; j <= k; j++)
+			if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+	return k % 2 ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
+     }
      END {
-	if (n && l && t) {
-		printf "bench: live-cost-ratio-tsmtrace-live %.2f (rate with live / rate with nothing)\n", l / n
-		printf "bench: live-cost-ratio-tsmtrace-record %.2f (rate with record / rate with nothing)\n", r / n
-		printf "bench: live-cost-ratio-trace-cmd-record %.2f (rate with trace-cmd / rate with nothing)\n", t / n
-		printf "bench: live-cost-per-transition-tsmtrace %.1f us\n", (1e6 / l - 1e6 / n)
-		printf "bench: live-cost-per-transition-trace-cmd %.1f us\n", (1e6 / t - 1e6 / n)
+	split("tsmtrace-live tsmtrace-record trace-cmd-record", cfg, " ")
+	for (c = 1; c <= 3; c++) {
+		k = 0; list = ""
+		for (r = 1; r <= n; r++) {
+			if (!rate[r, "nothing-attached"] || !rate[r, cfg[c]])
+				continue
+			q[++k] = rate[r, cfg[c]] / rate[r, "nothing-attached"]
+			list = list sprintf("%s%.2f", k > 1 ? " " : "", q[k])
+			us[k] = 1e6 / rate[r, cfg[c]] - 1e6 / rate[r, "nothing-attached"]
+		}
+		if (!k)
+			continue
+		printf "bench: live-cost-ratio-%s %.2f (median of %d rounds: %s; rate with it / rate with nothing)\n", cfg[c], median(q, k), k, list
+		printf "bench: live-cost-per-transition-%s %.1f us (median)\n", cfg[c], median(us, k)
 	}
      }' "$T/vm.out"
 

@@ -7,7 +7,11 @@
 #   make test          all of the above, then host and VM test suites
 #   make lab           the demo: boot the lab VM, watch a correct TSM flow and
 #                      a broken revoke with tsmtrace live (scripts/demo.sh)
-#   make bench         benchmarks (figures, not pass/fail)
+#   make bench         benchmarks (figures, not pass/fail), the lab ones on
+#                      the kernel of make kernel-bench
+#   make kernel-bench  the same series without lockdep, for benchmarks (build/kbuild-bench)
+#   make kernel-kasan  the same series with KASAN and kmemleak (build/kbuild-kasan)
+#   make test-kasan    the VM suites on that kernel: any KASAN report or leak fails
 #   make kernel-export write the kernel tree's commits to kernel/patches/
 #   make kernel-reset  drop local commits in the kernel tree, re-apply the series
 #   make kernel-status what is applied and what is unexported
@@ -20,7 +24,7 @@ KB		:= $(BUILD_DIR)/kbuild
 KHDR		:= $(KB)/usr/include
 export BUILD_DIR
 
-.PHONY: all deps kernel kernel-export kernel-reset kernel-status test-progs \
+.PHONY: all deps kernel kernel-bench kernel-kasan test-kasan kernel-export kernel-reset kernel-status test-progs \
 	vm-progs selftests tools test test-host test-vm lab bench clean
 
 all: kernel test-progs
@@ -39,6 +43,20 @@ kernel-reset:
 
 kernel-status:
 	@scripts/kernel.sh status
+
+kernel-bench: kernel
+	@KERNEL_OBJ=$(BUILD_DIR)/kbuild-bench \
+	 KERNEL_FRAGMENT="$(ROOT)/kernel/lab.config $(ROOT)/kernel/bench.config" \
+	 scripts/kernel.sh build
+
+kernel-kasan: kernel
+	@KERNEL_OBJ=$(BUILD_DIR)/kbuild-kasan \
+	 KERNEL_FRAGMENT="$(ROOT)/kernel/lab.config $(ROOT)/kernel/kasan.config" \
+	 scripts/kernel.sh build
+
+test-kasan: kernel-kasan test-progs
+	@LAB_KERNEL=$(BUILD_DIR)/kbuild-kasan/arch/x86/boot/bzImage VM_TIMEOUT=2400 \
+	 tests/run.sh --vm-only
 
 vm-progs: kernel
 	@$(MAKE) --no-print-directory -C tests/vm KHDR=$(KHDR) OUT=$(BUILD_DIR)/tests/vm
@@ -64,9 +82,11 @@ test-vm: test-progs
 lab: kernel tools vm-progs
 	@scripts/demo.sh
 
-bench: test-progs
-	@if [ -f tools/tsmtrace/Makefile ]; then $(MAKE) --no-print-directory -C tools/tsmtrace bench; fi
-	@if grep -q '^bench:' tests/vm/Makefile; then \
+# the lab figures come from the kernel without lockdep (kernel/bench.config)
+bench: test-progs kernel-bench
+	@export LAB_KERNEL=$(BUILD_DIR)/kbuild-bench/arch/x86/boot/bzImage; \
+	if [ -f tools/tsmtrace/Makefile ]; then $(MAKE) --no-print-directory -C tools/tsmtrace bench; fi; \
+	if grep -q '^bench:' tests/vm/Makefile; then \
 		$(MAKE) --no-print-directory -C tests/vm KHDR=$(KHDR) OUT=$(BUILD_DIR)/tests/vm bench; fi
 
 clean:

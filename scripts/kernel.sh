@@ -16,19 +16,23 @@
 #   $BUILD_DIR/kbuild/usr/include   installed uapi headers for tools and tests
 #
 # KERNEL_TARBALL, KERNEL_PATCHES, KERNEL_FRAGMENT and KERNEL_BASE_FILE
-# override the source tarball, the series directory, the config fragment and
-# the BASE file (the pipeline's own tests use them).
+# override the source tarball, the series directory, the config fragments (a
+# space-separated list, merged in order) and the BASE file (the pipeline's own
+# tests use them). KERNEL_OBJ builds another configuration of the same source
+# tree in its own object tree (make kernel-kasan: build/kbuild-kasan), with
+# its log beside it (KERNEL_OBJ.log).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD_DIR=${BUILD_DIR:-$ROOT/build}
 SRC=$BUILD_DIR/linux
-KB=$BUILD_DIR/kbuild
+KB=${KERNEL_OBJ:-$BUILD_DIR/kbuild}
 PATCHES=${KERNEL_PATCHES:-$ROOT/kernel/patches}
 FRAGMENT=${KERNEL_FRAGMENT:-$ROOT/kernel/lab.config}
 BASE_FILE=${KERNEL_BASE_FILE:-$ROOT/kernel/BASE}
 TARBALL=${KERNEL_TARBALL:-/usr/src/linux-source-6.12.tar.xz}
 LOG=$BUILD_DIR/kernel-build.log
+[ -n "${KERNEL_OBJ:-}" ] && LOG=$KB.log
 JOBS=${JOBS:-$(nproc)}
 
 # shellcheck source=kernel/BASE
@@ -141,38 +145,40 @@ cmd_reset() {
 
 cmd_config() {
 	local stamp want
-	want=$({ cat "$FRAGMENT"; series_files | xargs -r cat; } | sha256sum | cut -d' ' -f1)
+	# shellcheck disable=SC2086 # a list of fragments
+	want=$({ cat $FRAGMENT; series_files | xargs -r cat; } | sha256sum | cut -d' ' -f1)
 	stamp=$KB/.tsm-config
 	if [ -f "$KB/.config" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
 		return
 	fi
 	mkdir -p "$KB"
-	info "configuring (tinyconfig + ${FRAGMENT#"$ROOT"/})"
+	info "configuring (tinyconfig + ${FRAGMENT//"$ROOT"\//})"
 	make -s -C "$SRC" O="$KB" ARCH=x86_64 tinyconfig >"$LOG" 2>&1 || { tail -20 "$LOG" >&2; die "tinyconfig failed"; }
-	(cd "$KB" && "$SRC/scripts/kconfig/merge_config.sh" -m -O "$KB" "$KB/.config" "$FRAGMENT") \
+	# shellcheck disable=SC2086
+	(cd "$KB" && "$SRC/scripts/kconfig/merge_config.sh" -m -O "$KB" "$KB/.config" $FRAGMENT) \
 		>>"$LOG" 2>&1 || { tail -20 "$LOG" >&2; die "merging $FRAGMENT failed"; }
 	make -s -C "$SRC" O="$KB" ARCH=x86_64 olddefconfig >>"$LOG" 2>&1 || { tail -20 "$LOG" >&2; die "olddefconfig failed"; }
-	# every option the fragment asks for must have survived olddefconfig
+	# every option the fragments ask for (the last word on each) must have
+	# survived olddefconfig
 	local bad=0 line sym val got
+	local -A asked=()
+	# shellcheck disable=SC2086
 	while IFS= read -r line; do
 		case "$line" in
-		CONFIG_*=*)
-			sym=${line%%=*}; val=${line#*=}
-			got=$(grep -E "^$sym=" "$KB/.config" | cut -d= -f2- || true)
-			;;
-		"# CONFIG_"*" is not set")
-			sym=${line#\# }; sym=${sym%% *}; val=n
-			got=$(grep -E "^$sym=" "$KB/.config" | cut -d= -f2- || true)
-			[ -z "$got" ] && got=n
-			;;
-		*) continue ;;
+		CONFIG_*=*) asked[${line%%=*}]=${line#*=} ;;
+		"# CONFIG_"*" is not set") sym=${line#\# }; asked[${sym%% *}]=n ;;
 		esac
+	done < <(cat $FRAGMENT)
+	for sym in "${!asked[@]}"; do
+		val=${asked[$sym]}
+		got=$(grep -E "^$sym=" "$KB/.config" | cut -d= -f2- || true)
+		[ -z "$got" ] && [ "$val" = n ] && got=n
 		if [ "$got" != "$val" ]; then
 			echo "kernel: $sym: asked for $val, got ${got:-unset} (a dependency is missing)" >&2
 			bad=1
 		fi
-	done <"$FRAGMENT"
-	[ $bad -eq 0 ] || die "the config fragment does not resolve; fix ${FRAGMENT#"$ROOT"/}"
+	done
+	[ $bad -eq 0 ] || die "the config fragment does not resolve; fix ${FRAGMENT//"$ROOT"\//}"
 	echo "$want" >"$stamp"
 }
 

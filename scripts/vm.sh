@@ -23,7 +23,8 @@
 #                   firmware description with the first registered IOMMU, so
 #                   the iommufd selftests' mock IOMMU only works without one
 #   --keep          keep the run directory (console log, output) and print it
-#   --kernel PATH   bzImage to boot (default build/kbuild/arch/x86/boot/bzImage)
+#   --kernel PATH   bzImage to boot (default $LAB_KERNEL, or
+#                   build/kbuild/arch/x86/boot/bzImage)
 #   --append ARGS   extra kernel command line
 #
 # Environment: KEEP_VM_RUNS=1 acts like --keep; VM_RUNS_DIR (default
@@ -32,7 +33,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD_DIR=${BUILD_DIR:-$ROOT/build}
-KERNEL=$BUILD_DIR/kbuild/arch/x86/boot/bzImage
+KERNEL=${LAB_KERNEL:-$BUILD_DIR/kbuild/arch/x86/boot/bzImage}
 TIMEOUT=600
 MEM=2G
 SMP=2
@@ -131,11 +132,19 @@ show_console() {
 
 if [ -f "$RUN/status" ]; then
 	status=$(cat "$RUN/status")
-	# a kernel warning, lockdep splat or BUG during the run fails it
+	# a kernel warning, lockdep splat, BUG or KASAN report during the run
+	# fails it, and so does an object kmemleak (when the kernel has it)
+	# found unreferenced after the command
 	pat='BUG:|WARNING:|possible recursive locking|possible circular locking|inconsistent lock state|INFO: task .* blocked|UBSAN:|KASAN:'
 	if grep -qE "$pat" "$RUN/dmesg" 2>/dev/null; then
 		echo "vm: the kernel reported a problem during the run:" >&2
 		grep -E -A14 "$pat" "$RUN/dmesg" | head -n 80 | sed 's/^/  | /' >&2
+		KEEP=1
+		[ "$status" = 0 ] && status=125
+	fi
+	if grep -q '^unreferenced object' "$RUN/kmemleak" 2>/dev/null; then
+		echo "vm: kmemleak found objects leaked during the run:" >&2
+		head -n 60 "$RUN/kmemleak" | sed 's/^/  | /' >&2
 		KEEP=1
 		[ "$status" = 0 ] && status=125
 	fi

@@ -60,9 +60,18 @@ if [ "$tsmvfio" = 1 ]; then
 	done
 fi
 
+# kmemleak (a debugging kernel): forget what boot left, report what the
+# command leaves; an object must stay unreferenced over two scans
+leaks=/sys/kernel/debug/kmemleak
+[ -w $leaks ] && echo clear >$leaks
+
 say "running command"
 sh "$tsmrun/cmd" >"$tsmrun/out" 2>&1
 rc=$?
+if [ -w $leaks ]; then
+	echo scan >$leaks; sleep 6; echo scan >$leaks
+	cat $leaks >"$tsmrun/kmemleak"
+fi
 dmesg >"$tsmrun/dmesg" 2>/dev/null
 echo $rc >"$tsmrun/status"
 say "command exited with $(cat "$tsmrun/status")"

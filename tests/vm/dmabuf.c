@@ -57,15 +57,6 @@ static uint32_t ioas, vdev_id;
 static uint8_t *ram;		/* IOVA_RAM: source page, destination page */
 static char shared_path[400];
 
-/* one result line: @ret (0, an fd, or -errno) must be -@want, or >= 0 */
-static int expect(int ret, int want, const char *name)
-{
-	if (!want)
-		return LAB_CHECK(ret >= 0, name, "got %s, want success", lab_errname(-ret));
-	return LAB_CHECK(ret == -want, name, "got %s, want %s",
-			 ret >= 0 ? "success" : lab_errname(-ret), lab_errname(want));
-}
-
 /* ---- requests ----------------------------------------------------------- */
 
 static unsigned long dmabuf_id(int fd)
@@ -425,7 +416,7 @@ static void test_export_refusals(void)
 		.argsz = sizeof(struct vfio_device_feature),
 		.flags = VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_GET |
 			 VFIO_DEVICE_FEATURE_DMA_BUF }) ? -errno : 0;
-	expect(ret, 0, "dmabuf-export-probe");
+	lab_expect(ret, 0, "dmabuf-export-probe");
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		export_base(&r);
@@ -439,7 +430,7 @@ static void test_export_refusals(void)
 		case 6: r.range[0].length = cases[i].val; break;
 		case 7: r.range[0].offset = cases[i].val; r.range[0].length = 2 * PAGE; break;
 		}
-		expect(export_req(&r), EINVAL, cases[i].name);
+		lab_expect(export_req(&r), EINVAL, cases[i].name);
 	}
 
 	/* ranges that are not readable: the request ends on an inaccessible page */
@@ -449,14 +440,14 @@ static void test_export_refusals(void)
 
 		export_base(&r);
 		memcpy(pages + PAGE - head, &r, head);
-		expect(export_req(pages + PAGE - head), EFAULT, "dmabuf-export-ranges-unreadable-efault");
+		lab_expect(export_req(pages + PAGE - head), EFAULT, "dmabuf-export-ranges-unreadable-efault");
 		munmap(pages, 2 * PAGE);
 	}
 
 	/* a private DMABUF of a device that is not bound */
 	export_base(&r);
 	r.get.flags = VFIO_DEVICE_DMA_BUF_PRIVATE;
-	expect(export_req(&r), EPERM, "dmabuf-export-private-unbound-eperm");
+	lab_expect(export_req(&r), EPERM, "dmabuf-export-private-unbound-eperm");
 }
 
 static void test_export(void)
@@ -473,7 +464,7 @@ static void test_export(void)
 	r.range[0] = (struct vfio_region_dma_range){ .offset = 0x10000, .length = 0x10000 };
 	r.range[1] = (struct vfio_region_dma_range){ .offset = SZ_2M, .length = PAGE };
 	fd = ioctl(iv.fd, VFIO_DEVICE_FEATURE, &r);
-	if (!expect(fd < 0 ? -errno : fd, 0, "dmabuf-export-two-ranges"))
+	if (!lab_expect(fd < 0 ? -errno : fd, 0, "dmabuf-export-two-ranges"))
 		return;
 
 	flags = fcntl(fd, F_GETFD);
@@ -483,7 +474,7 @@ static void test_export(void)
 		  "the DMABUF is %lld bytes, want 0x11000", (long long)lseek(fd, 0, SEEK_END));
 	LAB_CHECK(bufinfo(0, &n) == total + 1, "dmabuf-export-bufinfo", "%d DMABUFs, want %d",
 		  bufinfo(0, &n), total + 1);
-	expect(dmabuf_mmap(fd), EINVAL, "dmabuf-mmap-shared-einval");
+	lab_expect(dmabuf_mmap(fd), EINVAL, "dmabuf-mmap-shared-einval");
 
 	LAB_CHECK(lab_trace_find("vfio_dmabuf_export_range",
 				 fmt("buf=%lu dev=%s bar=2 kind=SHARED pfn=%#llx npfns=16",
@@ -518,7 +509,7 @@ static void test_map_refusals(void)
 	};
 	int fd = export(0, SZ_2M, 0), mfd, ubuf, ret;
 
-	if (!expect(fd, 0, "dmabuf-map-refusals-export"))
+	if (!lab_expect(fd, 0, "dmabuf-map-refusals-export"))
 		return;
 	base.ioas_id = ioas;
 	base.fd = fd;
@@ -529,7 +520,7 @@ static void test_map_refusals(void)
 		ret = ioctl(iommufd, IOMMU_IOAS_MAP_FILE, m) ? -errno : 0; \
 		if (!ret)						\
 			unmap(m->iova, m->length);			\
-		expect(ret, want, name);				\
+		lab_expect(ret, want, name);				\
 	} while (0)
 
 	TRY(m->size = offsetof(struct iommu_ioas_map_file, iova), EINVAL,
@@ -557,7 +548,7 @@ static void test_map_refusals(void)
 		close(mfd);
 	}
 	ubuf = vmm_udmabuf(SZ_2M);
-	if (expect(ubuf, 0, "dmabuf-udmabuf-create")) {
+	if (lab_expect(ubuf, 0, "dmabuf-udmabuf-create")) {
 		TRY(m->fd = ubuf, EOPNOTSUPP, "dmabuf-map-no-phys-eopnotsupp");
 		close(ubuf);
 	}
@@ -585,10 +576,10 @@ static void test_p2p(void)
 	unsigned long id;
 	char *m;
 
-	if (!expect(fd, 0, "dmabuf-p2p-export"))
+	if (!lab_expect(fd, 0, "dmabuf-p2p-export"))
 		return;
 	lab_trace_clear();
-	if (!expect(map_file(fd, 0, SZ_2M, IOVA_A), 0, "dmabuf-map-file"))
+	if (!lab_expect(map_file(fd, 0, SZ_2M, IOVA_A), 0, "dmabuf-map-file"))
 		return;
 	m = area_match(fd, IOVA_A, 0, SZ_2M, 0);
 	LAB_CHECK(lab_trace_count("iommufd_ioas_map_dmabuf", m) == 1, "dmabuf-trace-map",
@@ -608,10 +599,10 @@ static void test_p2p(void)
 	if (!ioctl(iommufd, IOMMU_IOAS_ALLOC, &alloc)) {
 		copy.dst_ioas_id = alloc.out_ioas_id;
 		ret = ioctl(iommufd, IOMMU_IOAS_COPY, &copy) ? -errno : 0;
-		expect(ret, EOPNOTSUPP, "dmabuf-ioas-copy-eopnotsupp");
+		lab_expect(ret, EOPNOTSUPP, "dmabuf-ioas-copy-eopnotsupp");
 		vmm_destroy(iommufd, alloc.out_ioas_id);
 	}
-	expect(unmap(IOVA_A, PAGE), ENOENT, "dmabuf-unmap-part-enoent");
+	lab_expect(unmap(IOVA_A, PAGE), ENOENT, "dmabuf-unmap-part-enoent");
 	LAB_CHECK(dma_lands(IOVA_A, 0, 2), "dmabuf-p2p-after-refusals", "the area lost its mapping");
 
 	/* IOMMU_IOAS_UNMAP: the device no longer reaches the BAR */
@@ -626,7 +617,7 @@ static void test_p2p(void)
 		  "edu still reaches the BAR after IOMMU_IOAS_UNMAP");
 
 	/* closing the fd while mapped: the area keeps the DMABUF until unmapped */
-	expect(map_file(fd, 0, SZ_2M, IOVA_A), 0, "dmabuf-map-again");
+	lab_expect(map_file(fd, 0, SZ_2M, IOVA_A), 0, "dmabuf-map-again");
 	id = dmabuf_id(fd);
 	lab_trace_clear();
 	close(fd);
@@ -679,22 +670,22 @@ static void test_revoke(void)
 
 		if (ways[i].revoke == reset && !iv.can_reset) {
 			/* the lab's devices sit on the root bus with no reset method */
-			expect(reset(), EINVAL, "dmabuf-reset-unsupported-einval");
+			lab_expect(reset(), EINVAL, "dmabuf-reset-unsupported-einval");
 			continue;
 		}
 		snprintf(n, sizeof(n), "%s-export", name);
 		fd = export(0, SZ_2M, 0);
-		if (!expect(fd, 0, n))
+		if (!lab_expect(fd, 0, n))
 			continue;
 		snprintf(n, sizeof(n), "%s-map", name);
-		if (!expect(map_file(fd, 0, SZ_2M, IOVA_A), 0, n)) {
+		if (!lab_expect(map_file(fd, 0, SZ_2M, IOVA_A), 0, n)) {
 			close(fd);
 			continue;
 		}
 		lab_trace_clear();
 		ret = ways[i].revoke();
 		snprintf(n, sizeof(n), "%s-request", name);
-		expect(ret, 0, n);
+		lab_expect(ret, 0, n);
 		want_revoked(name, fd, IOVA_A, 0, ways[i].reason);
 		if (ways[i].restore)
 			ways[i].restore();
@@ -703,7 +694,7 @@ static void test_revoke(void)
 		LAB_CHECK(!dma_lands(IOVA_A + 0x1000, 0x1000, 10 + i), n,
 			  "edu reaches the BAR through a revoked DMABUF");
 		snprintf(n, sizeof(n), "%s-remap-enodev", name);
-		expect(map_file(fd, 0, SZ_2M, IOVA_B), ENODEV, n);
+		lab_expect(map_file(fd, 0, SZ_2M, IOVA_B), ENODEV, n);
 		snprintf(n, sizeof(n), "%s-area-unmaps", name);
 		LAB_CHECK(unmap(IOVA_A, SZ_2M) == (long)SZ_2M, n, "the revoked area: %s",
 			  strerror(errno));
@@ -717,11 +708,11 @@ static void test_revoke(void)
 		int fd = export(0, SZ_2M, 0);
 
 		mem_on();
-		if (expect(fd, 0, "dmabuf-export-mem-off")) {
+		if (lab_expect(fd, 0, "dmabuf-export-mem-off")) {
 			LAB_CHECK(lab_trace_find("vfio_dmabuf_revoke", obj_match(fd, "SHARED", 4), 0) >
 				  lab_trace_find("vfio_dmabuf_export", obj_match(fd, "SHARED", 1), 0),
 				  "dmabuf-export-mem-off-born-revoked", "no revoke after the export");
-			expect(map_file(fd, 0, SZ_2M, IOVA_A), ENODEV,
+			lab_expect(map_file(fd, 0, SZ_2M, IOVA_A), ENODEV,
 			       "dmabuf-export-mem-off-map-enodev");
 			close(fd);
 		}
@@ -743,7 +734,7 @@ static void export_refused(uint64_t off, uint64_t len, uint32_t flags, int want,
 
 	if (fd >= 0)
 		close(fd);
-	expect(fd, want, name);
+	lab_expect(fd, want, name);
 }
 
 static void test_bind(void)
@@ -754,9 +745,10 @@ static void test_bind(void)
 	lab_write_str(shared_path, HOLE);
 	s1 = export(0, SZ_2M, 0);			/* stays shared */
 	s2 = export(SZ_2M, SZ_2M, 0);			/* turns private */
-	if (!expect(s1, 0, "dmabuf-bind-export-shared") || !expect(s2, 0, "dmabuf-bind-export-over-private") ||
-	    !expect(map_file(s1, 0, SZ_2M, IOVA_A), 0, "dmabuf-bind-map-shared") ||
-	    !expect(map_file(s2, 0, SZ_2M, IOVA_B), 0, "dmabuf-bind-map-over-private"))
+	if (!lab_expect(s1, 0, "dmabuf-bind-export-shared") ||
+	    !lab_expect(s2, 0, "dmabuf-bind-export-over-private") ||
+	    !lab_expect(map_file(s1, 0, SZ_2M, IOVA_A), 0, "dmabuf-bind-map-shared") ||
+	    !lab_expect(map_file(s2, 0, SZ_2M, IOVA_B), 0, "dmabuf-bind-map-over-private"))
 		return;
 	LAB_CHECK(dma_lands(IOVA_B + 0x1000, SZ_2M + 0x1000, 20), "dmabuf-bind-p2p-before",
 		  "edu does not reach the BAR through the second DMABUF before bind");
@@ -764,7 +756,7 @@ static void test_bind(void)
 
 	/* bind revokes the shared DMABUF over the private pages, and only it */
 	lab_trace_clear();
-	if (!expect(tsm(IOMMU_VDEVICE_TSM_BIND), 0, "dmabuf-bind"))
+	if (!lab_expect(tsm(IOMMU_VDEVICE_TSM_BIND), 0, "dmabuf-bind"))
 		goto out;
 	want_revoked("dmabuf-bind-revokes-overlapping", s2, IOVA_B, SZ_2M, 0);
 	first_range = lab_trace_find("pci_tsm_range", NULL, 0);
@@ -773,7 +765,7 @@ static void test_bind(void)
 		  "the IOAS unmapped the area after a range turned private (line %d)", first_range);
 	LAB_CHECK(lab_trace_count("vfio_dmabuf_revoke", fmt("buf=%lu ", dmabuf_id(s1))) == 0,
 		  "dmabuf-bind-keeps-shared-hole", "the DMABUF of the shared hole was revoked");
-	expect(map_file(s2, 0, SZ_2M, IOVA_C), ENODEV, "dmabuf-bind-revoked-remap-enodev");
+	lab_expect(map_file(s2, 0, SZ_2M, IOVA_C), ENODEV, "dmabuf-bind-revoked-remap-enodev");
 	LAB_CHECK(dma_lands(IOVA_A + 0x1000, 0x1000, 21), "dmabuf-bind-p2p-shared-hole",
 		  "edu no longer reaches the shared hole");
 	fill(ram, 22);
@@ -788,32 +780,32 @@ static void test_bind(void)
 		       "dmabuf-export-private-across-eperm");
 	/* the shared parts: a DMABUF of the hole, exported and mapped while bound */
 	s3 = export(0, 0x10000, 0);
-	if (expect(s3, 0, "dmabuf-bound-export-shared-hole")) {
-		if (expect(map_file(s3, 0, 0x10000, IOVA_C), 0, "dmabuf-bound-map-shared-hole"))
+	if (lab_expect(s3, 0, "dmabuf-bound-export-shared-hole")) {
+		if (lab_expect(map_file(s3, 0, 0x10000, IOVA_C), 0, "dmabuf-bound-map-shared-hole"))
 			LAB_CHECK(dma_lands(IOVA_C + 0x2000, 0x2000, 24),
 				  "dmabuf-bound-p2p-shared-hole", "edu does not reach the hole");
 		unmap(IOVA_C, 0x10000);
 		close(s3);
 	}
 	p1 = export(SZ_2M, SZ_2M, VFIO_DEVICE_DMA_BUF_PRIVATE);
-	if (expect(p1, 0, "dmabuf-export-private")) {
-		expect(map_file(p1, 0, SZ_2M, IOVA_C), EPERM, "dmabuf-map-private-eperm");
-		expect(dmabuf_mmap(p1), EINVAL, "dmabuf-mmap-private-einval");
+	if (lab_expect(p1, 0, "dmabuf-export-private")) {
+		lab_expect(map_file(p1, 0, SZ_2M, IOVA_C), EPERM, "dmabuf-map-private-eperm");
+		lab_expect(dmabuf_mmap(p1), EINVAL, "dmabuf-mmap-private-einval");
 		LAB_CHECK(attached(p1) == 0, "dmabuf-map-private-no-attachment", "%d importers",
 			  attached(p1));
 	}
 
 	/* nothing pulls the MMIO from under the bound device */
-	expect(mem_off(), EBUSY, "dmabuf-bound-mem-disable-ebusy");
-	expect(low_power(1), EBUSY, "dmabuf-bound-low-power-ebusy");
+	lab_expect(mem_off(), EBUSY, "dmabuf-bound-mem-disable-ebusy");
+	lab_expect(low_power(1), EBUSY, "dmabuf-bound-low-power-ebusy");
 	if (iv.can_reset)
-		expect(reset(), EBUSY, "dmabuf-bound-reset-ebusy");
+		lab_expect(reset(), EBUSY, "dmabuf-bound-reset-ebusy");
 	LAB_CHECK(dma_lands(IOVA_A + 0x1000, 0x1000, 23), "dmabuf-bound-refusals-keep-mappings",
 		  "a refused request took the shared mapping away");
 
 	/* unbind revokes the private DMABUFs, not the shared ones */
 	lab_trace_clear();
-	expect(tsm(IOMMU_VDEVICE_TSM_UNBIND), 0, "dmabuf-unbind");
+	lab_expect(tsm(IOMMU_VDEVICE_TSM_UNBIND), 0, "dmabuf-unbind");
 	if (p1 >= 0)
 		LAB_CHECK(lab_trace_count("vfio_dmabuf_revoke", obj_match(p1, "PRIVATE", 1)) == 1,
 			  "dmabuf-unbind-revokes-private", "no revoke of the private DMABUF");
@@ -824,9 +816,9 @@ static void test_bind(void)
 		  "a DMA through the revoked DMABUF reached a private page");
 
 	/* a TDI error: the kernel unbinds and revokes the private DMABUFs */
-	if (expect(tsm(IOMMU_VDEVICE_TSM_BIND), 0, "dmabuf-tdi-error-bind")) {
+	if (lab_expect(tsm(IOMMU_VDEVICE_TSM_BIND), 0, "dmabuf-tdi-error-bind")) {
 		p2 = export(SZ_2M, SZ_2M, VFIO_DEVICE_DMA_BUF_PRIVATE);
-		expect(p2, 0, "dmabuf-tdi-error-export-private");
+		lab_expect(p2, 0, "dmabuf-tdi-error-export-private");
 		lab_trace_clear();
 		ret = lab_fault_arm("fail_pci_tsm_sw_tdi_error", 1, 0);
 		m = obj_match(p2, "PRIVATE", 2);
@@ -836,7 +828,7 @@ static void test_bind(void)
 		lab_fault_arm("fail_pci_tsm_sw_tdi_error", 0, 0);
 		LAB_CHECK(!ret && i < 500, "dmabuf-tdi-error-revokes-private",
 			  "no vfio_dmabuf_revoke '%s' within 10 s (arm: %s)", m, lab_errname(-ret));
-		expect(tsm(IOMMU_VDEVICE_TSM_UNBIND), EINVAL, "dmabuf-tdi-error-unbound");
+		lab_expect(tsm(IOMMU_VDEVICE_TSM_UNBIND), EINVAL, "dmabuf-tdi-error-unbound");
 		if (p2 >= 0)
 			close(p2);
 	}
@@ -869,7 +861,7 @@ static int sweep(const char *name, int (*call)(void), void (*undo)(int),
 
 	ret = lab_fail_nth_begin(&fail);
 	snprintf(n, sizeof(n), "%s-open", name);
-	if (!expect(ret, 0, n))
+	if (!lab_expect(ret, 0, n))
 		return 0;
 	for (nth = 1; nth <= 300 && !ended; nth++) {
 		if (lab_fail_nth_set(&fail, nth))
@@ -950,10 +942,10 @@ static void test_fail_nth(void)
 	sweep("dmabuf-fail-nth-export", sweep_export, sweep_close, sweep_export_check);
 
 	sweep_fd = export(0, SZ_2M, 0);
-	if (!expect(sweep_fd, 0, "dmabuf-fail-nth-map-export"))
+	if (!lab_expect(sweep_fd, 0, "dmabuf-fail-nth-map-export"))
 		return;
 	sweep("dmabuf-fail-nth-map", sweep_map, sweep_unmap, sweep_map_check);
-	if (expect(map_file(sweep_fd, 0, SZ_2M, IOVA_A), 0, "dmabuf-fail-nth-map-after"))
+	if (lab_expect(map_file(sweep_fd, 0, SZ_2M, IOVA_A), 0, "dmabuf-fail-nth-map-after"))
 		LAB_CHECK(dma_lands(IOVA_A, 0, 30), "dmabuf-fail-nth-map-after-dma",
 			  "edu does not reach the BAR after the sweep");
 	unmap(IOVA_A, SZ_2M);
@@ -966,8 +958,8 @@ static void test_close(void)
 {
 	int fd = export(0, SZ_2M, 0);
 
-	if (!expect(fd, 0, "dmabuf-close-export") ||
-	    !expect(map_file(fd, 0, SZ_2M, IOVA_A), 0, "dmabuf-close-map"))
+	if (!lab_expect(fd, 0, "dmabuf-close-export") ||
+	    !lab_expect(map_file(fd, 0, SZ_2M, IOVA_A), 0, "dmabuf-close-map"))
 		return;
 	lab_trace_clear();
 	/* the BAR mapping holds the device file too */
@@ -975,7 +967,7 @@ static void test_close(void)
 	close(iv.fd);
 	iv.fd = -1;
 	want_revoked("dmabuf-device-close", fd, IOVA_A, 0, 5);
-	expect(map_file(fd, 0, SZ_2M, IOVA_B), ENODEV, "dmabuf-device-closed-remap-enodev");
+	lab_expect(map_file(fd, 0, SZ_2M, IOVA_B), ENODEV, "dmabuf-device-closed-remap-enodev");
 	LAB_CHECK(unmap(IOVA_A, SZ_2M) == (long)SZ_2M, "dmabuf-device-closed-unmap", "%s",
 		  strerror(errno));
 	close(fd);

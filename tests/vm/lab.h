@@ -48,6 +48,20 @@ static inline void lab_skip(const char *name, const char *why)
 	__ok;								\
 })
 
+static inline const char *lab_errname(int err);
+
+/*
+ * One result line for a call that returns >= 0 (0, an fd) or -errno: it
+ * must fail with @want, or succeed when @want is 0.
+ */
+static inline int lab_expect(int ret, int want, const char *name)
+{
+	if (!want)
+		return LAB_CHECK(ret >= 0, name, "got %s, want success", lab_errname(-ret));
+	return LAB_CHECK(ret == -want, name, "got %s, want %s",
+			 ret >= 0 ? "success" : lab_errname(-ret), lab_errname(want));
+}
+
 /* Write @s to the file @path (sysfs, debugfs, procfs): 0 or -errno. */
 static inline int lab_write_str(const char *path, const char *s)
 {

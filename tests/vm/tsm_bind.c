@@ -77,13 +77,6 @@ static int xioctl(int fd, unsigned long req, void *arg)
 	return ioctl(fd, req, arg) ? -errno : 0;
 }
 
-/* one result line: @ret (0 or -errno) must be -@want */
-static int expect(int ret, int want, const char *name)
-{
-	return LAB_CHECK(ret == -want, name, "got %s, want %s", lab_errname(-ret),
-			 lab_errname(want));
-}
-
 static const char *devattr(const char *attr)
 {
 	static char path[400];
@@ -197,13 +190,13 @@ static int device_open(int report)
 		step = "KVM_DEV_VFIO_FILE_ADD";
 		ret = kvm_vfio_file(&vm1, devfd, KVM_DEV_VFIO_FILE_ADD);
 		if (report)
-			expect(ret, 0, "tsm-kvm-vfio-file-add");
+			lab_expect(ret, 0, "tsm-kvm-vfio-file-add");
 	}
 	if (!ret) {
 		step = "VFIO_DEVICE_BIND_IOMMUFD";
 		ret = xioctl(devfd, VFIO_DEVICE_BIND_IOMMUFD, &bind);
 		if (report)
-			expect(ret, 0, "tsm-vfio-bind-iommufd");
+			lab_expect(ret, 0, "tsm-vfio-bind-iommufd");
 		dev_id = bind.out_devid;
 	}
 	if (!ret) {
@@ -212,7 +205,7 @@ static int device_open(int report)
 		hwpt.pt_id = ioas_id;
 		ret = xioctl(iommufd, IOMMU_HWPT_ALLOC, &hwpt);
 		if (report)
-			expect(ret, 0, "tsm-hwpt-alloc");
+			lab_expect(ret, 0, "tsm-hwpt-alloc");
 		hwpt_id = hwpt.out_hwpt_id;
 	}
 	if (!ret) {
@@ -220,7 +213,7 @@ static int device_open(int report)
 		attach.pt_id = hwpt_id;
 		ret = xioctl(devfd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach);
 		if (report)
-			expect(ret, 0, "tsm-attach-hwpt");
+			lab_expect(ret, 0, "tsm-attach-hwpt");
 	}
 	if (!ret) {
 		step = "VFIO_DEVICE_GET_REGION_INFO";
@@ -605,7 +598,7 @@ static void case_viommu_alloc(void)
 		a = base;							\
 		change;								\
 		ret = xioctl(iommufd, IOMMU_VIOMMU_ALLOC, &a);			\
-		if (expect(ret, want, name) && !ret)				\
+		if (lab_expect(ret, want, name) && !ret)				\
 			destroy(a.c.out_viommu_id);				\
 	} while (0)
 
@@ -647,7 +640,7 @@ static void case_viommu_alloc(void)
 	a = base;
 	a.c.kvm_fd = notvm;
 	ret = xioctl(iommufd, IOMMU_VIOMMU_ALLOC, &a);
-	if (expect(ret, EINVAL, "tsm-viommu-kvm-fd-file") && !ret)
+	if (lab_expect(ret, EINVAL, "tsm-viommu-kvm-fd-file") && !ret)
 		destroy(a.c.out_viommu_id);
 	close(notvm);
 
@@ -658,12 +651,12 @@ static void case_viommu_alloc(void)
 
 		ret = vdevice_alloc(id, 1, &v);
 		if (!ret) {
-			expect(destroy(id), EBUSY, "tsm-viommu-destroy-with-vdevice");
+			lab_expect(destroy(id), EBUSY, "tsm-viommu-destroy-with-vdevice");
 			destroy(v);
 		}
-		expect(destroy(id), 0, "tsm-viommu-destroy-empty");
+		lab_expect(destroy(id), 0, "tsm-viommu-destroy-empty");
 	} else {
-		expect(ret, 0, "tsm-viommu-destroy-with-vdevice");
+		lab_expect(ret, 0, "tsm-viommu-destroy-with-vdevice");
 	}
 }
 
@@ -695,7 +688,7 @@ static void case_viommu_holds_kvm(void)
 	ret = vm_create(&vm3);
 	if (!ret)
 		ret = viommu_alloc(vm3.fd, &viommu);
-	if (!expect(ret, 0, "tsm-viommu-kvm-third-vm"))
+	if (!lab_expect(ret, 0, "tsm-viommu-kvm-third-vm"))
 		return;
 	close(vm3.vfio_dev);
 	close(vm3.fd);
@@ -707,7 +700,7 @@ static void case_viommu_holds_kvm(void)
 			ret = tsm_op(vdev, IOMMU_VDEVICE_TSM_UNBIND);
 		destroy(vdev);
 	}
-	expect(ret, 0, "tsm-viommu-kvm-closed-fd-binds");
+	lab_expect(ret, 0, "tsm-viommu-kvm-closed-fd-binds");
 
 	if (before < 0) {
 		lab_skip("tsm-viommu-kvm-reference", "no " LAB_DEBUGFS "/kvm");
@@ -741,7 +734,7 @@ static void case_vdevice_alloc(void)
 		a = base;							\
 		change;								\
 		ret = xioctl(iommufd, IOMMU_VDEVICE_ALLOC, &a);			\
-		if (expect(ret, want, name) && !ret)				\
+		if (lab_expect(ret, want, name) && !ret)				\
 			destroy(a.c.out_vdevice_id);				\
 	} while (0)
 
@@ -767,7 +760,7 @@ static void case_vdevice_alloc(void)
 			destroy(v);
 		destroy(id);
 	}
-	expect(ret, 0, "tsm-vdevice-virt-id-other-viommu");
+	lab_expect(ret, 0, "tsm-vdevice-virt-id-other-viommu");
 }
 
 static void case_tsm_op_errnos(void)
@@ -786,7 +779,7 @@ static void case_tsm_op_errnos(void)
 		a = base;							\
 		change;								\
 		ret = xioctl(iommufd, IOMMU_VDEVICE_TSM_OP, &a);		\
-		expect(ret, want, name);					\
+		lab_expect(ret, want, name);					\
 	} while (0)
 
 	TRY("tsm-op-size-short", EINVAL, a.c.size = 12);
@@ -810,7 +803,7 @@ static void case_tsm_op_errnos(void)
 	/* BIND through a vIOMMU without a VM */
 	ret = viommu_alloc(-1, &viommu);
 	if (!ret && !(ret = vdevice_alloc(viommu, 0x45, &vdev))) {
-		expect(tsm_op(vdev, IOMMU_VDEVICE_TSM_BIND), EINVAL, "tsm-bind-viommu-without-kvm");
+		lab_expect(tsm_op(vdev, IOMMU_VDEVICE_TSM_BIND), EINVAL, "tsm-bind-viommu-without-kvm");
 		destroy(vdev);
 	} else {
 		LAB_CHECK(0, "tsm-bind-viommu-without-kvm", "a vIOMMU and vDEVICE without a VM: %s",
@@ -839,28 +832,28 @@ static void case_layout_feature_errnos(void)
 
 	layout_req_init(&q, 0, MAXR);
 	q.hdr.flags |= VFIO_DEVICE_FEATURE_PROBE;
-	expect(xioctl(devfd, VFIO_DEVICE_FEATURE, &q), 0, "tsm-layout-probe");
+	lab_expect(xioctl(devfd, VFIO_DEVICE_FEATURE, &q), 0, "tsm-layout-probe");
 	layout_req_init(&q, 0, MAXR);
 	q.hdr.flags = VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_TSM_LAYOUT;
-	expect(xioctl(devfd, VFIO_DEVICE_FEATURE, &q), EINVAL, "tsm-layout-set");
+	lab_expect(xioctl(devfd, VFIO_DEVICE_FEATURE, &q), EINVAL, "tsm-layout-set");
 	layout_req_init(&q, 0, MAXR);
 	q.hdr.flags = VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_SET |
 		      VFIO_DEVICE_FEATURE_TSM_LAYOUT;
-	expect(xioctl(devfd, VFIO_DEVICE_FEATURE, &q), EINVAL, "tsm-layout-probe-set");
+	lab_expect(xioctl(devfd, VFIO_DEVICE_FEATURE, &q), EINVAL, "tsm-layout-probe-set");
 
-	expect(layout_get(&q, 6, MAXR), EINVAL, "tsm-layout-region-6");
-	expect(layout_get(&q, 1, MAXR), EINVAL, "tsm-layout-region-not-a-bar");
-	expect(layout_get(&q, VFIO_PCI_CONFIG_REGION_INDEX, MAXR), EINVAL,
+	lab_expect(layout_get(&q, 6, MAXR), EINVAL, "tsm-layout-region-6");
+	lab_expect(layout_get(&q, 1, MAXR), EINVAL, "tsm-layout-region-not-a-bar");
+	lab_expect(layout_get(&q, VFIO_PCI_CONFIG_REGION_INDEX, MAXR), EINVAL,
 	       "tsm-layout-region-config");
 	layout_req_init(&q, 0, MAXR);
 	q.l.flags = 1;
-	expect(xioctl(devfd, VFIO_DEVICE_FEATURE, &q), EINVAL, "tsm-layout-flags");
+	lab_expect(xioctl(devfd, VFIO_DEVICE_FEATURE, &q), EINVAL, "tsm-layout-flags");
 	layout_req_init(&q, 0, 0);
 	q.hdr.argsz -= 1;
-	expect(xioctl(devfd, VFIO_DEVICE_FEATURE, &q), EINVAL, "tsm-layout-argsz-header");
+	lab_expect(xioctl(devfd, VFIO_DEVICE_FEATURE, &q), EINVAL, "tsm-layout-argsz-header");
 	layout_req_init(&q, 0, 3);
 	q.l.nr_ranges = 4;
-	expect(xioctl(devfd, VFIO_DEVICE_FEATURE, &q), EINVAL, "tsm-layout-argsz-ranges");
+	lab_expect(xioctl(devfd, VFIO_DEVICE_FEATURE, &q), EINVAL, "tsm-layout-argsz-ranges");
 
 	layout_req_init(&q, 0, 0);
 	memset(q.r, 0xa5, sizeof(q.r));
@@ -884,10 +877,10 @@ static void case_layout_small_bar(void)
 	}
 	fd = open(icdev, O_RDWR);
 	ret = fd < 0 ? -errno : xioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, &bind);
-	if (!expect(ret, 0, "tsm-layout-ivshmem-open"))
+	if (!lab_expect(ret, 0, "tsm-layout-ivshmem-open"))
 		goto out;
 	devfd = fd;
-	expect(layout_get(&q, 0, MAXR), EINVAL, "tsm-layout-region-below-page");
+	lab_expect(layout_get(&q, 0, MAXR), EINVAL, "tsm-layout-region-below-page");
 	ret = layout_get(&q, 2, MAXR);
 	LAB_CHECK(ret == 0 && q.l.nr_ranges == 1 && q.r[0].offset == 0 && q.r[0].length >= (1ULL << 30) &&
 		  q.r[0].attr == VFIO_TSM_ATTR_SHARED, "tsm-layout-ivshmem-bar2-unbound",
@@ -956,24 +949,24 @@ static void case_sysfs_shared(void)
 	size_t i;
 	int n;
 
-	expect(shared_set(HOLES), 0, "tsm-sw-shared-write");
+	lab_expect(shared_set(HOLES), 0, "tsm-sw-shared-write");
 	n = shared_get(v, 12);
 	LAB_CHECK(n == 2 && v[0] == 0 && v[1] == 0x2000 && v[2] == 0x1000 && v[3] == 0 &&
 		  v[4] == 0x10000 && v[5] == 0x4000, "tsm-sw-shared-read",
 		  "tsm_sw/shared does not read back the holes written (%d holes)", n);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		expect(shared_set(bad[i].val), EINVAL, bad[i].name);
+		lab_expect(shared_set(bad[i].val), EINVAL, bad[i].name);
 	n = shared_get(v, 12);
 	LAB_CHECK(n == 2 && v[1] == 0x2000 && v[4] == 0x10000, "tsm-sw-shared-unchanged-by-errors",
 		  "a refused write changed the setting (%d holes)", n);
 
 	/* unsorted and decimal: the same holes */
-	expect(shared_set("0:65536+16384 0:8192+4096"), 0, "tsm-sw-shared-decimal-unsorted");
+	lab_expect(shared_set("0:65536+16384 0:8192+4096"), 0, "tsm-sw-shared-decimal-unsorted");
 	n = shared_get(v, 12);
 	LAB_CHECK(n == 2 && v[1] == 0x2000 && v[2] == 0x1000 && v[4] == 0x10000 && v[5] == 0x4000,
 		  "tsm-sw-shared-decimal-read", "%d holes read back", n);
 	/* adjacent holes do not overlap */
-	expect(shared_set("0:0x1000+0x1000 0:0x2000+0x1000"), 0, "tsm-sw-shared-adjacent");
+	lab_expect(shared_set("0:0x1000+0x1000 0:0x2000+0x1000"), 0, "tsm-sw-shared-adjacent");
 
 	n = shared_set("none");
 	LAB_CHECK(n == 0 && shared_reads("none"), "tsm-sw-shared-none", "write %s; %s",
@@ -1002,7 +995,7 @@ static void case_bind(void)
 		  "BAR0 mapping: %s, id register %#x", before ? "SIGBUS" : strerror(errno), v);
 
 	ret = tsm_op(vdev1, IOMMU_VDEVICE_TSM_BIND);
-	if (!expect(ret, 0, "tsm-bind"))
+	if (!lab_expect(ret, 0, "tsm-bind"))
 		return;
 	LAB_CHECK(layout_is(want, n, TDI1), "tsm-bind-layout", "%s", why);
 	{
@@ -1018,9 +1011,9 @@ static void case_bind(void)
 	LAB_CHECK(after && mapping_follows(after, want, n), "tsm-mmap-while-bound", "%s",
 		  after ? why : strerror(errno));
 
-	expect(tsm_op(vdev1, IOMMU_VDEVICE_TSM_BIND), EALREADY, "tsm-bind-twice");
-	expect(shared_set("none"), EBUSY, "tsm-sw-shared-busy");
-	expect(shared_set(HOLES), EBUSY, "tsm-sw-shared-busy-same");
+	lab_expect(tsm_op(vdev1, IOMMU_VDEVICE_TSM_BIND), EALREADY, "tsm-bind-twice");
+	lab_expect(shared_set("none"), EBUSY, "tsm-sw-shared-busy");
+	lab_expect(shared_set(HOLES), EBUSY, "tsm-sw-shared-busy-same");
 
 	layout_req_init(&q, 0, 2);
 	memset(q.r, 0xa5, sizeof(q.r));
@@ -1033,12 +1026,12 @@ static void case_bind(void)
 	LAB_CHECK(ret == 0 && (int)q.l.nr_ranges == n, "tsm-layout-exact-room",
 		  "%s, nr_ranges %u", lab_errname(-ret), q.l.nr_ranges);
 
-	expect(tsm_op(vdev1, IOMMU_VDEVICE_TSM_UNBIND), 0, "tsm-unbind");
+	lab_expect(tsm_op(vdev1, IOMMU_VDEVICE_TSM_UNBIND), 0, "tsm-unbind");
 	LAB_CHECK(unbound(), "tsm-unbind-layout", "%s", why);
 	v = 0;
 	LAB_CHECK(before && probe(before, &v) == 0 && v == EDU_ID, "tsm-mmap-after-unbind",
 		  "the mapping from before the bind: %s, id %#x", v ? "read" : "SIGBUS", v);
-	expect(tsm_op(vdev1, IOMMU_VDEVICE_TSM_UNBIND), EINVAL, "tsm-unbind-twice");
+	lab_expect(tsm_op(vdev1, IOMMU_VDEVICE_TSM_UNBIND), EINVAL, "tsm-unbind-twice");
 	if (before)
 		munmap((void *)before, bar0_size);
 	if (after)
@@ -1058,7 +1051,7 @@ static void case_all_private(void)
 		ret = shared_set(cfg[i]);
 		if (!ret)
 			ret = tsm_op(vdev1, IOMMU_VDEVICE_TSM_BIND);
-		if (!expect(ret, 0, name))
+		if (!lab_expect(ret, 0, name))
 			continue;
 		strcat(name, "-layout");
 		LAB_CHECK(layout_is(&all, 1, TDI1), name, "%s", why);
@@ -1075,13 +1068,13 @@ static void case_trace(void)
 	uint64_t vm;
 
 	shared_set(HOLES);
-	if (!expect(trace_start(), 0, "tsm-trace-enable"))
+	if (!lab_expect(trace_start(), 0, "tsm-trace-enable"))
 		return;
 	ret = tsm_op(vdev1, IOMMU_VDEVICE_TSM_BIND);
 	if (!ret)
 		ret = tsm_op(vdev1, IOMMU_VDEVICE_TSM_UNBIND);
 	trace_stop();
-	if (!expect(ret, 0, "tsm-trace-bind-unbind"))
+	if (!lab_expect(ret, 0, "tsm-trace-bind-unbind"))
 		return;
 	vm = trace_vm();
 	LAB_CHECK(vm != 0, "tsm-trace-vm", "no non-zero vm= in the trace");
@@ -1104,17 +1097,17 @@ static void case_second_vm(void)
 	ret = viommu_alloc(vm2.fd, &viommu2);
 	if (!ret)
 		ret = vdevice_alloc(viommu2, VIRT_ID2, &vdev2);
-	if (!expect(ret, 0, "tsm-second-vm-vdevice"))
+	if (!lab_expect(ret, 0, "tsm-second-vm-vdevice"))
 		return;
 	shared_set(HOLES);
-	if (!expect(tsm_op(vdev1, IOMMU_VDEVICE_TSM_BIND), 0, "tsm-second-vm-first-binds"))
+	if (!lab_expect(tsm_op(vdev1, IOMMU_VDEVICE_TSM_BIND), 0, "tsm-second-vm-first-binds"))
 		goto out;
 
 	trace_start();
 	ret = tsm_op(vdev2, IOMMU_VDEVICE_TSM_BIND);
-	expect(ret, EBUSY, "tsm-bind-other-vm-busy");
+	lab_expect(ret, EBUSY, "tsm-bind-other-vm-busy");
 	ret = tsm_op(vdev1, IOMMU_VDEVICE_TSM_BIND);
-	expect(ret, EALREADY, "tsm-bind-same-vm-already");
+	lab_expect(ret, EALREADY, "tsm-bind-same-vm-already");
 	trace_stop();
 	vmb = trace_vm();
 	vma = ev_vm(2);
@@ -1133,21 +1126,21 @@ static void case_second_vm(void)
 		ret = tsm_op(other, IOMMU_VDEVICE_TSM_BIND);
 		destroy(other);
 	}
-	expect(ret, EBUSY, "tsm-bind-other-vdevice-busy");
-	expect(tsm_op(vdev2, IOMMU_VDEVICE_TSM_UNBIND), EINVAL, "tsm-unbind-other-vm");
+	lab_expect(ret, EBUSY, "tsm-bind-other-vdevice-busy");
+	lab_expect(tsm_op(vdev2, IOMMU_VDEVICE_TSM_UNBIND), EINVAL, "tsm-unbind-other-vm");
 	LAB_CHECK(layout_is(want, n, TDI1), "tsm-second-vm-leaves-first-bound", "%s", why);
 
-	expect(tsm_op(vdev1, IOMMU_VDEVICE_TSM_UNBIND), 0, "tsm-second-vm-first-unbinds");
+	lab_expect(tsm_op(vdev1, IOMMU_VDEVICE_TSM_UNBIND), 0, "tsm-second-vm-first-unbinds");
 	ret = tsm_op(vdev2, IOMMU_VDEVICE_TSM_BIND);
-	if (expect(ret, 0, "tsm-bind-second-vm")) {
+	if (lab_expect(ret, 0, "tsm-bind-second-vm")) {
 		LAB_CHECK(layout_is(want, n, TDI2), "tsm-bind-second-vm-tdi-id", "%s", why);
-		expect(tsm_op(vdev1, IOMMU_VDEVICE_TSM_UNBIND), EINVAL, "tsm-unbind-first-vm-not-bound");
-		expect(tsm_op(vdev2, IOMMU_VDEVICE_TSM_UNBIND), 0, "tsm-unbind-second-vm");
+		lab_expect(tsm_op(vdev1, IOMMU_VDEVICE_TSM_UNBIND), EINVAL, "tsm-unbind-first-vm-not-bound");
+		lab_expect(tsm_op(vdev2, IOMMU_VDEVICE_TSM_UNBIND), 0, "tsm-unbind-second-vm");
 	}
 out:
-	expect(destroy(viommu2), EBUSY, "tsm-destroy-viommu-with-vdevice");
-	expect(destroy(vdev2), 0, "tsm-destroy-vdevice");
-	expect(destroy(viommu2), 0, "tsm-destroy-viommu");
+	lab_expect(destroy(viommu2), EBUSY, "tsm-destroy-viommu-with-vdevice");
+	lab_expect(destroy(vdev2), 0, "tsm-destroy-vdevice");
+	lab_expect(destroy(viommu2), 0, "tsm-destroy-viommu");
 }
 
 /* Destroying a bound vDEVICE unbinds it (reason DESTROY). */
@@ -1161,16 +1154,16 @@ static void case_destroy_bound(void)
 	ret = vdevice_alloc(viommu1, 0x47, &vdev);
 	if (!ret)
 		ret = tsm_op(vdev, IOMMU_VDEVICE_TSM_BIND);
-	if (!expect(ret, 0, "tsm-destroy-bound-setup"))
+	if (!lab_expect(ret, 0, "tsm-destroy-bound-setup"))
 		return;
 	trace_start();
 	ret = destroy(vdev);
 	trace_stop();
-	expect(ret, 0, "tsm-destroy-bound-vdevice");
+	lab_expect(ret, 0, "tsm-destroy-bound-vdevice");
 	LAB_CHECK(unbound(), "tsm-destroy-bound-unbinds", "%s", why);
 	want_unbind(0x47, trace_vm(), "DESTROY", "RUN", want, n);
 	trace_check("tsm-trace-destroy-unbind");
-	expect(tsm_op(vdev1, IOMMU_VDEVICE_TSM_BIND), 0, "tsm-destroy-bound-rebind");
+	lab_expect(tsm_op(vdev1, IOMMU_VDEVICE_TSM_BIND), 0, "tsm-destroy-bound-rebind");
 	tsm_op(vdev1, IOMMU_VDEVICE_TSM_UNBIND);
 }
 
@@ -1183,13 +1176,13 @@ static void case_fault_attrs(void)
 
 	shared_set(HOLES);
 	/* VFIO cannot revoke its mappings: EAGAIN, after the lock */
-	if (!expect(lab_fault_arm("fail_vfio_pci_tsm", 1, 0), 0, "tsm-fault-vfio-arm"))
+	if (!lab_expect(lab_fault_arm("fail_vfio_pci_tsm", 1, 0), 0, "tsm-fault-vfio-arm"))
 		return;
 	trace_start();
 	ret = tsm_op(vdev1, IOMMU_VDEVICE_TSM_BIND);
 	trace_stop();
 	lab_fault_arm("fail_vfio_pci_tsm", 0, 0);
-	expect(ret, EAGAIN, "tsm-bind-revoke-fails-eagain");
+	lab_expect(ret, EAGAIN, "tsm-bind-revoke-fails-eagain");
 	LAB_CHECK(unbound(), "tsm-bind-eagain-unwound", "%s", why);
 	vm = trace_vm();
 	want_op("bind_begin", TDI1, vm, "USER", 0);
@@ -1204,7 +1197,7 @@ static void case_fault_attrs(void)
 	ret = tsm_op(vdev1, IOMMU_VDEVICE_TSM_BIND);
 	trace_stop();
 	lab_fault_arm("fail_pci_tsm_sw", 0, 0);
-	expect(ret, EIO, "tsm-bind-lock-fails-eio");
+	lab_expect(ret, EIO, "tsm-bind-lock-fails-eio");
 	LAB_CHECK(unbound(), "tsm-bind-lock-eio-unwound", "%s", why);
 	want_op("bind_begin", TDI1, vm, "USER", 0);
 	want_op("bind_end", TDI1, vm, "USER", -EIO);
@@ -1214,7 +1207,7 @@ static void case_fault_attrs(void)
 	lab_fault_arm("fail_pci_tsm_sw", 1, 2);
 	ret = tsm_op(vdev1, IOMMU_VDEVICE_TSM_BIND);
 	lab_fault_arm("fail_pci_tsm_sw", 0, 0);
-	expect(ret, EIO, "tsm-bind-report-fails-eio");
+	lab_expect(ret, EIO, "tsm-bind-report-fails-eio");
 	LAB_CHECK(unbound(), "tsm-bind-report-eio-unwound", "%s", why);
 
 	/* the start fails (the third check): the private ranges are reverted */
@@ -1223,7 +1216,7 @@ static void case_fault_attrs(void)
 	ret = tsm_op(vdev1, IOMMU_VDEVICE_TSM_BIND);
 	trace_stop();
 	lab_fault_arm("fail_pci_tsm_sw", 0, 0);
-	expect(ret, EIO, "tsm-bind-start-fails-eio");
+	lab_expect(ret, EIO, "tsm-bind-start-fails-eio");
 	LAB_CHECK(unbound(), "tsm-bind-start-eio-unwound", "%s", why);
 	want_op("bind_begin", TDI1, vm, "USER", 0);
 	want_state(TDI1, "CONFIG_UNLOCKED", "CONFIG_LOCKED");
@@ -1234,7 +1227,7 @@ static void case_fault_attrs(void)
 	trace_check("tsm-trace-bind-start-eio");
 
 	ret = tsm_op(vdev1, IOMMU_VDEVICE_TSM_BIND);
-	if (expect(ret, 0, "tsm-bind-after-faults"))
+	if (lab_expect(ret, 0, "tsm-bind-after-faults"))
 		LAB_CHECK(layout_is(want, n, TDI1), "tsm-bind-after-faults-layout", "%s", why);
 	tsm_op(vdev1, IOMMU_VDEVICE_TSM_UNBIND);
 }
@@ -1324,10 +1317,10 @@ static void case_tdi_error(void)
 	uint64_t vm;
 
 	shared_set(HOLES);
-	if (!expect(tsm_op(vdev1, IOMMU_VDEVICE_TSM_BIND), 0, "tsm-tdi-error-bind"))
+	if (!lab_expect(tsm_op(vdev1, IOMMU_VDEVICE_TSM_BIND), 0, "tsm-tdi-error-bind"))
 		return;
 	trace_start();
-	if (!expect(lab_fault_arm("fail_pci_tsm_sw_tdi_error", 1, 0), 0, "tsm-tdi-error-arm")) {
+	if (!lab_expect(lab_fault_arm("fail_pci_tsm_sw_tdi_error", 1, 0), 0, "tsm-tdi-error-arm")) {
 		trace_stop();
 		tsm_op(vdev1, IOMMU_VDEVICE_TSM_UNBIND);
 		return;
@@ -1347,14 +1340,14 @@ static void case_tdi_error(void)
 	LAB_CHECK(q.l.out_flags == VFIO_TSM_LAYOUT_ERROR_UNBOUND, "tsm-tdi-error-out-flags",
 		  "out_flags %#x, want ERROR_UNBOUND only", q.l.out_flags);
 	LAB_CHECK(unbound(), "tsm-tdi-error-layout", "%s", why);
-	expect(tsm_op(vdev1, IOMMU_VDEVICE_TSM_UNBIND), EINVAL, "tsm-tdi-error-unbind-einval");
+	lab_expect(tsm_op(vdev1, IOMMU_VDEVICE_TSM_UNBIND), EINVAL, "tsm-tdi-error-unbind-einval");
 	vm = trace_vm();
 	want_state(TDI1, "RUN", "ERROR");
 	want_unbind(TDI1, vm, "ERROR", "ERROR", want, n);
 	trace_check("tsm-trace-tdi-error");
 
 	ret = tsm_op(vdev1, IOMMU_VDEVICE_TSM_BIND);
-	if (expect(ret, 0, "tsm-tdi-error-rebind")) {
+	if (lab_expect(ret, 0, "tsm-tdi-error-rebind")) {
 		layout_get(&q, 0, MAXR);
 		LAB_CHECK(q.l.out_flags == VFIO_TSM_LAYOUT_BOUND, "tsm-tdi-error-flag-cleared",
 			  "out_flags %#x after the next bind", q.l.out_flags);
@@ -1370,7 +1363,7 @@ static void case_close_bound(void)
 	char state[32];
 
 	shared_set(HOLES);
-	if (!expect(tsm_op(vdev1, IOMMU_VDEVICE_TSM_BIND), 0, "tsm-close-bound-bind"))
+	if (!lab_expect(tsm_op(vdev1, IOMMU_VDEVICE_TSM_BIND), 0, "tsm-close-bound-bind"))
 		return;
 	trace_start();
 	device_close();
@@ -1381,12 +1374,12 @@ static void case_close_bound(void)
 		  "tsm/state is %s after the device was closed", state);
 	want_unbind(TDI1, trace_vm(), "RELEASE", "RUN", want, n);
 	trace_check("tsm-trace-close-unbind");
-	expect(tsm_op(vdev1, IOMMU_VDEVICE_TSM_BIND), ENODEV, "tsm-bind-closed-device-enodev");
-	expect(tsm_op(vdev1, IOMMU_VDEVICE_TSM_UNBIND), ENODEV, "tsm-unbind-closed-device-enodev");
-	expect(destroy(vdev1), 0, "tsm-destroy-vdevice-of-closed-device");
+	lab_expect(tsm_op(vdev1, IOMMU_VDEVICE_TSM_BIND), ENODEV, "tsm-bind-closed-device-enodev");
+	lab_expect(tsm_op(vdev1, IOMMU_VDEVICE_TSM_UNBIND), ENODEV, "tsm-unbind-closed-device-enodev");
+	lab_expect(destroy(vdev1), 0, "tsm-destroy-vdevice-of-closed-device");
 
 	ret = device_open(0);
-	if (expect(ret, 0, "tsm-reopen")) {
+	if (lab_expect(ret, 0, "tsm-reopen")) {
 		LAB_CHECK(unbound(), "tsm-reopen-unbound", "%s", why);
 		device_close();
 	}
@@ -1438,17 +1431,17 @@ int main(void)
 	ret = vm_create(&vm1);
 	if (!ret)
 		ret = vm_create(&vm2);
-	if (!expect(ret, 0, "tsm-kvm-vms"))
+	if (!lab_expect(ret, 0, "tsm-kvm-vms"))
 		return 1;
 	ret = xioctl(iommufd, IOMMU_IOAS_ALLOC, &ioas);
 	ioas_id = ioas.out_ioas_id;
-	if (!expect(ret, 0, "tsm-ioas-alloc") || device_open(1))
+	if (!lab_expect(ret, 0, "tsm-ioas-alloc") || device_open(1))
 		return 1;
 	ret = viommu_alloc(vm1.fd, &viommu1);
-	if (!expect(ret, 0, "tsm-viommu-alloc-kvm"))
+	if (!lab_expect(ret, 0, "tsm-viommu-alloc-kvm"))
 		return 1;
 	ret = vdevice_alloc(viommu1, VIRT_ID1, &vdev1);
-	if (!expect(ret, 0, "tsm-vdevice-alloc"))
+	if (!lab_expect(ret, 0, "tsm-vdevice-alloc"))
 		return 1;
 	/* a device left bound by an earlier run would fail everything below */
 	if (!LAB_CHECK(unbound(), "tsm-starts-unbound", "%s", why))

@@ -203,23 +203,12 @@ static __always_inline void rec_submit(void *ctx, struct tsm_rec_hdr *h, __u32 r
 		emit_stack(ctx, s);
 }
 
-/* the live DMABUF @buf, or NULL */
-static __always_inline struct buf_state *buf_find(__u64 buf)
-{
-	struct buf_state *b;
-	__u32 i, k;
-
-	for (i = 0; i < BUF_PROBES; i++) {
-		k = (buf + i) & (MAX_BUFS - 1);
-		b = bpf_map_lookup_elem(&bufs, &k);
-		if (b && b->buf == buf)
-			return b;
-	}
-	return NULL;
-}
-
-/* a slot for the new DMABUF @buf, claimed; NULL (counted) if none is free */
-static __always_inline struct buf_state *buf_add(__u64 buf)
+/*
+ * The slot of the live DMABUF @buf, or NULL; with @claim, a free slot is
+ * taken for it if it has none (NULL, counted, when none is free). A stale
+ * entry of the same id (its release unseen) is reused.
+ */
+static __always_inline struct buf_state *buf_slot(__u64 buf, bool claim)
 {
 	struct buf_state *b;
 	__u32 i, k;
@@ -229,11 +218,11 @@ static __always_inline struct buf_state *buf_add(__u64 buf)
 		b = bpf_map_lookup_elem(&bufs, &k);
 		if (!b)
 			break;
-		/* a stale entry of the same id (its release unseen) is reused */
-		if (b->buf == buf || __sync_val_compare_and_swap(&b->buf, 0, buf) == 0)
+		if (b->buf == buf || (claim && __sync_val_compare_and_swap(&b->buf, 0, buf) == 0))
 			return b;
 	}
-	count_lost(TSM_LOST_MAP_FULL);
+	if (claim)
+		count_lost(TSM_LOST_MAP_FULL);
 	return NULL;
 }
 
@@ -446,7 +435,7 @@ static __always_inline int buf_event(void *ctx, __u32 type, __u64 buf, __u32 dev
 
 	switch (type) {
 	case TSM_REC_VFIO_DMABUF_EXPORT:
-		b = buf_add(buf);
+		b = buf_slot(buf, true);
 		if (b) {
 			b->dev = dev;
 			b->kind = kind;
@@ -455,14 +444,14 @@ static __always_inline int buf_event(void *ctx, __u32 type, __u64 buf, __u32 dev
 		}
 		break;
 	case TSM_REC_VFIO_DMABUF_REVOKE:
-		b = buf_find(buf);
+		b = buf_slot(buf, false);
 		if (b) {
 			rules = tsm_check(type, 0, b->nr_maps ? TSM_F_BUF_MAPPED : 0);
 			b->revoked = 1;
 		}
 		break;
 	case TSM_REC_VFIO_DMABUF_RELEASE:
-		b = buf_find(buf);
+		b = buf_slot(buf, false);
 		if (b) {
 			rules = tsm_check(type, 0, b->nr_maps ? TSM_F_BUF_MAPPED : 0);
 			/* free the slot last */
@@ -510,7 +499,7 @@ int BPF_PROG(vfio_dmabuf_release, __u64 buf, __u32 dev, __u32 bar, __u32 kind, _
 static __always_inline __u32 map_added(__u64 vm, __u64 buf, __u64 pfn, __u64 npfns,
 				       __u32 type, __u32 arg, bool shared, __u32 ioas_kind)
 {
-	struct buf_state *b = buf_find(buf);
+	struct buf_state *b = buf_slot(buf, false);
 	struct dev_state *d = NULL;
 	__u32 facts = 0;
 
@@ -552,7 +541,7 @@ static __always_inline __u32 map_added(__u64 vm, __u64 buf, __u64 pfn, __u64 npf
  */
 static __always_inline void map_removed(__u64 buf, __u64 pfn, __u64 npfns, bool ioas)
 {
-	struct buf_state *b = buf_find(buf);
+	struct buf_state *b = buf_slot(buf, false);
 	struct dev_state *d;
 	__u32 i, shared;
 

@@ -154,6 +154,40 @@ static const char *const lost_names[] = { "RINGBUF", "MAP_FULL", "READER" };
 
 #define SYM(v, n) sym(v, n, ARRAY_SIZE(n))
 
+/* " key=value" pieces; @key carries its leading space and '=' */
+static void put_ku(struct line *l, const char *key, uint64_t v)
+{
+	put_s(l, key);
+	put_u(l, v);
+}
+
+static void put_kx(struct line *l, const char *key, uint64_t v)
+{
+	put_s(l, key);
+	put_hex(l, v);
+}
+
+static void put_ks(struct line *l, const char *key, const char *v)
+{
+	put_s(l, key);
+	put_s(l, v);
+}
+
+static void put_kdev(struct line *l, const char *key, __u32 dev)
+{
+	put_s(l, key);
+	put_dev(l, dev);
+}
+
+/* " OLD->NEW" */
+static void put_change(struct line *l, const char *old, const char *new)
+{
+	put_c(l, ' ');
+	put_s(l, old);
+	put_s(l, "->");
+	put_s(l, new);
+}
+
 /* the event's fields as key=value */
 static void put_fields(struct line *l, const struct tsm_rec_hdr *rec)
 {
@@ -165,14 +199,10 @@ static void put_fields(struct line *l, const struct tsm_rec_hdr *rec)
 		const struct tsm_ev_pci_tsm_op *e = (const void *)rec;
 		bool unbind = rec->type >= TSM_REC_PCI_TSM_UNBIND_BEGIN;
 
-		put_s(l, "dev=");
-		put_dev(l, e->dev);
-		put_s(l, " tdi_id=");
-		put_u(l, e->tdi_id);
-		put_s(l, " vm=");
-		put_hex(l, e->vm);
-		put_s(l, " reason=");
-		put_s(l, unbind ? SYM(e->reason, unbind_names) : "0");
+		put_kdev(l, "dev=", e->dev);
+		put_ku(l, " tdi_id=", e->tdi_id);
+		put_kx(l, " vm=", e->vm);
+		put_ks(l, " reason=", unbind ? SYM(e->reason, unbind_names) : "0");
 		put_s(l, " ret=");
 		if (e->ret < 0)
 			put_c(l, '-');
@@ -182,48 +212,30 @@ static void put_fields(struct line *l, const struct tsm_rec_hdr *rec)
 	case TSM_REC_PCI_TSM_TDI_STATE: {
 		const struct tsm_ev_pci_tsm_tdi_state *e = (const void *)rec;
 
-		put_s(l, "dev=");
-		put_dev(l, e->dev);
-		put_s(l, " tdi_id=");
-		put_u(l, e->tdi_id);
-		put_c(l, ' ');
-		put_s(l, SYM(e->old_state, tdi_names));
-		put_s(l, "->");
-		put_s(l, SYM(e->new_state, tdi_names));
+		put_kdev(l, "dev=", e->dev);
+		put_ku(l, " tdi_id=", e->tdi_id);
+		put_change(l, SYM(e->old_state, tdi_names), SYM(e->new_state, tdi_names));
 		break;
 	}
 	case TSM_REC_PCI_TSM_RANGE: {
 		const struct tsm_ev_pci_tsm_range *e = (const void *)rec;
 
-		put_s(l, "dev=");
-		put_dev(l, e->dev);
-		put_s(l, " bar=");
-		put_u(l, e->bar);
-		put_s(l, " pfn=");
-		put_hex(l, e->pfn);
-		put_s(l, " npfns=");
-		put_hex(l, e->npfns);
-		put_c(l, ' ');
-		put_s(l, SYM(e->old_attr, attr_names));
-		put_s(l, "->");
-		put_s(l, SYM(e->new_attr, attr_names));
+		put_kdev(l, "dev=", e->dev);
+		put_ku(l, " bar=", e->bar);
+		put_kx(l, " pfn=", e->pfn);
+		put_kx(l, " npfns=", e->npfns);
+		put_change(l, SYM(e->old_attr, attr_names), SYM(e->new_attr, attr_names));
 		break;
 	}
 	case TSM_REC_VFIO_DMABUF_EXPORT_RANGE: {
 		const struct tsm_ev_vfio_dmabuf_range *e = (const void *)rec;
 
-		put_s(l, "buf=");
-		put_u(l, e->buf);
-		put_s(l, " dev=");
-		put_dev(l, e->dev);
-		put_s(l, " bar=");
-		put_u(l, e->bar);
-		put_s(l, " kind=");
-		put_s(l, SYM(e->kind, kind_names));
-		put_s(l, " pfn=");
-		put_hex(l, e->pfn);
-		put_s(l, " npfns=");
-		put_hex(l, e->npfns);
+		put_ku(l, "buf=", e->buf);
+		put_kdev(l, " dev=", e->dev);
+		put_ku(l, " bar=", e->bar);
+		put_ks(l, " kind=", SYM(e->kind, kind_names));
+		put_kx(l, " pfn=", e->pfn);
+		put_kx(l, " npfns=", e->npfns);
 		break;
 	}
 	case TSM_REC_VFIO_DMABUF_EXPORT:
@@ -231,21 +243,14 @@ static void put_fields(struct line *l, const struct tsm_rec_hdr *rec)
 	case TSM_REC_VFIO_DMABUF_RELEASE: {
 		const struct tsm_ev_vfio_dmabuf_obj *e = (const void *)rec;
 
-		put_s(l, "buf=");
-		put_u(l, e->buf);
-		put_s(l, " dev=");
-		put_dev(l, e->dev);
-		put_s(l, " bar=");
-		put_u(l, e->bar);
-		put_s(l, " kind=");
-		put_s(l, SYM(e->kind, kind_names));
-		if (rec->type == TSM_REC_VFIO_DMABUF_EXPORT) {
-			put_s(l, " nr_ranges=");
-			put_u(l, e->arg);
-		} else if (rec->type == TSM_REC_VFIO_DMABUF_REVOKE) {
-			put_s(l, " reason=");
-			put_s(l, SYM(e->arg, revoke_names));
-		}
+		put_ku(l, "buf=", e->buf);
+		put_kdev(l, " dev=", e->dev);
+		put_ku(l, " bar=", e->bar);
+		put_ks(l, " kind=", SYM(e->kind, kind_names));
+		if (rec->type == TSM_REC_VFIO_DMABUF_EXPORT)
+			put_ku(l, " nr_ranges=", e->arg);
+		else if (rec->type == TSM_REC_VFIO_DMABUF_REVOKE)
+			put_ks(l, " reason=", SYM(e->arg, revoke_names));
 		break;
 	}
 	case TSM_REC_IOMMUFD_IOAS_MAP_DMABUF:
@@ -253,70 +258,51 @@ static void put_fields(struct line *l, const struct tsm_rec_hdr *rec)
 		const struct tsm_ev_iommufd_ioas_dmabuf *e = (const void *)rec;
 		bool map = rec->type == TSM_REC_IOMMUFD_IOAS_MAP_DMABUF;
 
-		put_s(l, "ctx=");
-		put_hex(l, e->ctx);
-		put_s(l, " ioas=");
-		put_u(l, e->ioas);
-		put_s(l, " iova=");
-		put_hex(l, e->iova);
-		put_s(l, " buf=");
-		put_u(l, e->buf);
-		put_s(l, " pfn=");
-		put_hex(l, e->pfn);
-		put_s(l, " npfns=");
-		put_hex(l, e->npfns);
-		put_s(l, map ? " kind=" : " reason=");
-		put_s(l, map ? SYM(e->arg, kind_names) : SYM(e->arg, unmap_names));
+		put_kx(l, "ctx=", e->ctx);
+		put_ku(l, " ioas=", e->ioas);
+		put_kx(l, " iova=", e->iova);
+		put_ku(l, " buf=", e->buf);
+		put_kx(l, " pfn=", e->pfn);
+		put_kx(l, " npfns=", e->npfns);
+		if (map)
+			put_ks(l, " kind=", SYM(e->arg, kind_names));
+		else
+			put_ks(l, " reason=", SYM(e->arg, unmap_names));
 		break;
 	}
 	case TSM_REC_KVM_DMABUF_SLOT_BIND:
 	case TSM_REC_KVM_DMABUF_SLOT_UNBIND: {
 		const struct tsm_ev_kvm_dmabuf_slot *e = (const void *)rec;
 
-		put_s(l, "vm=");
-		put_hex(l, e->vm);
-		put_s(l, " slot=");
-		put_hex(l, e->slot);
-		put_s(l, " gfn=");
-		put_hex(l, e->gfn);
-		put_s(l, " buf=");
-		put_u(l, e->buf);
-		put_s(l, " pfn=");
-		put_hex(l, e->pfn);
-		put_s(l, " npfns=");
-		put_hex(l, e->npfns);
-		if (rec->type == TSM_REC_KVM_DMABUF_SLOT_BIND) {
-			put_s(l, " private=");
-			put_u(l, e->arg);
-		} else {
-			put_s(l, " reason=");
-			put_s(l, SYM(e->arg, unmap_names));
-		}
+		put_kx(l, "vm=", e->vm);
+		put_kx(l, " slot=", e->slot);
+		put_kx(l, " gfn=", e->gfn);
+		put_ku(l, " buf=", e->buf);
+		put_kx(l, " pfn=", e->pfn);
+		put_kx(l, " npfns=", e->npfns);
+		if (rec->type == TSM_REC_KVM_DMABUF_SLOT_BIND)
+			put_ku(l, " private=", e->arg);
+		else
+			put_ks(l, " reason=", SYM(e->arg, unmap_names));
 		break;
 	}
 	case TSM_REC_LOST: {
 		const struct tsm_rec_lost *e = (const void *)rec;
 
-		put_s(l, "nr=");
-		put_u(l, e->nr);
-		put_s(l, " source=");
-		put_s(l, SYM(e->source, lost_names));
+		put_ku(l, "nr=", e->nr);
+		put_ks(l, " source=", SYM(e->source, lost_names));
 		break;
 	}
 	case TSM_REC_STACK: {
 		const struct tsm_rec_stack *e = (const void *)rec;
 
-		put_s(l, "event_seq=");
-		put_u(l, e->event_seq);
-		put_s(l, " frames=");
-		put_u(l, e->nr);
+		put_ku(l, "event_seq=", e->event_seq);
+		put_ku(l, " frames=", e->nr);
 		break;
 	}
 	default:
-		put_s(l, "type=");
-		put_u(l, rec->type);
-		put_s(l, " size=");
-		put_u(l, rec->size);
+		put_ku(l, "type=", rec->type);
+		put_ku(l, " size=", rec->size);
 		break;
 	}
 }

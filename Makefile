@@ -1,7 +1,8 @@
 # tsmtrace: top-level build and test entry points.
 #
 #   make deps          install the Debian packages everything needs (root)
-#   make kernel        patched Linux 6.12 bzImage (build/kbuild), incremental
+#   make kernel        patched kernel bzImage (build/kbuild), incremental; the
+#                      base is the exact version kernel/BASE names
 #   make test-progs    programs the tests run: VM test programs, iommufd
 #                      selftests, the tsmtrace tool
 #   make test          all of the above, then host and VM test suites
@@ -15,6 +16,8 @@
 #   make kernel-export write the kernel tree's commits to kernel/patches/
 #   make kernel-reset  drop local commits in the kernel tree, re-apply the series
 #   make kernel-status what is applied and what is unexported
+#   make kernel-check-newest  apply the series to the newest base version the
+#                      archive offers and name the patches that do not apply
 #
 # Quiet unless V=1. BUILD_DIR (default ./build) holds everything generated.
 
@@ -24,7 +27,7 @@ KB		:= $(BUILD_DIR)/kbuild
 KHDR		:= $(KB)/usr/include
 export BUILD_DIR
 
-.PHONY: all deps kernel kernel-bench kernel-kasan test-kasan kernel-export kernel-reset kernel-status test-progs \
+.PHONY: all deps kernel kernel-check-newest kernel-bench kernel-kasan test-kasan kernel-export kernel-reset kernel-status test-progs \
 	vm-progs selftests tools test test-host test-vm lab bench clean
 
 all: kernel test-progs
@@ -43,6 +46,9 @@ kernel-reset:
 
 kernel-status:
 	@scripts/kernel.sh status
+
+kernel-check-newest: deps
+	@scripts/kernel.sh check-newest
 
 kernel-bench: kernel
 	@KERNEL_OBJ=$(BUILD_DIR)/kbuild-bench \

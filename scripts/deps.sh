@@ -2,12 +2,14 @@
 # Install every Debian package the build and the tests need.
 #
 # Idempotent: when everything is present it only asks dpkg and returns.
+# The kernel source is not in the list: it is one exact version, named in
+# kernel/BASE and installed by scripts/kernel-source.sh at the end.
 # Run as root (or with sudo available); CI runs it on a fresh Debian 12.
 set -euo pipefail
 
 PKGS=(
 	# kernel build
-	bc bison flex libssl-dev libelf-dev dwarves ccache linux-source-6.12
+	bc bison flex libssl-dev libelf-dev dwarves ccache
 	xz-utils cpio kmod rsync git make gcc libc6-dev pkg-config patch
 	# lab VM
 	qemu-system-x86
@@ -25,7 +27,7 @@ for p in "${PKGS[@]}"; do
 done
 
 if [ ${#missing[@]} -eq 0 ]; then
-	exit 0
+	exec "$(dirname "$0")/kernel-source.sh" install
 fi
 
 echo "deps: installing ${missing[*]}"
@@ -49,3 +51,4 @@ if ! { $SUDO apt-get update -q && \
 fi
 rm -f "$log"
 echo "deps: done"
+exec "$(dirname "$0")/kernel-source.sh" install

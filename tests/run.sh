@@ -4,6 +4,7 @@
 # Host suites (tests/host/suite-*.sh) run here; VM suites (tests/vm/suite-*.sh)
 # each run in one boot of the lab VM (scripts/vm.sh). A suite prints one line
 # per test case:  PASS: name | FAIL: name [why] | SKIP: name [why]
+# and may print NOTE: lines (shown, not counted).
 # A suite that exits non-zero without printing a FAIL line, or a VM that
 # panics, times out or logs a kernel warning, counts as one more failure.
 # The last line is 'N passed, N failed' (', N skipped' when any were skipped);
@@ -44,7 +45,7 @@ run_suite() {
 		"$ROOT/$suite" >"$log" 2>&1
 	fi
 	rc=$?
-	grep -E '^(PASS|FAIL|SKIP): ' "$log" | sed 's/^/   /'
+	grep -E '^(PASS|FAIL|SKIP|NOTE): ' "$log" | sed 's/^/   /'
 	p=$(grep -cE '^PASS: ' "$log")
 	f=$(grep -cE '^FAIL: ' "$log")
 	s=$(grep -cE '^SKIP: ' "$log")

@@ -22,7 +22,7 @@ make_tarball() {
 }
 
 export KERNEL_BASE_FILE=$T/BASE KERNEL_PATCHES=$T/patches
-printf 'BASE_SERIES=6.12\nBASE_TESTED=6.12.117\n' >"$T/BASE"
+printf 'BASE_PACKAGE=linux-source-6.12\nBASE_VERSION=6.12.117-1~deb12u1\nBASE_KERNEL=6.12.117\n' >"$T/BASE"
 mkdir -p "$T/patches"
 K=$ROOT/scripts/kernel.sh
 
@@ -115,13 +115,48 @@ else
 	fail pipeline-bad-patch-named-and-tree-clean "exit $prc: $out"
 fi
 
-# --- a source of another kernel version
+# --- a source of another kernel version: refused, even another sublevel,
+# unless asked for; then it warns and tries
 make_tarball 6.13.2 "$T/wrong.tar.xz"
 out=$(KERNEL_TARBALL=$T/wrong.tar.xz BUILD_DIR=$T/b4 "$K" prepare 2>&1); prc=$?
-if [ $prc -ne 0 ] && grep -q "Linux 6.13.2 but the series .* is made for 6.12" <<<"$out"; then
+if [ $prc -ne 0 ] && grep -q "Linux 6.13.2 but the series .* is made for 6.12.117" <<<"$out" &&
+   grep -q "KERNEL_ALLOW_OTHER_BASE=1" <<<"$out" && [ ! -d "$T/b4/linux" ]; then
 	pass pipeline-wrong-base-refused
 else
 	fail pipeline-wrong-base-refused "exit $prc: $out"
+fi
+make_tarball 6.12.118 "$T/newer.tar.xz"
+out=$(KERNEL_TARBALL=$T/newer.tar.xz BUILD_DIR=$T/b4 "$K" prepare 2>&1); prc=$?
+if [ $prc -ne 0 ] && grep -q "Linux 6.12.118 but the series .* is made for 6.12.117 (linux-source-6.12 6.12.117-1~deb12u1" <<<"$out"; then
+	pass pipeline-other-sublevel-refused
+else
+	fail pipeline-other-sublevel-refused "exit $prc: $out"
+fi
+out=$(KERNEL_ALLOW_OTHER_BASE=1 KERNEL_TARBALL=$T/newer.tar.xz BUILD_DIR=$T/b4 "$K" prepare 2>&1); prc=$?
+if [ $prc -eq 0 ] && grep -q "warning: the source is Linux 6.12.118, the series is made for 6.12.117" <<<"$out" &&
+   grep -q "applied $(ls "$T/patches" | wc -l) patch(es) on 6.12.118" <<<"$out"; then
+	pass pipeline-other-base-when-asked-warns-and-tries
+else
+	fail pipeline-other-base-when-asked-warns-and-tries "exit $prc: $out"
+fi
+# the base moves (a new tarball): the tree is made anew from it ...
+out=$(KERNEL_TARBALL=$T/good.tar.xz BUILD_DIR=$T/b4 "$K" prepare 2>&1); prc=$?
+if [ $prc -eq 0 ] && grep -q "the base changed: unpacking it anew" <<<"$out" &&
+   [ "$(make -s -C "$T/b4/linux" kernelversion)" = 6.12.117 ] &&
+   [ "$(git -C "$T/b4/linux" rev-list --count tsm-base..HEAD)" = "$(ls "$T/patches" | wc -l)" ]; then
+	pass pipeline-new-base-unpacked-anew
+else
+	fail pipeline-new-base-unpacked-anew "exit $prc: $out"
+fi
+# ... but never over work that is not exported
+echo 'int local;' >>"$T/b4/linux/drivers/answer.c"
+git -C "$T/b4/linux" -c user.name=t -c user.email=t@t commit -qam "drivers: Local"
+out=$(KERNEL_ALLOW_OTHER_BASE=1 KERNEL_TARBALL=$T/newer.tar.xz BUILD_DIR=$T/b4 "$K" prepare 2>&1); prc=$?
+if [ $prc -ne 0 ] && grep -q "names another source" <<<"$out" &&
+   grep -q 'int local' "$T/b4/linux/drivers/answer.c"; then
+	pass pipeline-new-base-keeps-unexported-work
+else
+	fail pipeline-new-base-keeps-unexported-work "exit $prc: $out"
 fi
 out=$(KERNEL_TARBALL=$T/missing.tar.xz BUILD_DIR=$T/b5 "$K" prepare 2>&1); prc=$?
 if [ $prc -ne 0 ] && grep -q "missing.tar.xz not found" <<<"$out"; then

@@ -10,6 +10,9 @@
 #                      a broken revoke with tsmtrace live (scripts/demo.sh)
 #   make bench         benchmarks (figures, not pass/fail), the lab ones on
 #                      the kernel of make kernel-bench
+#   make kernel-stock  Linux 7.3 as Debian ships it, without the series
+#                      (build/kbuild-7.3-stock): the kernel the stock suite
+#                      runs mainline's ABI on
 #   make kernel-bench  the same series without lockdep, for benchmarks (build/kbuild-bench)
 #   make kernel-kasan  the same series with KASAN and kmemleak (build/kbuild-kasan)
 #   make test-kasan    the VM suites on that kernel: any KASAN report or leak fails
@@ -25,9 +28,12 @@ ROOT		:= $(CURDIR)
 BUILD_DIR	?= $(ROOT)/build
 KB		:= $(BUILD_DIR)/kbuild
 KHDR		:= $(KB)/usr/include
+# the stock kernel: the 7.3 base without any patch
+STOCK_SERIES	:= $(ROOT)/kernel/7.3
+KSTOCK		:= $(BUILD_DIR)/kbuild-7.3-stock
 export BUILD_DIR
 
-.PHONY: all deps kernel kernel-check-newest kernel-bench kernel-kasan test-kasan kernel-export kernel-reset kernel-status test-progs \
+.PHONY: all deps kernel kernel-check-newest kernel-stock stock-progs kernel-bench kernel-kasan test-kasan kernel-export kernel-reset kernel-status test-progs \
 	vm-progs selftests tools test test-host test-vm lab bench clean
 
 all: kernel test-progs
@@ -50,6 +56,9 @@ kernel-status:
 kernel-check-newest: deps
 	@scripts/kernel.sh check-newest
 
+kernel-stock: deps
+	@KERNEL_SERIES=$(STOCK_SERIES) KERNEL_STOCK=1 scripts/kernel.sh build
+
 kernel-bench: kernel
 	@KERNEL_OBJ=$(BUILD_DIR)/kbuild-bench \
 	 KERNEL_FRAGMENT="$(ROOT)/kernel/lab.config $(ROOT)/kernel/bench.config" \
@@ -67,6 +76,13 @@ test-kasan: kernel-kasan test-progs
 vm-progs: kernel
 	@$(MAKE) --no-print-directory -C tests/vm KHDR=$(KHDR) OUT=$(BUILD_DIR)/tests/vm
 
+stock-progs: kernel-stock
+	@$(MAKE) --no-print-directory -C tests/vm SRCDIR=$(ROOT)/tests/stock \
+		KHDR=$(KSTOCK)/usr/include OUT=$(BUILD_DIR)/tests/stock \
+		EXTRA_CFLAGS=-I$(BUILD_DIR)/linux-7.3-stock/drivers/iommu/iommufd
+	@SELFTEST_SRC=$(BUILD_DIR)/linux-7.3-stock SELFTEST_KHDR=$(KSTOCK)/usr/include \
+	 SELFTEST_PATCHES=/nonexistent scripts/selftests.sh $(BUILD_DIR)/tests/stock/selftests-iommu
+
 selftests: kernel
 	@scripts/selftests.sh $(BUILD_DIR)/tests/selftests-iommu
 
@@ -74,7 +90,7 @@ tools: deps
 	@if [ -f tools/tsmtrace/Makefile ]; then \
 		$(MAKE) --no-print-directory -C tools/tsmtrace all test-progs; fi
 
-test-progs: vm-progs selftests tools
+test-progs: vm-progs stock-progs selftests tools
 
 test: test-progs
 	@tests/run.sh

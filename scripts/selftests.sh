@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Build the kernel's iommufd selftests (tools/testing/selftests/iommu of the
 # tree in build/linux) against the built kernel's uapi headers.
+# SELFTEST_SRC, SELFTEST_KHDR and SELFTEST_PATCHES (a directory) name another
+# tree, its headers and its adaptations (make stock-progs: the stock 7.3 tree,
+# which needs none).
 #
 # The selftests include their neighbours by relative path, so they are built
 # in a shadow tree: symlinks to the source tree, with only selftests/iommu
@@ -12,11 +15,12 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD_DIR=${BUILD_DIR:-$ROOT/build}
-SRC=$BUILD_DIR/linux
-KHDR=$BUILD_DIR/kbuild/usr/include
+SRC=${SELFTEST_SRC:-$BUILD_DIR/linux}
+KHDR=${SELFTEST_KHDR:-$BUILD_DIR/kbuild/usr/include}
+PATCHES=${SELFTEST_PATCHES:-$ROOT/tests/selftests}
 OUT=${1:?usage: selftests.sh OUTPUT_DIR}
-SHADOW=$BUILD_DIR/selftests-tree
-LOG=$BUILD_DIR/selftests-build.log
+SHADOW=$OUT.tree
+LOG=$OUT.log
 
 die() { echo "selftests: error: $*" >&2; exit 1; }
 [ -f "$KHDR/linux/iommufd.h" ] || die "no uapi headers in $KHDR: run 'make kernel' first"
@@ -38,7 +42,7 @@ shadow_dir "$SRC/tools" "$SHADOW/tools" testing
 shadow_dir "$SRC/tools/testing" "$SHADOW/tools/testing" selftests
 shadow_dir "$SRC/tools/testing/selftests" "$SHADOW/tools/testing/selftests" iommu
 cp -r "$SRC/tools/testing/selftests/iommu" "$SHADOW/tools/testing/selftests/iommu"
-for p in "$ROOT"/tests/selftests/*.patch; do
+for p in "$PATCHES"/*.patch; do
 	[ -e "$p" ] || continue
 	patch -s -p1 -d "$SHADOW" <"$p" >"$LOG" 2>&1 ||
 		{ cat "$LOG" >&2; die "${p#"$ROOT"/} does not apply to the tree's selftests"; }

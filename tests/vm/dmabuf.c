@@ -68,7 +68,7 @@ static unsigned long dmabuf_id(int fd)
 
 static int export(uint64_t off, uint64_t len, uint32_t flags)
 {
-	return vmm_export(iv.fd, 2, off, len, flags);
+	return vfio_dmabuf_export(iv.fd, 2, off, len, flags);
 }
 
 /* IOMMU_IOAS_MAP_FILE at @iova (fixed): 0 or -errno */
@@ -163,34 +163,16 @@ static int attached(int fd)
 
 /* ---- DMA: edu moves EDU_XFER bytes ----------------------------------------- */
 
-static void fill(volatile uint8_t *p, uint8_t seed)
-{
-	for (unsigned int i = 0; i < EDU_XFER; i++)
-		p[i] = (uint8_t)(seed + i * 13);
-}
-
-static int same(volatile uint8_t *a, volatile uint8_t *b)
-{
-	for (unsigned int i = 0; i < EDU_XFER; i++)
-		if (a[i] != b[i])
-			return 0;
-	return 1;
-}
-
 /* RAM page 0 -> edu -> @iova: 0 or -errno */
 static int dma_to(uint64_t iova)
 {
-	int ret = edu_dma(edu.bar, IOVA_RAM, EDU_BUF, EDU_XFER, 0);
-
-	return ret ? ret : edu_dma(edu.bar, EDU_BUF, iova, EDU_XFER, 1);
+	return edu_copy(edu.bar, IOVA_RAM, iova);
 }
 
 /* @iova -> edu -> RAM page 1 */
 static int dma_from(uint64_t iova)
 {
-	int ret = edu_dma(edu.bar, iova, EDU_BUF, EDU_XFER, 0);
-
-	return ret ? ret : edu_dma(edu.bar, EDU_BUF, IOVA_RAM + PAGE, EDU_XFER, 1);
+	return edu_copy(edu.bar, iova, IOVA_RAM + PAGE);
 }
 
 /*
@@ -201,10 +183,10 @@ static int dma_from(uint64_t iova)
 static int dma_lands(uint64_t iova, uint64_t bar_off, uint8_t seed)
 {
 	memset((void *)(iv.bar + bar_off), 0xa5, EDU_XFER);
-	fill(ram, seed);
+	edu_pattern(ram, seed);
 	if (dma_to(iova))
 		return 0;
-	return same(iv.bar + bar_off, ram);
+	return edu_same(iv.bar + bar_off, ram);
 }
 
 /* ---- the trace ----------------------------------------------------------- */
@@ -259,34 +241,16 @@ static void want_revoked(const char *name, int fd, uint64_t iova, uint64_t bar_o
 
 static int dev_open(struct dev *d, unsigned int vendor, unsigned int device)
 {
-	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind), .iommufd = iommufd };
 	struct vfio_device_info info = { .argsz = sizeof(info) };
-	char cdev[300];
 	int ret;
 
-	ret = lab_find_vfio_dev(vendor, device, d->bdf, sizeof(d->bdf), cdev, sizeof(cdev));
+	ret = vfio_cdev_bind(vendor, device, iommufd, d->bdf, sizeof(d->bdf), &d->fd, &d->id);
 	if (ret)
 		return ret;
-	d->fd = open(cdev, O_RDWR);
-	if (d->fd < 0)
+	if (ioctl(d->fd, VFIO_DEVICE_GET_INFO, &info))
 		return -errno;
-	if (ioctl(d->fd, VFIO_DEVICE_BIND_IOMMUFD, &bind) ||
-	    ioctl(d->fd, VFIO_DEVICE_GET_INFO, &info))
-		return -errno;
-	d->id = bind.out_devid;
 	d->can_reset = !!(info.flags & VFIO_DEVICE_FLAGS_RESET);
 	return 0;
-}
-
-static volatile uint8_t *bar_mmap(struct dev *d, uint32_t bar, size_t len)
-{
-	struct vfio_region_info ri = { .argsz = sizeof(ri), .index = bar };
-	void *p;
-
-	if (ioctl(d->fd, VFIO_DEVICE_GET_REGION_INFO, &ri))
-		return NULL;
-	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, d->fd, ri.offset);
-	return p == MAP_FAILED ? NULL : p;
 }
 
 /*
@@ -297,11 +261,6 @@ static volatile uint8_t *bar_mmap(struct dev *d, uint32_t bar, size_t len)
 static int setup(void)
 {
 	struct vfio_device_attach_iommufd_pt attach = { .argsz = sizeof(attach) };
-	struct iommu_ioas_alloc alloc = { .size = sizeof(alloc) };
-	struct iommu_ioas_map map = {
-		.size = sizeof(map), .flags = IOMMU_IOAS_MAP_FIXED_IOVA | MAP_RW,
-		.length = 2 * PAGE, .iova = IOVA_RAM,
-	};
 	int ret;
 
 	iommufd = open("/dev/iommu", O_RDWR);
@@ -311,17 +270,9 @@ static int setup(void)
 	vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, KVM_X86_SW_PROTECTED_VM);
 	if (vm_fd < 0)
 		return -errno;
-	if (ioctl(iommufd, IOMMU_IOAS_ALLOC, &alloc))
-		return -errno;
-	ioas = alloc.out_ioas_id;
-
-	ram = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (ram == MAP_FAILED)
-		return -ENOMEM;
-	map.ioas_id = ioas;
-	map.user_va = (uintptr_t)ram;
-	if (ioctl(iommufd, IOMMU_IOAS_MAP, &map))
-		return -errno;
+	ret = iommufd_ioas_with_ram(iommufd, IOVA_RAM, 2, &ioas, &ram);
+	if (ret)
+		return ret;
 
 	ret = dev_open(&edu, EDU_VENDOR, EDU_DEVICE);
 	if (ret)
@@ -329,10 +280,10 @@ static int setup(void)
 	attach.pt_id = ioas;
 	if (ioctl(edu.fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach))
 		return -errno;
-	edu.bar = bar_mmap(&edu, VFIO_PCI_BAR0_REGION_INDEX, 0x1000);
+	edu.bar = vfio_region_mmap(edu.fd, VFIO_PCI_BAR0_REGION_INDEX, 0x1000, NULL);
 	if (!edu.bar)
 		return -errno;
-	ret = vmm_config_cmd(edu.fd, MEM_ON);
+	ret = vfio_config_cmd(edu.fd, MEM_ON);
 	if (ret)
 		return ret;
 
@@ -342,7 +293,7 @@ static int setup(void)
 	ret = vmm_tsm_attach(iommufd, iv.fd, iv.id, ioas, vm_fd, 0x77, &vdev_id);
 	if (ret)
 		return ret;
-	iv.bar = bar_mmap(&iv, VFIO_PCI_BAR2_REGION_INDEX, BAR2_VIEW);
+	iv.bar = vfio_region_mmap(iv.fd, VFIO_PCI_BAR2_REGION_INDEX, BAR2_VIEW, NULL);
 	iv.bar_start = lab_bar_start(iv.bdf, 2);
 	if (!iv.bar || !iv.bar_start)
 		return -EIO;
@@ -589,10 +540,10 @@ static void test_p2p(void)
 	/* edu writes ivshmem's BAR, and reads it, through the IOAS */
 	LAB_CHECK(dma_lands(IOVA_A + 0x1000, 0x1000, 1), "dmabuf-p2p-dma-to-bar",
 		  "the BAR does not hold what edu wrote to IOVA %#lx", IOVA_A + 0x1000);
-	fill(iv.bar + 0x3000, 7);
+	edu_pattern(iv.bar + 0x3000, 7);
 	memset(ram + PAGE, 0, EDU_XFER);
 	ret = dma_from(IOVA_A + 0x3000);
-	LAB_CHECK(!ret && same(ram + PAGE, iv.bar + 0x3000), "dmabuf-p2p-dma-from-bar",
+	LAB_CHECK(!ret && edu_same(ram + PAGE, iv.bar + 0x3000), "dmabuf-p2p-dma-from-bar",
 		  "edu did not read the BAR through IOVA %#lx", IOVA_A + 0x3000);
 
 	/* not copied to another IOAS, not split */
@@ -633,12 +584,12 @@ static void test_p2p(void)
 
 static int mem_off(void)
 {
-	return vmm_config_cmd(iv.fd, PCI_COMMAND_MASTER);
+	return vfio_config_cmd(iv.fd, PCI_COMMAND_MASTER);
 }
 
 static int mem_on(void)
 {
-	return vmm_config_cmd(iv.fd, MEM_ON);
+	return vfio_config_cmd(iv.fd, MEM_ON);
 }
 
 static int low_power_on(void)
@@ -768,7 +719,7 @@ static void test_bind(void)
 	lab_expect(map_file(s2, 0, SZ_2M, IOVA_C), ENODEV, "dmabuf-bind-revoked-remap-enodev");
 	LAB_CHECK(dma_lands(IOVA_A + 0x1000, 0x1000, 21), "dmabuf-bind-p2p-shared-hole",
 		  "edu no longer reaches the shared hole");
-	fill(ram, 22);
+	edu_pattern(ram, 22);
 	dma_to(IOVA_B + 0x1000);	/* must not reach the private page: checked below */
 
 	/* what may be exported while bound */

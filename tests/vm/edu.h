@@ -69,4 +69,28 @@ static inline int edu_dma(volatile uint8_t *bar0, uint64_t src, uint64_t dst, ui
 	return 0;
 }
 
+/* Fill EDU_XFER bytes at @p with a pattern that depends on @seed. */
+static inline void edu_pattern(volatile uint8_t *p, uint8_t seed)
+{
+	for (unsigned int i = 0; i < EDU_XFER; i++)
+		p[i] = (uint8_t)(seed + i * 13);
+}
+
+/* Do the EDU_XFER bytes at @a and @b match? */
+static inline int edu_same(volatile uint8_t *a, volatile uint8_t *b)
+{
+	for (unsigned int i = 0; i < EDU_XFER; i++)
+		if (a[i] != b[i])
+			return 0;
+	return 1;
+}
+
+/* Move EDU_XFER bytes from bus address @src to @dst through edu's buffer. */
+static inline int edu_copy(volatile uint8_t *bar0, uint64_t src, uint64_t dst)
+{
+	int ret = edu_dma(bar0, src, EDU_BUF, EDU_XFER, 0);
+
+	return ret ? ret : edu_dma(bar0, EDU_BUF, dst, EDU_XFER, 1);
+}
+
 #endif /* TSM_EDU_H */

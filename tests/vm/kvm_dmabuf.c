@@ -137,7 +137,7 @@ static void test_shared(void)
 	if (!LAB_CHECK(vmm_vm_create(&vm, kvm_fd, KVM_X86_DEFAULT_VM, MEM_SIZE) == 0,
 		       "kvm-dmabuf-vm", "%s", strerror(errno)))
 		return;
-	fd = vmm_export(devfd, 2, 0, BUF_SIZE, 0);
+	fd = vfio_dmabuf_export(devfd, 2, 0, BUF_SIZE, 0);
 	if (!LAB_CHECK(fd >= 0, "kvm-dmabuf-export-shared", "%s", strerror(-fd)))
 		return;
 	fstat(fd, &st);
@@ -161,7 +161,7 @@ static void test_shared(void)
 		  exit, bar2[1]);
 
 	/* memory decode off revokes the DMABUF: the VM loses the mapping */
-	ret = vmm_config_cmd(devfd, 0);
+	ret = vfio_config_cmd(devfd, 0);
 	LAB_CHECK(ret == 0, "kvm-dmabuf-mem-disable", "config write: %s", strerror(-ret));
 	snprintf(match, sizeof(match), "buf=%llu pfn=%#llx npfns=16 arg=1",
 		 (unsigned long long)st.st_ino, (unsigned long long)bar2_start >> 12);
@@ -171,7 +171,7 @@ static void test_shared(void)
 	LAB_CHECK(ret == -EFAULT && exit == KVM_EXIT_MEMORY_FAULT,
 		  "kvm-dmabuf-guest-access-after-revoke",
 		  "KVM_RUN gave %d exit %u, want -EFAULT and KVM_EXIT_MEMORY_FAULT", ret, exit);
-	vmm_config_cmd(devfd, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	vfio_config_cmd(devfd, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
 
 	/* a revoked DMABUF cannot back a new slot */
 	LAB_CHECK(slot_delete(&vm) == 0, "kvm-dmabuf-slot-delete", "%s", strerror(errno));
@@ -180,7 +180,7 @@ static void test_shared(void)
 	close(fd);
 
 	/* deleting a live slot, and destroying the VM, unbind it */
-	fd = vmm_export(devfd, 2, 0, BUF_SIZE, 0);
+	fd = vfio_dmabuf_export(devfd, 2, 0, BUF_SIZE, 0);
 	ret = slot_dmabuf(&vm, KVM_MEM_VFIO_DMABUF, fd, 0, 0, BUF_SIZE);
 	fstat(fd, &st);
 	lab_trace_clear();
@@ -196,8 +196,8 @@ static void test_shared(void)
 	LAB_CHECK(ret == 0 && lab_trace_count("kvm_dmabuf_slot_unbind", match) == 1,
 		  "kvm-dmabuf-trace-unbind-destroy", "no kvm_dmabuf_slot_unbind with '%s'", match);
 	/* revoking after the VM is gone touches nothing of it */
-	vmm_config_cmd(devfd, 0);
-	vmm_config_cmd(devfd, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	vfio_config_cmd(devfd, 0);
+	vfio_config_cmd(devfd, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
 	close(fd);
 }
 
@@ -208,7 +208,7 @@ static void test_refusals(void)
 
 	if (vmm_vm_create(&vm, kvm_fd, KVM_X86_DEFAULT_VM, MEM_SIZE))
 		return;
-	fd = vmm_export(devfd, 2, 0, BUF_SIZE, 0);
+	fd = vfio_dmabuf_export(devfd, 2, 0, BUF_SIZE, 0);
 	mfd = syscall(SYS_memfd_create, "not-a-dmabuf", 0);
 	if (ftruncate(mfd, BUF_SIZE))
 		mfd = -1;
@@ -271,7 +271,7 @@ static void test_private(void)
 	if (!LAB_CHECK(ret == 0, "kvm-dmabuf-tsm-bind", "%s", strerror(-ret)))
 		goto out;
 
-	fd = vmm_export(devfd, 2, PRIV_OFF, BUF_SIZE, VFIO_DEVICE_DMA_BUF_PRIVATE);
+	fd = vfio_dmabuf_export(devfd, 2, PRIV_OFF, BUF_SIZE, VFIO_DEVICE_DMA_BUF_PRIVATE);
 	if (!LAB_CHECK(fd >= 0, "kvm-dmabuf-export-private", "%s", strerror(-fd)))
 		goto out_unbind;
 	fstat(fd, &st);

@@ -139,7 +139,7 @@ static void many_holes(char *buf, size_t len)
 
 static int export_shared(struct bench_dev *d, uint64_t length)
 {
-	int fd = vmm_export(d->devfd, 2, 0, length, 0);
+	int fd = vfio_dmabuf_export(d->devfd, 2, 0, length, 0);
 
 	if (fd < 0)
 		die("VFIO_DEVICE_FEATURE_DMA_BUF");
@@ -148,7 +148,7 @@ static int export_shared(struct bench_dev *d, uint64_t length)
 
 static void config_cmd(struct bench_dev *d, uint16_t cmd)
 {
-	if (vmm_config_cmd(d->devfd, cmd))
+	if (vfio_config_cmd(d->devfd, cmd))
 		die("config write");
 }
 

@@ -103,7 +103,7 @@ static int tsm_op(uint32_t type)
 /* a DMABUF of BAR2 [off, off + len) */
 static int export(uint64_t off, uint64_t len, uint32_t flags)
 {
-	int fd = vmm_export(devfd, 2, off, len, flags);
+	int fd = vfio_dmabuf_export(devfd, 2, off, len, flags);
 
 	if (fd < 0)
 		die(flags ? "export a private DMABUF" : "export a shared DMABUF");

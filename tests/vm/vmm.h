@@ -21,25 +21,7 @@
 #include <linux/udmabuf.h>
 #include <linux/vfio.h>
 
-/* A DMABUF of [off, off + len) of @bar: its fd. */
-static inline int vmm_export(int devfd, uint32_t bar, uint64_t off, uint64_t len,
-			     uint32_t flags)
-{
-	struct {
-		struct vfio_device_feature hdr;
-		struct vfio_device_feature_dma_buf get;
-		struct vfio_region_dma_range range;
-	} req = {
-		.hdr = { .argsz = sizeof(req),
-			 .flags = VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_DMA_BUF },
-		.get = { .region_index = bar, .open_flags = O_RDWR | O_CLOEXEC,
-			 .flags = flags, .nr_ranges = 1 },
-		.range = { .offset = off, .length = len },
-	};
-	int fd = ioctl(devfd, VFIO_DEVICE_FEATURE, &req);
-
-	return fd < 0 ? -errno : fd;
-}
+#include "vfio_dev.h"
 
 /*
  * A udmabuf of @size bytes over a sealed memfd: a DMABUF whose exporter
@@ -66,19 +48,6 @@ static inline int vmm_udmabuf(size_t size)
 		close(dev);
 	close(memfd);
 	return buf;
-}
-
-/* Write the PCI command register through the VFIO config region. */
-static inline int vmm_config_cmd(int devfd, uint16_t cmd)
-{
-	struct vfio_region_info ri = {
-		.argsz = sizeof(ri), .index = VFIO_PCI_CONFIG_REGION_INDEX,
-	};
-
-	if (ioctl(devfd, VFIO_DEVICE_GET_REGION_INFO, &ri))
-		return -errno;
-	return pwrite(devfd, &cmd, sizeof(cmd), ri.offset + PCI_COMMAND) == sizeof(cmd) ?
-		0 : -errno;
 }
 
 /*

@@ -1,0 +1,308 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * stock_dmabuf - a VMM's DMABUF flow with mainline's ABI alone, on the stock
+ * kernel (the base without the series): what a platform engineer's host
+ * does today, and what tsmtrace's stock-kernel sources have to see.
+ *
+ * ivshmem (BAR2: 4 GiB of RAM-backed MMIO) exports a DMABUF of a BAR range
+ * (VFIO_DEVICE_FEATURE_DMA_BUF); the DMABUF is mapped into an IOAS
+ * (IOMMU_IOAS_MAP_FILE) to which edu, the DMA master, is attached: edu's
+ * DMA engine reads and writes ivshmem's BAR through it (peer to peer).
+ * Turning memory decode off through the config region revokes the DMABUF:
+ * iommufd unmaps the area from the IOMMU (iommu:unmap), the DMA no longer
+ * lands, a new map is ENODEV, IOMMU_IOAS_UNMAP still removes the area.
+ * Memory decode back on un-revokes: the same DMABUF maps again. The whole
+ * 4 GiB BAR exports and maps as one DMABUF. Every fd closed, nothing is
+ * left in dma_buf/bufinfo. The cases also pin what mainline's events say
+ * (dma_buf:*, iommu:map/unmap), since tsmtrace reads them on such hosts.
+ * One PASS:/FAIL:/SKIP: line per case; exits 1 when one failed.
+ */
+#include <stdint.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include <linux/iommufd.h>
+
+#include "edu.h"
+#include "lab.h"
+#include "vfio_dev.h"
+
+#define IV_VENDOR	0x1af4
+#define IV_DEVICE	0x1110
+#define PAGE		0x1000UL
+#define SZ_2M		0x200000UL
+#define IOVA_RAM	0x100000UL	/* two pages of RAM */
+#define IOVA_A		0x400000UL	/* DMABUF areas, below edu's 28-bit mask */
+#define IOVA_B		0x800000UL
+#define IOVA_BIG	0x100000000UL	/* the whole BAR (edu cannot reach it) */
+#define MAP_RW		(IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE)
+#define MEM_ON		(PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER)
+
+struct dev {
+	int fd;
+	uint32_t id;
+	char bdf[300];
+	volatile uint8_t *bar;
+	uint64_t bar_start, bar_size;
+};
+
+static struct dev edu = { .fd = -1 }, iv = { .fd = -1 };
+static int iommufd = -1;
+static uint32_t ioas;
+static uint8_t *ram;
+
+/* ---- requests ------------------------------------------------------------- */
+
+static int export(uint64_t off, uint64_t len)
+{
+	return vfio_dmabuf_export(iv.fd, VFIO_PCI_BAR2_REGION_INDEX, off, len, 0);
+}
+
+static int map_file(int fd, uint64_t len, uint64_t iova)
+{
+	struct iommu_ioas_map_file m = {
+		.size = sizeof(m), .flags = IOMMU_IOAS_MAP_FIXED_IOVA | MAP_RW,
+		.ioas_id = ioas, .fd = fd, .start = 0, .length = len, .iova = iova,
+	};
+
+	return ioctl(iommufd, IOMMU_IOAS_MAP_FILE, &m) ? -errno : 0;
+}
+
+static long unmap(uint64_t iova, uint64_t len)
+{
+	struct iommu_ioas_unmap u = {
+		.size = sizeof(u), .ioas_id = ioas, .iova = iova, .length = len,
+	};
+
+	return ioctl(iommufd, IOMMU_IOAS_UNMAP, &u) ? -errno : (long)u.length;
+}
+
+static unsigned long ino(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) ? 0 : st.st_ino;
+}
+
+/* DMABUFs the kernel still has: "Total N objects" of dma_buf/bufinfo, or -1 */
+static int bufinfo_count(void)
+{
+	char line[512];
+	FILE *f = fopen(LAB_DEBUGFS "/dma_buf/bufinfo", "r");
+	int n = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Total %d objects", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
+/* ---- DMA: edu moves EDU_XFER bytes ---------------------------------------- */
+
+/* Does a DMA to @iova (RAM -> edu -> @iova) land at @bar_off of BAR2? */
+static int dma_lands(uint64_t iova, uint64_t bar_off, uint8_t seed)
+{
+	memset((void *)(iv.bar + bar_off), 0xa5, EDU_XFER);
+	edu_pattern(ram, seed);
+	if (edu_copy(edu.bar, IOVA_RAM, iova))
+		return 0;
+	return edu_same(iv.bar + bar_off, ram);
+}
+
+/* ---- setup ------------------------------------------------------------------ */
+
+static int dev_open(struct dev *d, unsigned int vendor, unsigned int device)
+{
+	struct vfio_device_attach_iommufd_pt attach = { .argsz = sizeof(attach) };
+	int ret;
+
+	ret = vfio_cdev_bind(vendor, device, iommufd, d->bdf, sizeof(d->bdf), &d->fd, &d->id);
+	if (ret)
+		return ret;
+	attach.pt_id = ioas;
+	if (ioctl(d->fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach))
+		return -errno;
+	return vfio_config_cmd(d->fd, MEM_ON);
+}
+
+/* One IOAS with two pages of RAM; edu and ivshmem attached to it. */
+static int setup(void)
+{
+	int ret;
+
+	iommufd = open("/dev/iommu", O_RDWR);
+	if (iommufd < 0)
+		return -errno;
+	ret = iommufd_ioas_with_ram(iommufd, IOVA_RAM, 2, &ioas, &ram);
+	if (ret)
+		return ret;
+
+	ret = dev_open(&edu, EDU_VENDOR, EDU_DEVICE);
+	if (ret)
+		return ret;
+	edu.bar = vfio_region_mmap(edu.fd, VFIO_PCI_BAR0_REGION_INDEX, PAGE, NULL);
+	ret = dev_open(&iv, IV_VENDOR, IV_DEVICE);
+	if (ret)
+		return ret;
+	iv.bar = vfio_region_mmap(iv.fd, VFIO_PCI_BAR2_REGION_INDEX, 2 * SZ_2M, &iv.bar_size);
+	iv.bar_start = lab_bar_start(iv.bdf, 2);
+	if (!edu.bar || !iv.bar || !iv.bar_start)
+		return -EIO;
+	lab_trace_event("dma_buf", 1);
+	lab_trace_event("iommu/map", 1);
+	lab_trace_event("iommu/unmap", 1);
+	return 0;
+}
+
+/* ---- the cases -------------------------------------------------------------- */
+
+static char match[256];
+
+static const char *m_map(uint64_t iova, uint64_t paddr)
+{
+	snprintf(match, sizeof(match), "iova=0x%016llx - 0x%016llx paddr=0x%016llx size=%lu",
+		 (unsigned long long)iova, (unsigned long long)(iova + SZ_2M),
+		 (unsigned long long)paddr, SZ_2M);
+	return match;
+}
+
+static const char *m_unmap(uint64_t iova)
+{
+	snprintf(match, sizeof(match), "iova=0x%016llx - 0x%016llx size=%lu unmapped_size=%lu",
+		 (unsigned long long)iova, (unsigned long long)(iova + SZ_2M), SZ_2M, SZ_2M);
+	return match;
+}
+
+static const char *m_buf(int fd)
+{
+	snprintf(match, sizeof(match), "size=%lu ino=%lu", SZ_2M, ino(fd));
+	return match;
+}
+
+/* export, map, DMA both ways, user unmap */
+static void test_map(void)
+{
+	int fd, ret;
+
+	lab_trace_clear();
+	fd = export(0, SZ_2M);
+	if (!lab_expect(fd, 0, "stock-export"))
+		return;
+	LAB_CHECK(lseek(fd, 0, SEEK_END) == (off_t)SZ_2M, "stock-export-size",
+		  "the DMABUF is %lld bytes", (long long)lseek(fd, 0, SEEK_END));
+	LAB_CHECK(lab_trace_count("dma_buf_export", m_buf(fd)) == 1, "stock-trace-export",
+		  "no dma_buf_export with '%s'", m_buf(fd));
+	if (!lab_expect(map_file(fd, SZ_2M, IOVA_A), 0, "stock-map-file")) {
+		close(fd);
+		return;
+	}
+	LAB_CHECK(lab_trace_count("dma_buf_dynamic_attach", m_buf(fd)) == 1,
+		  "stock-trace-dynamic-attach", "no dma_buf_dynamic_attach with '%s'", m_buf(fd));
+	LAB_CHECK(lab_trace_count("map", m_map(IOVA_A, iv.bar_start)) >= 1, "stock-trace-iommu-map",
+		  "no iommu:map with '%s'", m_map(IOVA_A, iv.bar_start));
+
+	LAB_CHECK(dma_lands(IOVA_A + PAGE, PAGE, 1), "stock-p2p-dma-to-bar",
+		  "the BAR does not hold what edu wrote to IOVA %#lx", IOVA_A + PAGE);
+	edu_pattern(iv.bar + 3 * PAGE, 7);
+	memset(ram + PAGE, 0, EDU_XFER);
+	ret = edu_copy(edu.bar, IOVA_A + 3 * PAGE, IOVA_RAM + PAGE);
+	LAB_CHECK(!ret && edu_same(ram + PAGE, iv.bar + 3 * PAGE), "stock-p2p-dma-from-bar",
+		  "edu did not read the BAR through IOVA %#lx", IOVA_A + 3 * PAGE);
+
+	lab_trace_clear();
+	LAB_CHECK(unmap(IOVA_A, SZ_2M) == (long)SZ_2M, "stock-unmap", "IOMMU_IOAS_UNMAP: %s",
+		  strerror(errno));
+	LAB_CHECK(lab_trace_count("unmap", m_unmap(IOVA_A)) >= 1, "stock-trace-iommu-unmap",
+		  "no iommu:unmap with '%s'", m_unmap(IOVA_A));
+	LAB_CHECK(lab_trace_count("dma_buf_detach", m_buf(fd)) == 1, "stock-trace-detach",
+		  "no dma_buf_detach with '%s'", m_buf(fd));
+	LAB_CHECK(!dma_lands(IOVA_A + PAGE, PAGE, 2), "stock-p2p-blocked-after-unmap",
+		  "edu still reaches the BAR after IOMMU_IOAS_UNMAP");
+	close(fd);
+}
+
+/* memory decode off revokes; on again un-revokes */
+static void test_revoke(void)
+{
+	int fd, u, ret;
+
+	fd = export(0, SZ_2M);
+	if (!lab_expect(fd, 0, "stock-revoke-export"))
+		return;
+	if (!lab_expect(map_file(fd, SZ_2M, IOVA_A), 0, "stock-revoke-map")) {
+		close(fd);
+		return;
+	}
+	LAB_CHECK(dma_lands(IOVA_A, 0, 3), "stock-revoke-dma-before", "edu does not reach the BAR");
+	lab_trace_clear();
+	ret = vfio_config_cmd(iv.fd, PCI_COMMAND_MASTER);
+	lab_expect(ret, 0, "stock-revoke-mem-off");
+	u = lab_trace_find("unmap", m_unmap(IOVA_A), 0);
+	LAB_CHECK(u >= 0, "stock-revoke-iommu-unmaps", "no iommu:unmap with '%s' at the revoke",
+		  m_unmap(IOVA_A));
+	lab_expect(map_file(fd, SZ_2M, IOVA_B), ENODEV, "stock-revoked-remap-enodev");
+	vfio_config_cmd(iv.fd, MEM_ON);
+	LAB_CHECK(!dma_lands(IOVA_A + PAGE, PAGE, 4), "stock-revoked-blocks-dma",
+		  "edu reaches the BAR through a revoked DMABUF's area");
+	LAB_CHECK(unmap(IOVA_A, SZ_2M) == (long)SZ_2M, "stock-revoked-area-unmaps",
+		  "the revoked area: %s", strerror(errno));
+
+	/* memory decode is back: the same DMABUF maps again */
+	if (lab_expect(map_file(fd, SZ_2M, IOVA_B), 0, "stock-unrevoked-maps-again")) {
+		LAB_CHECK(dma_lands(IOVA_B + PAGE, PAGE, 5), "stock-unrevoked-dma",
+			  "edu does not reach the BAR through the new area");
+		unmap(IOVA_B, SZ_2M);
+	}
+	close(fd);
+
+	/* exported while memory decode is off: born revoked */
+	vfio_config_cmd(iv.fd, PCI_COMMAND_MASTER);
+	fd = export(0, SZ_2M);
+	if (lab_expect(fd, 0, "stock-export-mem-off")) {
+		lab_expect(map_file(fd, SZ_2M, IOVA_A), ENODEV, "stock-export-mem-off-map-enodev");
+		close(fd);
+	}
+	vfio_config_cmd(iv.fd, MEM_ON);
+}
+
+/* the whole BAR as one DMABUF, mapped (huge IOMMU pages where aligned) */
+static void test_whole_bar(void)
+{
+	int fd = export(0, iv.bar_size);
+
+	if (!lab_expect(fd, 0, "stock-whole-bar-export"))
+		return;
+	LAB_CHECK(iv.bar_size >= (4ULL << 30), "stock-whole-bar-size", "BAR2 is %llu bytes",
+		  (unsigned long long)iv.bar_size);
+	lab_trace_clear();
+	if (lab_expect(map_file(fd, iv.bar_size, IOVA_BIG), 0, "stock-whole-bar-map")) {
+		LAB_CHECK(lab_trace_count("map", NULL) >= 1, "stock-whole-bar-iommu-map",
+			  "no iommu:map for the whole BAR");
+		LAB_CHECK(unmap(IOVA_BIG, iv.bar_size) == (long)iv.bar_size, "stock-whole-bar-unmap",
+			  "IOMMU_IOAS_UNMAP: %s", strerror(errno));
+	}
+	close(fd);
+}
+
+int main(void)
+{
+	int ret = setup();
+
+	if (ret) {
+		printf("FAIL: stock-setup (%s)\n", lab_errname(-ret));
+		return 1;
+	}
+	test_map();
+	test_revoke();
+	test_whole_bar();
+	close(iv.fd);
+	close(edu.fd);
+	close(iommufd);
+	ret = bufinfo_count();
+	LAB_CHECK(ret == 0, "stock-nothing-left", "dma_buf/bufinfo lists %d DMABUFs", ret);
+	return lab_failed;
+}

@@ -13,6 +13,8 @@
 #   make kernel-stock  Linux 7.3 as Debian ships it, without the series
 #                      (build/kbuild-7.3-stock): the kernel the stock suite
 #                      runs mainline's ABI on
+#   make kernel-next   the series moving to Linux 7.3 (kernel/7.3/patches) on
+#                      that base (build/kbuild-7.3)
 #   make kernel-bench  the same series without lockdep, for benchmarks (build/kbuild-bench)
 #   make kernel-kasan  the same series with KASAN and kmemleak (build/kbuild-kasan)
 #   make test-kasan    the VM suites on that kernel: any KASAN report or leak fails
@@ -30,10 +32,12 @@ KB		:= $(BUILD_DIR)/kbuild
 KHDR		:= $(KB)/usr/include
 # the stock kernel: the 7.3 base without any patch
 STOCK_SERIES	:= $(ROOT)/kernel/7.3
+# the series being moved to 7.3, on that base
+NEXT_SERIES	:= $(ROOT)/kernel/7.3
 KSTOCK		:= $(BUILD_DIR)/kbuild-7.3-stock
 export BUILD_DIR
 
-.PHONY: all deps kernel kernel-check-newest kernel-stock stock-progs kernel-bench kernel-kasan test-kasan kernel-export kernel-reset kernel-status test-progs \
+.PHONY: all deps kernel kernel-check-newest kernel-stock kernel-next stock-progs kernel-bench kernel-kasan test-kasan kernel-export kernel-reset kernel-status test-progs \
 	vm-progs selftests tools test test-host test-vm lab bench clean
 
 all: kernel test-progs
@@ -58,6 +62,9 @@ kernel-check-newest: deps
 
 kernel-stock: deps
 	@KERNEL_SERIES=$(STOCK_SERIES) KERNEL_STOCK=1 scripts/kernel.sh build
+
+kernel-next: deps
+	@KERNEL_SERIES=$(NEXT_SERIES) scripts/kernel.sh build
 
 kernel-bench: kernel
 	@KERNEL_OBJ=$(BUILD_DIR)/kbuild-bench \
@@ -90,7 +97,7 @@ tools: deps
 	@if [ -f tools/tsmtrace/Makefile ]; then \
 		$(MAKE) --no-print-directory -C tools/tsmtrace all test-progs; fi
 
-test-progs: vm-progs stock-progs selftests tools
+test-progs: vm-progs stock-progs kernel-next selftests tools
 
 test: test-progs
 	@tests/run.sh

@@ -24,6 +24,8 @@
 # BASE, lab.config and patches/): its trees are $BUILD_DIR/linux-NAME and
 # $BUILD_DIR/kbuild-NAME, NAME the directory's last component. A series
 # directory without patches builds its base as shipped; so does KERNEL_STOCK=1
+# (without the directory's series.config, the options of the series' own
+# code, merged after lab.config otherwise)
 # for any series, in $BUILD_DIR/linux[-NAME]-stock and kbuild[-NAME]-stock
 # (the stock kernel of make kernel-stock).
 # KERNEL_TARBALL, KERNEL_PATCHES, KERNEL_FRAGMENT and KERNEL_BASE_FILE
@@ -50,6 +52,11 @@ SRC=$BUILD_DIR/linux$SFX
 KB=${KERNEL_OBJ:-$BUILD_DIR/kbuild$SFX}
 PATCHES=${KERNEL_PATCHES:-$SERIES/patches}
 FRAGMENT=${KERNEL_FRAGMENT:-$SERIES/lab.config}
+# options only the series' own code has (its Kconfig symbols) come after
+# the lab fragment, and not into the stock kernel
+if [ -z "${KERNEL_FRAGMENT:-}" ] && [ "${KERNEL_STOCK:-0}" != 1 ] && [ -f "$SERIES/series.config" ]; then
+	FRAGMENT="$FRAGMENT $SERIES/series.config"
+fi
 BASE_FILE=${KERNEL_BASE_FILE:-$SERIES/BASE}
 REL_PATCHES=${PATCHES#"$ROOT"/}
 LOG=$BUILD_DIR/kernel-build$SFX.log
@@ -287,7 +294,7 @@ cmd_export() {
 	git_src rev-parse HEAD >"$SRC/.git/tsm-head"
 	info "exported $n patch(es) to $REL_PATCHES/"
 	if [ -x "$SRC/scripts/checkpatch.pl" ] && [ "$n" -gt 0 ]; then
-		"$SRC/scripts/checkpatch.pl" --quiet --no-tree --terse $(series_files) || \
+		"$SRC/scripts/checkpatch.pl" --strict --quiet --no-tree --terse $(series_files) || \
 			echo "kernel: warning: checkpatch has remarks (above)" >&2
 	fi
 }

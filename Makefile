@@ -37,7 +37,7 @@ NEXT_SERIES	:= $(ROOT)/kernel/7.3
 KSTOCK		:= $(BUILD_DIR)/kbuild-7.3-stock
 export BUILD_DIR
 
-.PHONY: all deps kernel kernel-check-newest kernel-stock kernel-next stock-progs kernel-bench kernel-kasan test-kasan kernel-export kernel-reset kernel-status test-progs \
+.PHONY: all deps kernel kernel-check-newest kernel-stock kernel-next stock-progs next-progs kernel-bench kernel-kasan test-kasan kernel-export kernel-reset kernel-status test-progs \
 	vm-progs selftests tools test test-host test-vm lab bench clean
 
 all: kernel test-progs
@@ -90,6 +90,11 @@ stock-progs: kernel-stock
 	@SELFTEST_SRC=$(BUILD_DIR)/linux-7.3-stock SELFTEST_KHDR=$(KSTOCK)/usr/include \
 	 SELFTEST_PATCHES=/nonexistent scripts/selftests.sh $(BUILD_DIR)/tests/stock/selftests-iommu
 
+# programs of the 7.3 series' suites, built against its headers
+next-progs: kernel-next
+	@$(MAKE) --no-print-directory -C tests/vm SRCDIR=$(ROOT)/tests/next \
+		KHDR=$(BUILD_DIR)/kbuild-7.3/usr/include OUT=$(BUILD_DIR)/tests/next
+
 selftests: kernel
 	@scripts/selftests.sh $(BUILD_DIR)/tests/selftests-iommu
 
@@ -97,7 +102,7 @@ tools: deps
 	@if [ -f tools/tsmtrace/Makefile ]; then \
 		$(MAKE) --no-print-directory -C tools/tsmtrace all test-progs; fi
 
-test-progs: vm-progs stock-progs kernel-next selftests tools
+test-progs: vm-progs stock-progs next-progs selftests tools
 
 test: test-progs
 	@tests/run.sh

@@ -1,0 +1,330 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * tsm_op - IOMMU_VDEVICE_TSM_OP on the series' Linux 7.3 kernel, acting as
+ * the VMM: ivshmem, connected to the software TSM, is added to a KVM VM's
+ * KVM VFIO device, bound to iommufd, attached to a paging HWPT, and gets a
+ * vDEVICE on the core's vIOMMU (IOMMU_VIOMMU_TYPE_DEFAULT, VT-d having no
+ * vIOMMU of its own). BIND walks the emulated TDI to RUN with the layout of
+ * the shared holes; UNBIND brings it back; each is idempotent; every errno
+ * of docs/series-7.3.md; the software TSM's fault points unwind; destroying
+ * the vDEVICE and closing the device unbind. One PASS:/FAIL: line per case;
+ * exits 1 when one failed.
+ */
+#include <stdint.h>
+#include <sys/ioctl.h>
+
+#include <linux/iommufd.h>
+#include <linux/kvm.h>
+
+#include "lab.h"
+#include "vfio_dev.h"
+
+#define IV_VENDOR	0x1af4
+#define IV_DEVICE	0x1110
+#define EDU_VENDOR	0x1234
+#define EDU_DEVICE	0x11e8
+#define SYS		"/sys/bus/pci/devices/"
+
+struct dev {
+	int fd, kvm_dev;	/* the cdev; the VM's KVM VFIO device it was added to */
+	uint32_t id, hwpt, viommu, vdev;
+	char bdf[300];
+};
+
+static int iommufd = -1, vm_fd = -1;
+static uint32_t ioas;
+static struct dev iv = { .fd = -1, .kvm_dev = -1 }, edu = { .fd = -1, .kvm_dev = -1 };
+
+static const char *attr(struct dev *d, const char *name)
+{
+	static char buf[512];
+	char path[400];
+
+	snprintf(path, sizeof(path), SYS "%s/%s", d->bdf, name);
+	if (lab_read_str(path, buf, sizeof(buf)) < 0)
+		snprintf(buf, sizeof(buf), "(unreadable)");
+	buf[strcspn(buf, "\n")] = 0;
+	return buf;
+}
+
+static int set_attr(struct dev *d, const char *name, const char *val)
+{
+	char path[400];
+
+	snprintf(path, sizeof(path), SYS "%s/%s", d->bdf, name);
+	return lab_write_str(path, val);
+}
+
+static int tsm_op(uint32_t size, uint32_t type, uint32_t flags, uint32_t vdev_id,
+		  uint32_t trailing)
+{
+	struct {
+		struct iommu_vdevice_tsm_op op;
+		uint32_t trailing;
+	} req = {
+		.op = { .size = size, .type = type, .flags = flags, .vdevice_id = vdev_id },
+		.trailing = trailing,
+	};
+
+	return ioctl(iommufd, IOMMU_VDEVICE_TSM_OP, &req) ? -errno : 0;
+}
+
+static int bind(uint32_t vdev_id)
+{
+	return tsm_op(sizeof(struct iommu_vdevice_tsm_op), IOMMU_VDEVICE_TSM_BIND, 0, vdev_id, 0);
+}
+
+static int unbind(uint32_t vdev_id)
+{
+	return tsm_op(sizeof(struct iommu_vdevice_tsm_op), IOMMU_VDEVICE_TSM_UNBIND, 0, vdev_id,
+		      0);
+}
+
+static int destroy(uint32_t id)
+{
+	struct iommu_destroy d = { .size = sizeof(d), .id = id };
+
+	return ioctl(iommufd, IOMMU_DESTROY, &d) ? -errno : 0;
+}
+
+static int viommu_alloc(struct dev *d)
+{
+	struct iommu_viommu_alloc v = {
+		.size = sizeof(v), .type = IOMMU_VIOMMU_TYPE_DEFAULT, .dev_id = d->id,
+		.hwpt_id = d->hwpt,
+	};
+
+	if (ioctl(iommufd, IOMMU_VIOMMU_ALLOC, &v))
+		return -errno;
+	d->viommu = v.out_viommu_id;
+	return 0;
+}
+
+static int vdevice_alloc(struct dev *d, uint64_t virt_id)
+{
+	struct iommu_vdevice_alloc v = {
+		.size = sizeof(v), .viommu_id = d->viommu, .dev_id = d->id, .virt_id = virt_id,
+	};
+
+	if (ioctl(iommufd, IOMMU_VDEVICE_ALLOC, &v))
+		return -errno;
+	d->vdev = v.out_vdevice_id;
+	return 0;
+}
+
+/*
+ * Open the device (added to the VM's KVM VFIO device first when @with_vm),
+ * bind it to iommufd, attach it to a paging HWPT of the IOAS.
+ */
+static int dev_open(struct dev *d, unsigned int vendor, unsigned int device, int with_vm)
+{
+	struct vfio_device_bind_iommufd b = { .argsz = sizeof(b), .iommufd = iommufd };
+	struct vfio_device_attach_iommufd_pt at = { .argsz = sizeof(at) };
+	struct kvm_create_device kd = { .type = KVM_DEV_TYPE_VFIO };
+	char cdev[300];
+	int ret;
+
+	ret = lab_find_vfio_dev(vendor, device, d->bdf, sizeof(d->bdf), cdev, sizeof(cdev));
+	if (ret)
+		return ret;
+	d->fd = open(cdev, O_RDWR);
+	if (d->fd < 0)
+		return -errno;
+	if (with_vm) {
+		struct kvm_device_attr a = {
+			.group = KVM_DEV_VFIO_FILE, .attr = KVM_DEV_VFIO_FILE_ADD,
+			.addr = (uintptr_t)&d->fd,
+		};
+
+		if (ioctl(vm_fd, KVM_CREATE_DEVICE, &kd) || ioctl(kd.fd, KVM_SET_DEVICE_ATTR, &a))
+			return -errno;
+		d->kvm_dev = kd.fd;
+	}
+	if (ioctl(d->fd, VFIO_DEVICE_BIND_IOMMUFD, &b))
+		return -errno;
+	d->id = b.out_devid;
+	{
+		struct iommu_hwpt_alloc h = { .size = sizeof(h), .dev_id = d->id, .pt_id = ioas };
+
+		if (ioctl(iommufd, IOMMU_HWPT_ALLOC, &h))
+			return -errno;
+		d->hwpt = h.out_hwpt_id;
+	}
+	at.pt_id = d->hwpt;
+	return ioctl(d->fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at) ? -errno : 0;
+}
+
+static int setup(void)
+{
+	int kvm_fd = open("/dev/kvm", O_RDWR), ret;
+	uint8_t *ram;
+
+	iommufd = open("/dev/iommu", O_RDWR);
+	if (kvm_fd < 0 || iommufd < 0)
+		return -errno;
+	vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
+	if (vm_fd < 0)
+		return -errno;
+	ret = iommufd_ioas_with_ram(iommufd, 0x100000, 1, &ioas, &ram);
+	if (ret)
+		return ret;
+	ret = dev_open(&iv, IV_VENDOR, IV_DEVICE, 1);
+	if (ret)
+		return ret;
+	lab_find_vfio_dev(EDU_VENDOR, EDU_DEVICE, edu.bdf, sizeof(edu.bdf), (char[300]){ 0 }, 300);
+	return set_attr(&iv, "tsm/connect", "tsm0");
+}
+
+/* ---- the cases ------------------------------------------------------------ */
+
+static void test_viommu(void)
+{
+	struct dev not_connected = edu;
+	int ret;
+
+	/* edu is not connected to the TSM: the core's vIOMMU is not for it */
+	ret = dev_open(&not_connected, EDU_VENDOR, EDU_DEVICE, 0);
+	if (lab_expect(ret, 0, "tsm-op-open-edu"))
+		lab_expect(viommu_alloc(&not_connected), EOPNOTSUPP,
+			   "tsm-op-viommu-default-needs-tsm-eopnotsupp");
+	close(not_connected.fd);
+
+	lab_expect(viommu_alloc(&iv), 0, "tsm-op-viommu-default");
+	lab_expect(vdevice_alloc(&iv, 0x123456789ULL), 0, "tsm-op-vdevice-wide-virt-id");
+	lab_expect(bind(iv.vdev), EINVAL, "tsm-op-bind-virt-id-beyond-32-bits-einval");
+	lab_expect(destroy(iv.vdev), 0, "tsm-op-destroy-wide-vdevice");
+	lab_expect(vdevice_alloc(&iv, 0x77), 0, "tsm-op-vdevice");
+}
+
+static void test_bind(void)
+{
+	lab_expect(bind(iv.vdev), 0, "tsm-op-bind");
+	LAB_CHECK(!strcmp(attr(&iv, "tsm_sw/state"), "RUN"), "tsm-op-bound-run",
+		  "tsm_sw/state is '%s'", attr(&iv, "tsm_sw/state"));
+	LAB_CHECK(!strcmp(attr(&iv, "tsm/bound"), "tsm0"), "tsm-op-bound-sysfs",
+		  "tsm/bound is '%s'", attr(&iv, "tsm/bound"));
+	/* ivshmem has no MSI-X: BAR2 (BAR0 is smaller than a page) is all private */
+	LAB_CHECK(!strcmp(attr(&iv, "tsm_sw/layout"), "2:0x0+0x100000000"), "tsm-op-layout-default",
+		  "tsm_sw/layout is '%s'", attr(&iv, "tsm_sw/layout"));
+	lab_expect(set_attr(&iv, "tsm_sw/shared", "none"), EBUSY, "tsm-op-shared-while-bound-ebusy");
+	lab_expect(bind(iv.vdev), 0, "tsm-op-bind-again");
+	LAB_CHECK(!strcmp(attr(&iv, "tsm_sw/state"), "RUN"), "tsm-op-bind-again-still-run",
+		  "tsm_sw/state is '%s'", attr(&iv, "tsm_sw/state"));
+
+	lab_expect(unbind(iv.vdev), 0, "tsm-op-unbind");
+	LAB_CHECK(!strcmp(attr(&iv, "tsm_sw/state"), "CONFIG_UNLOCKED"), "tsm-op-unbound-state",
+		  "tsm_sw/state is '%s'", attr(&iv, "tsm_sw/state"));
+	LAB_CHECK(!*attr(&iv, "tsm_sw/layout") && !*attr(&iv, "tsm/bound"),
+		  "tsm-op-unbound-no-layout", "layout '%s'", attr(&iv, "tsm_sw/layout"));
+	lab_expect(unbind(iv.vdev), 0, "tsm-op-unbind-again");
+
+	/* a shared hole: the first 2 MiB stay shared */
+	lab_expect(set_attr(&iv, "tsm_sw/shared", "2:0x0+0x200000"), 0, "tsm-op-set-hole");
+	lab_expect(bind(iv.vdev), 0, "tsm-op-bind-with-hole");
+	LAB_CHECK(!strcmp(attr(&iv, "tsm_sw/layout"), "2:0x200000+0xffe00000"),
+		  "tsm-op-layout-with-hole", "tsm_sw/layout is '%s'", attr(&iv, "tsm_sw/layout"));
+	lab_expect(unbind(iv.vdev), 0, "tsm-op-unbind-with-hole");
+	set_attr(&iv, "tsm_sw/shared", "default");
+}
+
+static void test_errnos(void)
+{
+	uint32_t sz = sizeof(struct iommu_vdevice_tsm_op);
+
+	lab_expect(tsm_op(sz, IOMMU_VDEVICE_TSM_BIND, 1, iv.vdev, 0), EOPNOTSUPP,
+		   "tsm-op-flags-eopnotsupp");
+	lab_expect(tsm_op(sz, 0, 0, iv.vdev, 0), EINVAL, "tsm-op-type-0-einval");
+	lab_expect(tsm_op(sz, 3, 0, iv.vdev, 0), EINVAL, "tsm-op-type-3-einval");
+	lab_expect(tsm_op(sz, IOMMU_VDEVICE_TSM_BIND, 0, iv.viommu, 0), ENOENT,
+		   "tsm-op-not-a-vdevice-enoent");
+	lab_expect(tsm_op(sz, IOMMU_VDEVICE_TSM_BIND, 0, 9999, 0), ENOENT,
+		   "tsm-op-unknown-id-enoent");
+	lab_expect(tsm_op(sz - 4, IOMMU_VDEVICE_TSM_BIND, 0, iv.vdev, 0), EINVAL,
+		   "tsm-op-short-size-einval");
+	lab_expect(tsm_op(sz + 4, IOMMU_VDEVICE_TSM_BIND, 0, iv.vdev, 1), E2BIG,
+		   "tsm-op-trailing-byte-e2big");
+	lab_expect(tsm_op(sz + 4, IOMMU_VDEVICE_TSM_BIND, 0, iv.vdev, 0), 0,
+		   "tsm-op-zero-trailing-bytes");
+	LAB_CHECK(!strcmp(attr(&iv, "tsm_sw/state"), "RUN"), "tsm-op-zero-trailing-binds",
+		  "tsm_sw/state is '%s'", attr(&iv, "tsm_sw/state"));
+	unbind(iv.vdev);
+}
+
+/* fail_pci_tsm_sw fails the lock, report and start steps in turn */
+static void test_faults(void)
+{
+	static const char *const step[] = { "lock", "report", "start" };
+	char name[64];
+
+	for (int i = 0; i < 3; i++) {
+		lab_fault_arm("fail_pci_tsm_sw", 1, i + 1);
+		snprintf(name, sizeof(name), "tsm-op-fail-%s-eio", step[i]);
+		lab_expect(bind(iv.vdev), EIO, name);
+		lab_fault_arm("fail_pci_tsm_sw", 0, 1);
+		snprintf(name, sizeof(name), "tsm-op-fail-%s-unwound", step[i]);
+		LAB_CHECK(!strcmp(attr(&iv, "tsm_sw/state"), "CONFIG_UNLOCKED") &&
+			  !*attr(&iv, "tsm/bound"), name, "state '%s', bound '%s'",
+			  attr(&iv, "tsm_sw/state"), attr(&iv, "tsm/bound"));
+	}
+	lab_expect(bind(iv.vdev), 0, "tsm-op-bind-after-faults");
+	unbind(iv.vdev);
+}
+
+/* destroying the vDEVICE, and closing the device, unbind */
+static void test_teardown(void)
+{
+	lab_expect(bind(iv.vdev), 0, "tsm-op-bind-before-destroy");
+	lab_expect(destroy(iv.vdev), 0, "tsm-op-destroy-bound-vdevice");
+	LAB_CHECK(!strcmp(attr(&iv, "tsm_sw/state"), "CONFIG_UNLOCKED"),
+		  "tsm-op-destroy-unbinds", "tsm_sw/state is '%s'", attr(&iv, "tsm_sw/state"));
+	lab_expect(bind(iv.vdev), ENOENT, "tsm-op-bind-destroyed-enoent");
+
+	lab_expect(vdevice_alloc(&iv, 0x78), 0, "tsm-op-vdevice-again");
+	lab_expect(bind(iv.vdev), 0, "tsm-op-bind-before-close");
+	/*
+	 * The KVM VFIO device holds the cdev's file too: the device is closed,
+	 * and unbound, when the last reference goes, not at the VMM's close;
+	 * closing the KVM VFIO device's fd releases it.
+	 */
+	close(iv.fd);
+	LAB_CHECK(!strcmp(attr(&iv, "tsm_sw/state"), "RUN"), "tsm-op-close-not-last-stays-bound",
+		  "tsm_sw/state is '%s'", attr(&iv, "tsm_sw/state"));
+	close(iv.kvm_dev);
+	LAB_CHECK(!strcmp(attr(&iv, "tsm_sw/state"), "CONFIG_UNLOCKED"),
+		  "tsm-op-last-close-unbinds", "tsm_sw/state is '%s'", attr(&iv, "tsm_sw/state"));
+	lab_expect(bind(iv.vdev), ENOENT, "tsm-op-bind-after-close-enoent");
+}
+
+/* a device bound to iommufd without a VM cannot be bound to one */
+static void test_no_vm(void)
+{
+	struct dev d = { .fd = -1, .kvm_dev = -1 };
+	int ret = dev_open(&d, EDU_VENDOR, EDU_DEVICE, 0);
+
+	if (!lab_expect(ret, 0, "tsm-op-no-vm-open"))
+		return;
+	lab_expect(set_attr(&d, "tsm/connect", "tsm0"), 0, "tsm-op-no-vm-connect");
+	if (lab_expect(viommu_alloc(&d), 0, "tsm-op-no-vm-viommu") &&
+	    lab_expect(vdevice_alloc(&d, 1), 0, "tsm-op-no-vm-vdevice"))
+		lab_expect(bind(d.vdev), ENODEV, "tsm-op-no-vm-enodev");
+	close(d.fd);
+	set_attr(&d, "tsm/disconnect", "tsm0");
+}
+
+int main(void)
+{
+	int ret = setup();
+
+	if (ret) {
+		printf("FAIL: tsm-op-setup (%s)\n", lab_errname(-ret));
+		return 1;
+	}
+	test_viommu();
+	test_bind();
+	test_errnos();
+	test_faults();
+	test_teardown();
+	test_no_vm();
+	lab_expect(set_attr(&iv, "tsm/disconnect", "tsm0"), 0, "tsm-op-disconnect");
+	return lab_failed;
+}

@@ -10,6 +10,7 @@
  * the vDEVICE and closing the device unbind. One PASS:/FAIL: line per case;
  * exits 1 when one failed.
  */
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/ioctl.h>
 
@@ -270,6 +271,101 @@ static void test_faults(void)
 	unbind(iv.vdev);
 }
 
+/* the administrator disconnects the device from the TSM while it is bound */
+static void test_disconnect(void)
+{
+	lab_expect(bind(iv.vdev), 0, "tsm-op-bind-before-disconnect");
+	lab_expect(set_attr(&iv, "tsm/disconnect", "tsm0"), 0, "tsm-op-disconnect-while-bound");
+	lab_expect(bind(iv.vdev), EINVAL, "tsm-op-bind-disconnected-einval");
+	lab_expect(unbind(iv.vdev), 0, "tsm-op-unbind-disconnected");
+	lab_expect(set_attr(&iv, "tsm/connect", "tsm0"), 0, "tsm-op-reconnect");
+	lab_expect(bind(iv.vdev), 0, "tsm-op-bind-after-reconnect");
+	LAB_CHECK(!strcmp(attr(&iv, "tsm_sw/state"), "RUN"), "tsm-op-bind-after-reconnect-runs",
+		  "BIND succeeded but tsm_sw/state is '%s'", attr(&iv, "tsm_sw/state"));
+	unbind(iv.vdev);
+}
+
+/* ---- two threads on the same vDEVICE -------------------------------------- */
+
+#define RACE_ROUNDS	200
+
+static volatile int race_stop;
+
+/* BIND and UNBIND whatever vDEVICE is current, counting the outcomes */
+static void *race_binder(void *arg)
+{
+	int *ok = arg;
+
+	for (int i = 0; i < RACE_ROUNDS && !race_stop; i++) {
+		uint32_t id = __atomic_load_n(&iv.vdev, __ATOMIC_RELAXED);
+		int b = bind(id), u = unbind(id);
+
+		/* the vDEVICE may be gone between the load and the call */
+		if ((b && b != -ENOENT && b != -EINVAL) || (u && u != -ENOENT)) {
+			printf("# bind: %s, unbind: %s\n", lab_errname(-b), lab_errname(-u));
+			__atomic_store_n(ok, 0, __ATOMIC_RELAXED);
+		}
+	}
+	return NULL;
+}
+
+static void race(const char *name, void (*other)(int i, int *ok))
+{
+	pthread_t t;
+	int ok = 1, ok2 = 1;
+	char n[96];
+
+	race_stop = 0;
+	if (pthread_create(&t, NULL, race_binder, &ok)) {
+		printf("FAIL: %s (pthread_create)\n", name);
+		lab_failed = 1;
+		return;
+	}
+	for (int i = 0; i < RACE_ROUNDS; i++)
+		other(i, &ok2);
+	race_stop = 1;
+	pthread_join(t, NULL);
+	snprintf(n, sizeof(n), "%s-errnos", name);
+	LAB_CHECK(ok && ok2, n, "an operation failed with an errno the race does not explain");
+	unbind(iv.vdev);
+	snprintf(n, sizeof(n), "%s-ends-unbound", name);
+	LAB_CHECK(!strcmp(attr(&iv, "tsm_sw/state"), "CONFIG_UNLOCKED") && !*attr(&iv, "tsm/bound"),
+		  n, "state '%s', bound '%s'", attr(&iv, "tsm_sw/state"), attr(&iv, "tsm/bound"));
+}
+
+/*
+ * Destroy the vDEVICE (bound or not) and allocate a new one. IOMMU_DESTROY
+ * is EBUSY while the binder's call holds the object: then it stays.
+ */
+static void race_destroy(int i, int *ok)
+{
+	int ret = destroy(iv.vdev);
+
+	if (ret == -EBUSY)
+		return;
+	if (ret || vdevice_alloc(&iv, 0x100 + i)) {
+		printf("# destroy: %s, then alloc failed\n", lab_errname(-ret));
+		*ok = 0;
+	}
+}
+
+/* disconnect and connect the device behind the binder's back */
+static void race_connect(int i, int *ok)
+{
+	if (set_attr(&iv, "tsm/disconnect", "tsm0") || set_attr(&iv, "tsm/connect", "tsm0"))
+		*ok = 0;
+}
+
+static void test_races(void)
+{
+	race("tsm-op-race-bind-vs-destroy", race_destroy);
+	race("tsm-op-race-bind-vs-disconnect", race_connect);
+	lab_expect(bind(iv.vdev), 0, "tsm-op-bind-after-races");
+	LAB_CHECK(!strcmp(attr(&iv, "tsm_sw/state"), "RUN"), "tsm-op-bind-after-races-runs",
+		  "tsm_sw/state is '%s'", attr(&iv, "tsm_sw/state"));
+	unbind(iv.vdev);
+}
+
 /* destroying the vDEVICE, and closing the device, unbind */
 static void test_teardown(void)
 {
@@ -323,6 +419,8 @@ int main(void)
 	test_bind();
 	test_errnos();
 	test_faults();
+	test_disconnect();
+	test_races();
 	test_teardown();
 	test_no_vm();
 	lab_expect(set_attr(&iv, "tsm/disconnect", "tsm0"), 0, "tsm-op-disconnect");

@@ -271,6 +271,48 @@ static void test_faults(void)
 	unbind(iv.vdev);
 }
 
+/*
+ * A fail-nth sweep of BIND: every fault point the call reaches (allocations,
+ * the software TSM's steps) fails in turn; each failure must leave the
+ * interface unbound, and the sweep ends with a BIND that reached no point.
+ */
+static void test_fail_nth(void)
+{
+	int nth, points = 0, ended = 0, ret;
+	struct lab_fail_nth fail;
+	char errs[256] = "", bad[256] = "";
+
+	if (!lab_expect(lab_fail_nth_begin(&fail), 0, "tsm-op-fail-nth-open"))
+		return;
+	for (nth = 1; nth <= 100 && !ended; nth++) {
+		unsigned long left;
+
+		if (lab_fail_nth_set(&fail, nth))
+			break;
+		ret = bind(iv.vdev);
+		left = lab_fail_nth_clear(&fail);
+		if (!ret) {
+			/* left == 0: the failed point had a fallback */
+			ended = left != 0;
+			unbind(iv.vdev);
+			continue;
+		}
+		points++;
+		snprintf(errs + strlen(errs), sizeof(errs) - strlen(errs), " %s",
+			 lab_errname(-ret));
+		if (!bad[0] && (strcmp(attr(&iv, "tsm_sw/state"), "CONFIG_UNLOCKED") ||
+				*attr(&iv, "tsm/bound")))
+			snprintf(bad, sizeof(bad), "nth %d (%s): state '%s'", nth,
+				 lab_errname(-ret), attr(&iv, "tsm_sw/state"));
+	}
+	lab_fail_nth_end(&fail);
+	printf("# fail-nth sweep of BIND: %d failure points:%s\n", points, errs);
+	LAB_CHECK(ended, "tsm-op-fail-nth-ends", "still failing at nth %d", nth - 1);
+	LAB_CHECK(points >= 3, "tsm-op-fail-nth-points", "%d failure points, want at least 3",
+		  points);
+	LAB_CHECK(!bad[0], "tsm-op-fail-nth-unwound", "%s", bad);
+}
+
 /* the administrator disconnects the device from the TSM while it is bound */
 static void test_disconnect(void)
 {
@@ -419,6 +461,7 @@ int main(void)
 	test_bind();
 	test_errnos();
 	test_faults();
+	test_fail_nth();
 	test_disconnect();
 	test_races();
 	test_teardown();

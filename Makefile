@@ -17,7 +17,10 @@
 #                      that base (build/kbuild-7.3)
 #   make kernel-bench  the same series without lockdep, for benchmarks (build/kbuild-bench)
 #   make kernel-kasan  the same series with KASAN and kmemleak (build/kbuild-kasan)
-#   make test-kasan    the VM suites on that kernel: any KASAN report or leak fails
+#   make kernel-next-kasan  the 7.3 series with KASAN and kmemleak
+#                      (build/kbuild-7.3-kasan)
+#   make test-kasan    the VM suites on those kernels: any KASAN report or
+#                      leak fails
 #   make kernel-export write the kernel tree's commits to kernel/patches/
 #   make kernel-reset  drop local commits in the kernel tree, re-apply the series
 #   make kernel-status what is applied and what is unexported
@@ -37,7 +40,7 @@ NEXT_SERIES	:= $(ROOT)/kernel/7.3
 KSTOCK		:= $(BUILD_DIR)/kbuild-7.3-stock
 export BUILD_DIR
 
-.PHONY: all deps kernel kernel-check-newest kernel-stock kernel-next stock-progs next-progs kernel-bench kernel-kasan test-kasan kernel-export kernel-reset kernel-status test-progs \
+.PHONY: all deps kernel kernel-check-newest kernel-stock kernel-next stock-progs next-progs kernel-bench kernel-kasan kernel-next-kasan test-kasan kernel-export kernel-reset kernel-status test-progs \
 	vm-progs selftests tools test test-host test-vm lab bench clean
 
 all: kernel test-progs
@@ -76,8 +79,14 @@ kernel-kasan: kernel
 	 KERNEL_FRAGMENT="$(ROOT)/kernel/lab.config $(ROOT)/kernel/kasan.config" \
 	 scripts/kernel.sh build
 
-test-kasan: kernel-kasan test-progs
+kernel-next-kasan: kernel-next
+	@KERNEL_SERIES=$(NEXT_SERIES) KERNEL_OBJ=$(BUILD_DIR)/kbuild-7.3-kasan \
+	 KERNEL_FRAGMENT="$(NEXT_SERIES)/lab.config $(NEXT_SERIES)/series.config $(ROOT)/kernel/kasan.config" \
+	 scripts/kernel.sh build
+
+test-kasan: kernel-kasan kernel-next-kasan test-progs
 	@LAB_KERNEL=$(BUILD_DIR)/kbuild-kasan/arch/x86/boot/bzImage VM_TIMEOUT=2400 \
+	 LAB_NEXT_KERNEL=$(BUILD_DIR)/kbuild-7.3-kasan/arch/x86/boot/bzImage \
 	 tests/run.sh --vm-only
 
 vm-progs: kernel

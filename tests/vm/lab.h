@@ -2,7 +2,8 @@
 /*
  * Helpers shared by the lab VM test programs: result lines in the format
  * tests/run.sh counts, reading and writing small files (sysfs, debugfs),
- * errno names, and finding the lab devices.
+ * errno names, finding the lab devices, and touching memory that may raise
+ * SIGBUS.
  */
 #ifndef TSM_LAB_H
 #define TSM_LAB_H
@@ -10,13 +11,47 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 static int lab_failed;
+
+/* per thread: the fault handler runs in the thread that faulted */
+static __thread sigjmp_buf lab_probe_env __attribute__((unused));
+
+static inline void lab_on_sigbus(int sig)
+{
+	siglongjmp(lab_probe_env, 1);
+}
+
+/* Once per program: SIGBUS ends a lab_probe32() instead of the program. */
+static inline void lab_catch_sigbus(void)
+{
+	struct sigaction sa = { .sa_handler = lab_on_sigbus };
+
+	sigaction(SIGBUS, &sa, NULL);
+}
+
+/*
+ * Read the 32-bit word at @p into *@val, or write *@val there when @write:
+ * 0, or -1 when the access raised SIGBUS.
+ */
+static inline int lab_probe32(volatile uint8_t *p, uint32_t *val, int write)
+{
+	if (sigsetjmp(lab_probe_env, 1))
+		return -1;
+	if (write)
+		*(volatile uint32_t *)p = *val;
+	else
+		*val = *(volatile uint32_t *)p;
+	return 0;
+}
 
 static inline void lab_result(int ok, const char *name, const char *fmt, ...)
 {

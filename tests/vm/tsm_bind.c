@@ -402,22 +402,6 @@ static int unbound(void)
 
 /* ---- the CPU mapping of BAR0 ------------------------------------------- */
 
-static sigjmp_buf probe_env;
-
-static void on_sigbus(int sig)
-{
-	siglongjmp(probe_env, 1);
-}
-
-/* read the 32-bit word at @p: 0 (value in *val), or -1 on SIGBUS */
-static int probe(volatile uint8_t *p, uint32_t *val)
-{
-	if (sigsetjmp(probe_env, 1))
-		return -1;
-	*val = *(volatile uint32_t *)p;
-	return 0;
-}
-
 static volatile uint8_t *bar0_map(void)
 {
 	void *p = mmap(NULL, bar0_size, PROT_READ, MAP_SHARED, devfd, bar0_offset);
@@ -436,7 +420,7 @@ static int mapping_follows(volatile uint8_t *map, const struct range *want, int 
 		page[0] = want[i].off;
 		page[1] = want[i].off + want[i].len - PAGE;
 		for (j = 0; j < 2; j++) {
-			bus = probe(map + page[j], &v) < 0;
+			bus = lab_probe32(map + page[j], &v, 0) < 0;
 			if (bus != (want[i].attr == VFIO_TSM_ATTR_PRIVATE)) {
 				fail_why("BAR0 page %#llx (%s) %s", (unsigned long long)page[j],
 					 attr_name(want[i].attr),
@@ -991,7 +975,7 @@ static void case_bind(void)
 
 	shared_set(HOLES);
 	before = bar0_map();
-	LAB_CHECK(before && probe(before, &v) == 0 && v == EDU_ID, "tsm-mmap-unbound",
+	LAB_CHECK(before && lab_probe32(before, &v, 0) == 0 && v == EDU_ID, "tsm-mmap-unbound",
 		  "BAR0 mapping: %s, id register %#x", before ? "SIGBUS" : strerror(errno), v);
 
 	ret = tsm_op(vdev1, IOMMU_VDEVICE_TSM_BIND);
@@ -1029,7 +1013,7 @@ static void case_bind(void)
 	lab_expect(tsm_op(vdev1, IOMMU_VDEVICE_TSM_UNBIND), 0, "tsm-unbind");
 	LAB_CHECK(unbound(), "tsm-unbind-layout", "%s", why);
 	v = 0;
-	LAB_CHECK(before && probe(before, &v) == 0 && v == EDU_ID, "tsm-mmap-after-unbind",
+	LAB_CHECK(before && lab_probe32(before, &v, 0) == 0 && v == EDU_ID, "tsm-mmap-after-unbind",
 		  "the mapping from before the bind: %s, id %#x", v ? "read" : "SIGBUS", v);
 	lab_expect(tsm_op(vdev1, IOMMU_VDEVICE_TSM_UNBIND), EINVAL, "tsm-unbind-twice");
 	if (before)
@@ -1415,11 +1399,10 @@ static int find_device(void)
 int main(void)
 {
 	struct iommu_ioas_alloc ioas = { .size = sizeof(ioas) };
-	struct sigaction sa = { .sa_handler = on_sigbus };
 	int ret;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	sigaction(SIGBUS, &sa, NULL);
+	lab_catch_sigbus();
 	if (find_device())
 		return 1;
 

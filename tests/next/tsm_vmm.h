@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The VMM side of a TSM bind on the series' Linux 7.3 kernel, shared by the
+ * tests/next programs: a KVM VM, an IOAS with RAM, ivshmem added to the VM's
+ * KVM VFIO device, bound to iommufd, attached to a paging HWPT and connected
+ * to the software TSM; vIOMMU, vDEVICE and IOMMU_VDEVICE_TSM_OP helpers.
+ */
+#ifndef TSM_VMM_H
+#define TSM_VMM_H
+#include <stdint.h>
+#include <sys/ioctl.h>
+
+#include <linux/iommufd.h>
+#include <linux/kvm.h>
+
+#include "lab.h"
+#include "vfio_dev.h"
+
+#define IV_VENDOR	0x1af4
+#define IV_DEVICE	0x1110
+#define EDU_VENDOR	0x1234
+#define EDU_DEVICE	0x11e8
+#define SYS		"/sys/bus/pci/devices/"
+
+struct dev {
+	int fd, kvm_dev;	/* the cdev; the VM's KVM VFIO device it was added to */
+	uint32_t id, hwpt, viommu, vdev;
+	char bdf[300];
+};
+
+static int iommufd __attribute__((unused)) = -1, vm_fd __attribute__((unused)) = -1;
+static uint32_t ioas __attribute__((unused));
+static struct dev iv __attribute__((unused)) = { .fd = -1, .kvm_dev = -1 };
+static struct dev edu __attribute__((unused)) = { .fd = -1, .kvm_dev = -1 };
+
+static inline const char *attr(struct dev *d, const char *name)
+{
+	static char buf[512];
+	char path[400];
+
+	snprintf(path, sizeof(path), SYS "%s/%s", d->bdf, name);
+	if (lab_read_str(path, buf, sizeof(buf)) < 0)
+		snprintf(buf, sizeof(buf), "(unreadable)");
+	buf[strcspn(buf, "\n")] = 0;
+	return buf;
+}
+
+static inline int set_attr(struct dev *d, const char *name, const char *val)
+{
+	char path[400];
+
+	snprintf(path, sizeof(path), SYS "%s/%s", d->bdf, name);
+	return lab_write_str(path, val);
+}
+
+static inline int tsm_op(uint32_t size, uint32_t type, uint32_t flags, uint32_t vdev_id,
+		  uint32_t trailing)
+{
+	struct {
+		struct iommu_vdevice_tsm_op op;
+		uint32_t trailing;
+	} req = {
+		.op = { .size = size, .type = type, .flags = flags, .vdevice_id = vdev_id },
+		.trailing = trailing,
+	};
+
+	return ioctl(iommufd, IOMMU_VDEVICE_TSM_OP, &req) ? -errno : 0;
+}
+
+static inline int bind(uint32_t vdev_id)
+{
+	return tsm_op(sizeof(struct iommu_vdevice_tsm_op), IOMMU_VDEVICE_TSM_BIND, 0, vdev_id, 0);
+}
+
+static inline int unbind(uint32_t vdev_id)
+{
+	return tsm_op(sizeof(struct iommu_vdevice_tsm_op), IOMMU_VDEVICE_TSM_UNBIND, 0, vdev_id,
+		      0);
+}
+
+static inline int destroy(uint32_t id)
+{
+	struct iommu_destroy d = { .size = sizeof(d), .id = id };
+
+	return ioctl(iommufd, IOMMU_DESTROY, &d) ? -errno : 0;
+}
+
+static inline int viommu_alloc(struct dev *d)
+{
+	struct iommu_viommu_alloc v = {
+		.size = sizeof(v), .type = IOMMU_VIOMMU_TYPE_DEFAULT, .dev_id = d->id,
+		.hwpt_id = d->hwpt,
+	};
+
+	if (ioctl(iommufd, IOMMU_VIOMMU_ALLOC, &v))
+		return -errno;
+	d->viommu = v.out_viommu_id;
+	return 0;
+}
+
+static inline int vdevice_alloc(struct dev *d, uint64_t virt_id)
+{
+	struct iommu_vdevice_alloc v = {
+		.size = sizeof(v), .viommu_id = d->viommu, .dev_id = d->id, .virt_id = virt_id,
+	};
+
+	if (ioctl(iommufd, IOMMU_VDEVICE_ALLOC, &v))
+		return -errno;
+	d->vdev = v.out_vdevice_id;
+	return 0;
+}
+
+/*
+ * Open the device (added to the VM's KVM VFIO device first when @with_vm),
+ * bind it to iommufd, attach it to a paging HWPT of the IOAS.
+ */
+static inline int dev_open(struct dev *d, unsigned int vendor, unsigned int device, int with_vm)
+{
+	struct vfio_device_bind_iommufd b = { .argsz = sizeof(b), .iommufd = iommufd };
+	struct vfio_device_attach_iommufd_pt at = { .argsz = sizeof(at) };
+	struct kvm_create_device kd = { .type = KVM_DEV_TYPE_VFIO };
+	char cdev[300];
+	int ret;
+
+	ret = lab_find_vfio_dev(vendor, device, d->bdf, sizeof(d->bdf), cdev, sizeof(cdev));
+	if (ret)
+		return ret;
+	d->fd = open(cdev, O_RDWR);
+	if (d->fd < 0)
+		return -errno;
+	if (with_vm) {
+		struct kvm_device_attr a = {
+			.group = KVM_DEV_VFIO_FILE, .attr = KVM_DEV_VFIO_FILE_ADD,
+			.addr = (uintptr_t)&d->fd,
+		};
+
+		if (ioctl(vm_fd, KVM_CREATE_DEVICE, &kd) || ioctl(kd.fd, KVM_SET_DEVICE_ATTR, &a))
+			return -errno;
+		d->kvm_dev = kd.fd;
+	}
+	if (ioctl(d->fd, VFIO_DEVICE_BIND_IOMMUFD, &b))
+		return -errno;
+	d->id = b.out_devid;
+	{
+		struct iommu_hwpt_alloc h = { .size = sizeof(h), .dev_id = d->id, .pt_id = ioas };
+
+		if (ioctl(iommufd, IOMMU_HWPT_ALLOC, &h))
+			return -errno;
+		d->hwpt = h.out_hwpt_id;
+	}
+	at.pt_id = d->hwpt;
+	return ioctl(d->fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at) ? -errno : 0;
+}
+
+static inline int setup(void)
+{
+	int kvm_fd = open("/dev/kvm", O_RDWR), ret;
+	uint8_t *ram;
+
+	iommufd = open("/dev/iommu", O_RDWR);
+	if (kvm_fd < 0 || iommufd < 0)
+		return -errno;
+	vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
+	if (vm_fd < 0)
+		return -errno;
+	ret = iommufd_ioas_with_ram(iommufd, 0x100000, 1, &ioas, &ram);
+	if (ret)
+		return ret;
+	ret = dev_open(&iv, IV_VENDOR, IV_DEVICE, 1);
+	if (ret)
+		return ret;
+	lab_find_vfio_dev(EDU_VENDOR, EDU_DEVICE, edu.bdf, sizeof(edu.bdf), (char[300]){ 0 }, 300);
+	return set_attr(&iv, "tsm/connect", "tsm0");
+}
+
+#endif

@@ -14,7 +14,6 @@
  * what the host wrote before the bind. A thread reading private pages
  * while another binds and unbinds never succeeds while bound.
  */
-#include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 
@@ -281,8 +280,6 @@ static void test_after_unbind(void)
 
 #define RACE_ROUNDS	100
 
-static volatile int bound_now, race_stop;
-
 /*
  * pread() and a CPU load of a private page in a loop. A success that began
  * and ended while the interface was bound is a host access to private MMIO.
@@ -293,13 +290,14 @@ static void *race_reader(void *arg)
 	long *bad = arg;
 
 	bad[2] = 0;
-	while (map && !race_stop) {
-		int b1 = bound_now, r, m;
+	while (map && !tsm_race_stop) {
+		unsigned long g1 = tsm_gen_now();
 		uint32_t v;
+		int r, m;
 
 		r = bar_rw(PRIV, &v, 4, 0);
 		m = touch(map, PRIV, &v);
-		if (b1 && bound_now && (!r || !m))
+		if (tsm_bound_throughout(g1) && (!r || !m))
 			bad[0]++;
 		if (r && r != -EPERM)
 			bad[1]++;
@@ -313,24 +311,9 @@ static void *race_reader(void *arg)
 static void test_race(void)
 {
 	long bad[3] = { 0 };
-	pthread_t t;
-	int errs = 0;
 
-	if (pthread_create(&t, NULL, race_reader, bad)) {
-		lab_result(0, "tsm-private-race", "pthread_create");
-		return;
-	}
-	for (int i = 0; i < RACE_ROUNDS; i++) {
-		errs += bind(iv.vdev) != 0;
-		__atomic_store_n(&bound_now, 1, __ATOMIC_SEQ_CST);
-		usleep(1000);
-		__atomic_store_n(&bound_now, 0, __ATOMIC_SEQ_CST);
-		errs += unbind(iv.vdev) != 0;
-	}
-	race_stop = 1;
-	pthread_join(t, NULL);
+	tsm_race("tsm-private-race", race_reader, bad, RACE_ROUNDS, 1000);
 	printf("# %d bind/unbind rounds against %ld reads\n", RACE_ROUNDS, bad[2]);
-	LAB_CHECK(!errs, "tsm-private-race-binds", "%d binds or unbinds failed", errs);
 	LAB_CHECK(!bad[0], "tsm-private-race-no-read-while-bound",
 		  "%ld reads of a private page succeeded while bound", bad[0]);
 	LAB_CHECK(!bad[1], "tsm-private-race-errnos", "%ld reads failed with another errno",
@@ -343,15 +326,9 @@ int main(void)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	lab_catch_sigbus();
-	ret = setup();
+	ret = tsm_setup_bindable(HOLES);
 	if (!ret)
 		ret = setup_bar();
-	if (!ret)
-		ret = viommu_alloc(&iv);
-	if (!ret)
-		ret = vdevice_alloc(&iv, 0x77);
-	if (!ret)
-		ret = set_attr(&iv, "tsm_sw/shared", HOLES);
 	if (ret) {
 		printf("FAIL: tsm-private-setup (%s)\n", lab_errname(-ret));
 		return 1;

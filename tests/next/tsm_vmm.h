@@ -7,6 +7,7 @@
  */
 #ifndef TSM_VMM_H
 #define TSM_VMM_H
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/ioctl.h>
 
@@ -21,6 +22,7 @@
 #define EDU_VENDOR	0x1234
 #define EDU_DEVICE	0x11e8
 #define SYS		"/sys/bus/pci/devices/"
+#define VMM_RAM_IOVA	0x100000UL
 
 struct dev {
 	int fd, kvm_dev;	/* the cdev; the VM's KVM VFIO device it was added to */
@@ -30,6 +32,7 @@ struct dev {
 
 static int iommufd __attribute__((unused)) = -1, vm_fd __attribute__((unused)) = -1;
 static uint32_t ioas __attribute__((unused));
+static uint8_t *vmm_ram __attribute__((unused));	/* a page at IOVA VMM_RAM_IOVA */
 static struct dev iv __attribute__((unused)) = { .fd = -1, .kvm_dev = -1 };
 static struct dev edu __attribute__((unused)) = { .fd = -1, .kvm_dev = -1 };
 
@@ -155,7 +158,6 @@ static inline int dev_open(struct dev *d, unsigned int vendor, unsigned int devi
 static inline int setup(void)
 {
 	int kvm_fd = open("/dev/kvm", O_RDWR), ret;
-	uint8_t *ram;
 
 	iommufd = open("/dev/iommu", O_RDWR);
 	if (kvm_fd < 0 || iommufd < 0)
@@ -163,7 +165,7 @@ static inline int setup(void)
 	vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
 	if (vm_fd < 0)
 		return -errno;
-	ret = iommufd_ioas_with_ram(iommufd, 0x100000, 1, &ioas, &ram);
+	ret = iommufd_ioas_with_ram(iommufd, VMM_RAM_IOVA, 1, &ioas, &vmm_ram);
 	if (ret)
 		return ret;
 	ret = dev_open(&iv, IV_VENDOR, IV_DEVICE, 1);
@@ -171,6 +173,82 @@ static inline int setup(void)
 		return ret;
 	lab_find_vfio_dev(EDU_VENDOR, EDU_DEVICE, edu.bdf, sizeof(edu.bdf), (char[300]){ 0 }, 300);
 	return set_attr(&iv, "tsm/connect", "tsm0");
+}
+
+/*
+ * BIND/UNBIND @rounds times, @us microseconds bound each, counting in
+ * tsm_gen: odd while bound (from BIND's return to UNBIND's call), bumped at
+ * every change. An operation that read the same odd tsm_gen before and after
+ * ran while bound throughout. Returns the number of failed calls.
+ */
+static volatile unsigned long tsm_gen __attribute__((unused));
+
+static inline int tsm_bind_rounds(int rounds, unsigned int us)
+{
+	int errs = 0;
+
+	for (int i = 0; i < rounds; i++) {
+		errs += bind(iv.vdev) != 0;
+		__atomic_add_fetch(&tsm_gen, 1, __ATOMIC_SEQ_CST);
+		usleep(us);
+		__atomic_add_fetch(&tsm_gen, 1, __ATOMIC_SEQ_CST);
+		errs += unbind(iv.vdev) != 0;
+	}
+	return errs;
+}
+
+static inline unsigned long tsm_gen_now(void)
+{
+	return __atomic_load_n(&tsm_gen, __ATOMIC_SEQ_CST);
+}
+
+/* Was the interface bound from @g1 (tsm_gen_now() before) until now? */
+static inline int tsm_bound_throughout(unsigned long g1)
+{
+	return (g1 & 1) && tsm_gen_now() == g1;
+}
+
+/* set when tsm_race() is done: the thread it started returns */
+static volatile int tsm_race_stop __attribute__((unused));
+
+/*
+ * Run @fn(@arg) in a thread, until tsm_race_stop, against @rounds of
+ * tsm_bind_rounds(); the case NAME-binds says whether every call worked.
+ */
+static inline void tsm_race(const char *name, void *(*fn)(void *), void *arg, int rounds,
+			    unsigned int us)
+{
+	pthread_t t;
+	char n[96];
+	int errs;
+
+	tsm_race_stop = 0;
+	if (pthread_create(&t, NULL, fn, arg)) {
+		lab_result(0, name, "pthread_create");
+		return;
+	}
+	errs = tsm_bind_rounds(rounds, us);
+	tsm_race_stop = 1;
+	pthread_join(t, NULL);
+	snprintf(n, sizeof(n), "%s-binds", name);
+	LAB_CHECK(!errs, n, "%d binds or unbinds failed", errs);
+}
+
+/*
+ * setup(), then a vIOMMU and a vDEVICE (TDI id 0x77) for ivshmem, whose
+ * next bind keeps the shared holes @holes (tsm_sw/shared syntax).
+ */
+static inline int tsm_setup_bindable(const char *holes)
+{
+	int ret = setup();
+
+	if (!ret)
+		ret = viommu_alloc(&iv);
+	if (!ret)
+		ret = vdevice_alloc(&iv, 0x77);
+	if (!ret)
+		ret = set_attr(&iv, "tsm_sw/shared", holes);
+	return ret;
 }
 
 #endif

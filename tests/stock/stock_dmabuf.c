@@ -36,7 +36,6 @@
 #define IOVA_A		0x400000UL	/* DMABUF areas, below edu's 28-bit mask */
 #define IOVA_B		0x800000UL
 #define IOVA_BIG	0x100000000UL	/* the whole BAR (edu cannot reach it) */
-#define MAP_RW		(IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE)
 #define MEM_ON		(PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER)
 
 struct dev {
@@ -61,21 +60,12 @@ static int export(uint64_t off, uint64_t len)
 
 static int map_file(int fd, uint64_t len, uint64_t iova)
 {
-	struct iommu_ioas_map_file m = {
-		.size = sizeof(m), .flags = IOMMU_IOAS_MAP_FIXED_IOVA | MAP_RW,
-		.ioas_id = ioas, .fd = fd, .start = 0, .length = len, .iova = iova,
-	};
-
-	return ioctl(iommufd, IOMMU_IOAS_MAP_FILE, &m) ? -errno : 0;
+	return iommufd_map_file(iommufd, ioas, fd, len, iova);
 }
 
 static long unmap(uint64_t iova, uint64_t len)
 {
-	struct iommu_ioas_unmap u = {
-		.size = sizeof(u), .ioas_id = ioas, .iova = iova, .length = len,
-	};
-
-	return ioctl(iommufd, IOMMU_IOAS_UNMAP, &u) ? -errno : (long)u.length;
+	return iommufd_ioas_unmap(iommufd, ioas, iova, len);
 }
 
 static unsigned long ino(int fd)
@@ -83,22 +73,6 @@ static unsigned long ino(int fd)
 	struct stat st;
 
 	return fstat(fd, &st) ? 0 : st.st_ino;
-}
-
-/* DMABUFs the kernel still has: "Total N objects" of dma_buf/bufinfo, or -1 */
-static int bufinfo_count(void)
-{
-	char line[512];
-	FILE *f = fopen(LAB_DEBUGFS "/dma_buf/bufinfo", "r");
-	int n = -1;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "Total %d objects", &n) == 1)
-			break;
-	fclose(f);
-	return n;
 }
 
 /* ---- DMA: edu moves EDU_XFER bytes ---------------------------------------- */
@@ -302,7 +276,7 @@ int main(void)
 	close(iv.fd);
 	close(edu.fd);
 	close(iommufd);
-	ret = bufinfo_count();
+	ret = lab_dmabuf_count();
 	LAB_CHECK(ret == 0, "stock-nothing-left", "dma_buf/bufinfo lists %d DMABUFs", ret);
 	return lab_failed;
 }

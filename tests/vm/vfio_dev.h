@@ -97,6 +97,46 @@ static inline int iommufd_ioas_with_ram(int iommufd, uint64_t iova, size_t npage
 	return ioctl(iommufd, IOMMU_IOAS_MAP, &map) ? -errno : 0;
 }
 
+/* Map [0, @len) of the DMABUF @fd read-write at @iova of @ioas. */
+static inline int iommufd_map_file(int iommufd, uint32_t ioas, int fd, uint64_t len,
+				   uint64_t iova)
+{
+	struct iommu_ioas_map_file m = {
+		.size = sizeof(m),
+		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
+			 IOMMU_IOAS_MAP_WRITEABLE,
+		.ioas_id = ioas, .fd = fd, .start = 0, .length = len, .iova = iova,
+	};
+
+	return ioctl(iommufd, IOMMU_IOAS_MAP_FILE, &m) ? -errno : 0;
+}
+
+/* Unmap [@iova, @iova + @len) of @ioas: the length unmapped, or -errno. */
+static inline long iommufd_ioas_unmap(int iommufd, uint32_t ioas, uint64_t iova, uint64_t len)
+{
+	struct iommu_ioas_unmap u = {
+		.size = sizeof(u), .ioas_id = ioas, .iova = iova, .length = len,
+	};
+
+	return ioctl(iommufd, IOMMU_IOAS_UNMAP, &u) ? -errno : (long)u.length;
+}
+
+/* DMABUFs the kernel still has: "Total N objects" of dma_buf/bufinfo, or -1 */
+static inline int lab_dmabuf_count(void)
+{
+	char line[512];
+	FILE *f = fopen(LAB_DEBUGFS "/dma_buf/bufinfo", "r");
+	int n = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Total %d objects", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
 /*
  * Open the VFIO cdev of the lab device @vendor:@device (its BDF in @bdf)
  * and bind it to @iommufd: the device fd in @fd, its iommufd id in @id.

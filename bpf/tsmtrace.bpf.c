@@ -450,6 +450,11 @@ static __always_inline int buf_event(void *ctx, __u32 type, __u64 buf, __u32 dev
 			b->revoked = 1;
 		}
 		break;
+	case TSM_REC_VFIO_DMABUF_RESTORE:
+		b = buf_slot(buf, false);
+		if (b)
+			b->revoked = 0;
+		break;
 	case TSM_REC_VFIO_DMABUF_RELEASE:
 		b = buf_slot(buf, false);
 		if (b) {
@@ -487,6 +492,12 @@ SEC("tp_btf/vfio_dmabuf_release")
 int BPF_PROG(vfio_dmabuf_release, __u64 buf, __u32 dev, __u32 bar, __u32 kind, __u32 arg)
 {
 	return buf_event(ctx, TSM_REC_VFIO_DMABUF_RELEASE, buf, dev, bar, kind, arg);
+}
+
+SEC("tp_btf/vfio_dmabuf_restore")
+int BPF_PROG(vfio_dmabuf_restore, __u64 buf, __u32 dev, __u32 bar, __u32 kind, __u32 arg)
+{
+	return buf_event(ctx, TSM_REC_VFIO_DMABUF_RESTORE, buf, dev, bar, kind, arg);
 }
 
 /* ---- mappings: iommufd areas and KVM slots ---- */

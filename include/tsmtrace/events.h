@@ -17,7 +17,7 @@
 #include <linux/types.h>
 
 #define TSM_SCHEMA_MAJOR	1
-#define TSM_SCHEMA_MINOR	0
+#define TSM_SCHEMA_MINOR	1
 
 enum tsm_rec_type {
 	TSM_REC_NONE = 0,
@@ -39,6 +39,8 @@ enum tsm_rec_type {
 	/* kvm */
 	TSM_REC_KVM_DMABUF_SLOT_BIND,		/* struct tsm_ev_kvm_dmabuf_slot */
 	TSM_REC_KVM_DMABUF_SLOT_UNBIND,
+	/* vfio_dmabuf, schema 1.1 */
+	TSM_REC_VFIO_DMABUF_RESTORE,		/* struct tsm_ev_vfio_dmabuf_obj */
 	TSM_REC_NR_EVENTS,			/* records above are kernel events */
 
 	/* records of the recorder */
@@ -55,6 +57,14 @@ enum tsm_rec_type {
 #define TSM_EV_IOMMUFD		(0x3u << TSM_REC_IOMMUFD_IOAS_MAP_DMABUF)
 #define TSM_EV_KVM		(0x3u << TSM_REC_KVM_DMABUF_SLOT_BIND)
 #define TSM_EV_ALL		(TSM_EV_PCI_TSM | TSM_EV_VFIO_DMABUF | TSM_EV_IOMMUFD | TSM_EV_KVM)
+/*
+ * Events a kernel has only if it needs them: used when present, never counted
+ * as missing. vfio_dmabuf_restore: the kernel un-revokes DMABUFs (mainline
+ * does when memory decode comes back on); a kernel that never does has no
+ * such event.
+ */
+#define TSM_EV_OPTIONAL		TSM_EV_BIT(TSM_REC_VFIO_DMABUF_RESTORE)
+#define TSM_EV_KNOWN		(TSM_EV_ALL | TSM_EV_OPTIONAL)
 
 /**
  * struct tsm_rec_hdr - first 32 bytes of every record
@@ -241,6 +251,7 @@ static inline __u32 tsm_rec_min_size(__u32 type)
 	case TSM_REC_VFIO_DMABUF_EXPORT:
 	case TSM_REC_VFIO_DMABUF_REVOKE:
 	case TSM_REC_VFIO_DMABUF_RELEASE:
+	case TSM_REC_VFIO_DMABUF_RESTORE:
 		return sizeof(struct tsm_ev_vfio_dmabuf_obj);
 	case TSM_REC_IOMMUFD_IOAS_MAP_DMABUF:
 	case TSM_REC_IOMMUFD_IOAS_UNMAP_DMABUF:

@@ -125,6 +125,7 @@ __tsm_inline __u32 tsm_check(__u32 type, __u32 arg, __u32 f)
 			r |= TSM_RULE(TSM_R_I6_PFN_PRIVATE);
 		break;
 	case TSM_REC_VFIO_DMABUF_EXPORT:
+	case TSM_REC_VFIO_DMABUF_RESTORE:	/* usable again: as if exported */
 		if (f & TSM_F_BUF_PRIVATE) {
 			if (!(f & TSM_F_TDI_BOUND))
 				r |= TSM_RULE(TSM_R_I2_EXPORT_TDI_UNBOUND);
@@ -184,6 +185,7 @@ __tsm_inline __u32 tsm_check_needs(__u32 type, __u32 arg)
 	case TSM_REC_PCI_TSM_UNBIND_END:
 		return TSM_F_PRIVATE_BUF_LIVE | TSM_F_PRIVATE_SLOT | TSM_F_PFN_PRIVATE;
 	case TSM_REC_VFIO_DMABUF_EXPORT:
+	case TSM_REC_VFIO_DMABUF_RESTORE:
 		return TSM_F_BUF_PRIVATE | TSM_F_TDI_BOUND | TSM_F_ALL_PRIVATE |
 		       TSM_F_OVERLAPS_PRIVATE;
 	case TSM_REC_VFIO_DMABUF_REVOKE:

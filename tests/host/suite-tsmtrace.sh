@@ -341,10 +341,10 @@ if command -v clang >/dev/null && command -v bpftool >/dev/null; then
 	   printf '#include <stdbool.h>\n#include "tsmtrace.skel.h"\nint main(void){struct tsmtrace_bpf *s = tsmtrace_bpf__open(); tsmtrace_bpf__destroy(s); return 0;}\n' >"$T/skel.c" &&
 	   out=$(gcc -Wall -Werror -I"$OUT/bpf" "$T/skel.c" -o "$T/skel" -lbpf 2>&1); then
 		n=$(llvm-objdump -h "$OUT/bpf/tsmtrace.bpf.o" 2>/dev/null | grep -c ' tp_btf/')
-		if [ "$n" = 14 ]; then
+		if [ "$n" = 15 ]; then
 			pass bpf-compiles-one-program-per-event
 		else
-			fail bpf-compiles-one-program-per-event "$n tp_btf programs, expected 14"
+			fail bpf-compiles-one-program-per-event "$n tp_btf programs, expected 15"
 		fi
 	else
 		fail bpf-compiles-one-program-per-event "$(echo "$out" | tail -n 5 | tr '\n' ' ')"

@@ -385,6 +385,41 @@ static int t_i5_ok(void)
 	return expect(&t, TSM_PASS, "");
 }
 
+/* mainline un-revokes (memory decode back on): the DMABUF maps again */
+static int t_i5_restore_then_map(void)
+{
+	struct t t;
+
+	t_init(&t, true);
+	export1(&t.g, 10, TSM_DMABUF_SHARED, BASE, N);
+	ioas_map(&t.g, 10, 0x10000000, BASE, N, TSM_DMABUF_SHARED);
+	g_ioas(&t.g, TSM_REC_IOMMUFD_IOAS_UNMAP_DMABUF, CTX, 1, 0x10000000, 10, BASE, N,
+	       TSM_UNMAP_REVOKE);
+	g_buf(&t.g, TSM_REC_VFIO_DMABUF_REVOKE, 10, D, BAR, TSM_DMABUF_SHARED,
+	      TSM_REVOKE_MEM_DISABLE);
+	g_buf(&t.g, TSM_REC_VFIO_DMABUF_RESTORE, 10, D, BAR, TSM_DMABUF_SHARED,
+	      TSM_REVOKE_MEM_DISABLE);
+	ioas_map(&t.g, 10, 0x20000000, BASE, N, TSM_DMABUF_SHARED);
+	ioas_unmap(&t.g, 10, 0x20000000, BASE, N);
+	g_buf(&t.g, TSM_REC_VFIO_DMABUF_RELEASE, 10, D, BAR, TSM_DMABUF_SHARED, 0);
+	return expect(&t, TSM_PASS, "");
+}
+
+/* a restore is checked as an export: a shared DMABUF over private pages */
+static int t_i2_restore_over_private(void)
+{
+	struct t t;
+
+	t_init(&t, true);
+	export1(&t.g, 10, TSM_DMABUF_SHARED, PRIV, NPRIV);
+	g_buf(&t.g, TSM_REC_VFIO_DMABUF_REVOKE, 10, D, BAR, TSM_DMABUF_SHARED,
+	      TSM_REVOKE_MEM_DISABLE);
+	bind(&t.g);
+	g_buf(&t.g, TSM_REC_VFIO_DMABUF_RESTORE, 10, D, BAR, TSM_DMABUF_SHARED,
+	      TSM_REVOKE_MEM_DISABLE);
+	return expect(&t, TSM_VIOLATION, "TSM-I2/pfn_private");
+}
+
 /* ---- TSM-I6 ---- */
 
 static int t_i6_pages_left_private(void)
@@ -1379,6 +1414,8 @@ int main(void)
 	run("engine-i5-revoke-while-mapped", t_i5_revoke_mapped);
 	run("engine-i5-map-revoked-buf", t_i5_map_revoked);
 	run("engine-i5-importers-unmap-ok", t_i5_ok);
+	run("engine-i5-restored-buf-maps-again", t_i5_restore_then_map);
+	run("engine-i2-restore-over-private", t_i2_restore_over_private);
 	run("engine-i6-pages-left-private", t_i6_pages_left_private);
 	run("engine-i6-private-buf-left", t_i6_private_buf_left);
 	run("engine-i7-release-while-mapped", t_i7_release_mapped);

@@ -21,78 +21,17 @@ rc=0
 pass() { echo "PASS: $1"; }
 fail() { echo "FAIL: $1 ($2)"; rc=1; }
 
+. "$ROOT/tests/vm/lib-tsmtrace.sh"
+
 for p in "$B" "$BIN/tsm_flow"; do
 	[ -x "$p" ] || { echo "FAIL: tsmtrace-vm-setup (not built: $p)"; exit 1; }
 done
-
-# start CMD... in the background, wait until it traces; its pid in $tracer
-start_tracer() {
-	log=$1; shift
-	"$@" >"$log.out" 2>"$log.err" &
-	tracer=$!
-	i=0
-	while ! grep -q 'tracing' "$log.err"; do
-		i=$((i + 1))
-		if [ $i -gt 600 ] || ! kill -0 $tracer 2>/dev/null; then
-			cat "$log.err"
-			return 1
-		fi
-		sleep 0.2
-	done
-}
-
-stop_tracer() {
-	sleep 0.5
-	kill -INT "$1"
-	wait "$1"
-}
-
-# the violation and verdict lines, without what only a file has
-verdict_lines() {
-	grep -E '"type":"(violation|verdict)"' "$1" |
-		sed -E 's/,"file":"[^"]*"//; s/,"kernel":"[^"]*","host":"[^"]*"//'
-}
 
 # run_flow NAME [ENV...]: tsm_flow NAME under live --json -o $T/NAME.tsm
 run_flow() {
 	name=$1; shift
 	under_live "$name" "$*" "$BIN/tsm_flow" "${name%-no-kvm}"
 }
-
-# under_live NAME ENV CMD...: CMD under live --json -o $T/NAME.tsm
-under_live() {
-	name=$1 lenv=$2; shift 2
-	# shellcheck disable=SC2086
-	if ! start_tracer "$T/$name" env $lenv "$B" live --json --state-known -o "$T/$name.tsm"; then
-		fail "live-$name" "live did not start"
-		return 1
-	fi
-	"$@" >"$T/$name.flow" 2>&1
-	frc=$?
-	stop_tracer $tracer
-	lrc=$?
-	if [ $frc -ne 0 ] || [ $lrc -ne 0 ]; then
-		fail "live-$name" "tsm_flow exit $frc, live exit $lrc: $(tail -n 3 "$T/$name.flow" "$T/$name.err" | tr '\n' ' ')"
-		return 1
-	fi
-	[ -n "${tsmrun:-}" ] && cp "$T/$name.tsm" "$tsmrun/" 2>/dev/null
-	return 0
-}
-
-# the differential test: check of the file says what live said
-differential() {
-	name=$1
-	verdict_lines "$T/$name.out" >"$T/$name.live"
-	"$B" -j check "$T/$name.tsm" >"$T/$name.check"
-	verdict_lines "$T/$name.check" >"$T/$name.offline"
-	if [ -s "$T/$name.live" ] && cmp -s "$T/$name.live" "$T/$name.offline"; then
-		pass "differential-live-vs-check-$name"
-	else
-		fail "differential-live-vs-check-$name" "live: $(cat "$T/$name.live") check: $(cat "$T/$name.offline")"
-	fi
-}
-
-verdict_of() { grep '"type":"verdict"' "$1" | sed -E 's/.*"verdict":"([A-Z]+)".*/\1/'; }
 
 # the verdict and invariants of tests/traces/expected for a committed trace
 expected_of() { sed -n "s/^$1 *[0-9] *//p" "$TR/expected"; }

@@ -141,7 +141,8 @@ static int need_events(struct live_opts *o)
 		       u.release, __builtin_popcount(TSM_EV_ALL & ~use),
 		       __builtin_popcount(TSM_EV_ALL), missing, what);
 	}
-	o->observed = use;
+	/* optional events: attached when the kernel has them */
+	o->observed = use | (present & TSM_EV_OPTIONAL);
 	return 0;
 }
 

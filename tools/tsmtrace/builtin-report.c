@@ -95,7 +95,8 @@ static bool touches(struct report *r, const struct tsm_rec_hdr *rec)
 	}
 	case TSM_REC_VFIO_DMABUF_EXPORT:
 	case TSM_REC_VFIO_DMABUF_REVOKE:
-	case TSM_REC_VFIO_DMABUF_RELEASE: {
+	case TSM_REC_VFIO_DMABUF_RELEASE:
+	case TSM_REC_VFIO_DMABUF_RESTORE: {
 		const struct tsm_ev_vfio_dmabuf_obj *ev = (const void *)rec;
 
 		if (dev_match(r, ev->dev) && !r->has_range)

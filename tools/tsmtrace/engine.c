@@ -238,6 +238,7 @@ const char *tsm_rec_name(__u32 type)
 		[TSM_REC_VFIO_DMABUF_EXPORT] = "vfio_dmabuf_export",
 		[TSM_REC_VFIO_DMABUF_REVOKE] = "vfio_dmabuf_revoke",
 		[TSM_REC_VFIO_DMABUF_RELEASE] = "vfio_dmabuf_release",
+		[TSM_REC_VFIO_DMABUF_RESTORE] = "vfio_dmabuf_restore",
 		[TSM_REC_IOMMUFD_IOAS_MAP_DMABUF] = "iommufd_ioas_map_dmabuf",
 		[TSM_REC_IOMMUFD_IOAS_UNMAP_DMABUF] = "iommufd_ioas_unmap_dmabuf",
 		[TSM_REC_KVM_DMABUF_SLOT_BIND] = "kvm_dmabuf_slot_bind",
@@ -526,7 +527,8 @@ static void obj_event(struct tsm_objects *o, const struct tsm_rec_hdr *rec)
 	}
 	case TSM_REC_VFIO_DMABUF_EXPORT:
 	case TSM_REC_VFIO_DMABUF_REVOKE:
-	case TSM_REC_VFIO_DMABUF_RELEASE: {
+	case TSM_REC_VFIO_DMABUF_RELEASE:
+	case TSM_REC_VFIO_DMABUF_RESTORE: {
 		const struct tsm_ev_vfio_dmabuf_obj *ev = (const void *)rec;
 
 		obj_dev(o, ev->dev);
@@ -1012,14 +1014,15 @@ static int on_export_range(void *ctx, const struct tsm_rec_hdr *rec)
 	return buf_add_range(e, b, ev->pfn, ev->npfns);
 }
 
+static void check_layout(struct tsm_engine *e, const struct tsm_rec_hdr *rec,
+			 struct buf *b, struct dev *d);
+
 static int on_export(void *ctx, const struct tsm_rec_hdr *rec)
 {
 	struct tsm_engine *e = ctx;
 	const struct tsm_ev_vfio_dmabuf_obj *ev = (const void *)rec;
-	struct findings f = { 0 };
 	struct buf *b;
 	struct dev *d;
-	__u32 i;
 
 	ev_begin(e, rec);
 	d = dev_get(e, ev->dev);
@@ -1041,6 +1044,17 @@ static int on_export(void *ctx, const struct tsm_rec_hdr *rec)
 			inconsistent(e, rec, "export's range count differs from its range events");
 		b->certain = false;
 	}
+	check_layout(e, rec, b, d);
+	return 0;
+}
+
+/* export and restore: a usable DMABUF's kind must match the layout */
+static void check_layout(struct tsm_engine *e, const struct tsm_rec_hdr *rec,
+			 struct buf *b, struct dev *d)
+{
+	struct findings f = { 0 };
+	__u32 i;
+
 	if (b->kind == TSM_DMABUF_PRIVATE)
 		f.facts |= TSM_F_BUF_PRIVATE;
 	if (!d->certain) {
@@ -1069,7 +1083,6 @@ static int on_export(void *ctx, const struct tsm_rec_hdr *rec)
 			f.facts |= TSM_F_ALL_PRIVATE;
 	}
 	check(e, rec, 0, &f);
-	return 0;
 }
 
 /* revoke and release: no mapping derived from the DMABUF may remain */
@@ -1112,20 +1125,25 @@ static struct buf *buf_lookup(struct tsm_engine *e, const struct tsm_rec_hdr *re
 	return buf_new(e, id, d, bar, kind, false);
 }
 
-static int on_revoke(void *ctx, const struct tsm_rec_hdr *rec)
+/* revoke, or restore (the kernel un-revoked it: mappings may come again) */
+static int on_revocation(void *ctx, const struct tsm_rec_hdr *rec)
 {
 	struct tsm_engine *e = ctx;
 	const struct tsm_ev_vfio_dmabuf_obj *ev = (const void *)rec;
+	bool revoke = rec->type == TSM_REC_VFIO_DMABUF_REVOKE;
 	struct buf *b;
 
 	ev_begin(e, rec);
 	b = buf_lookup(e, rec, ev->buf, ev->dev, ev->bar, ev->kind);
 	if (!b)
 		return -ENOMEM;
-	if (b->revoked && b->certain)
-		note(e, rec, "DMABUF revoked twice");
-	check_buf_unmapped(e, rec, b);
-	b->revoked = true;
+	if (b->revoked == revoke && b->certain)
+		note(e, rec, revoke ? "DMABUF revoked twice" : "DMABUF restored without a revoke");
+	b->revoked = revoke;
+	if (revoke)
+		check_buf_unmapped(e, rec, b);
+	else
+		check_layout(e, rec, b, b->d);
 	return 0;
 }
 
@@ -1371,8 +1389,9 @@ const struct tsm_ops tsm_engine_ops = {
 		[TSM_REC_PCI_TSM_RANGE] = on_range,
 		[TSM_REC_VFIO_DMABUF_EXPORT_RANGE] = on_export_range,
 		[TSM_REC_VFIO_DMABUF_EXPORT] = on_export,
-		[TSM_REC_VFIO_DMABUF_REVOKE] = on_revoke,
+		[TSM_REC_VFIO_DMABUF_REVOKE] = on_revocation,
 		[TSM_REC_VFIO_DMABUF_RELEASE] = on_release,
+		[TSM_REC_VFIO_DMABUF_RESTORE] = on_revocation,
 		[TSM_REC_IOMMUFD_IOAS_MAP_DMABUF] = on_ioas_map,
 		[TSM_REC_IOMMUFD_IOAS_UNMAP_DMABUF] = on_ioas_unmap,
 		[TSM_REC_KVM_DMABUF_SLOT_BIND] = on_slot_bind,
@@ -1423,7 +1442,7 @@ struct tsm_engine *tsm_engine_new(const struct tsm_engine_opts *opts)
 	list_init(&e->devs);
 	list_init(&e->orphans);
 	if (!e->opts.observed)
-		e->opts.observed = TSM_EV_ALL;
+		e->opts.observed = TSM_EV_KNOWN;
 	e->sum.observed = e->opts.observed & TSM_EV_ALL;
 	e->all_seen = e->opts.state_known;
 	if (!e->all_seen) {

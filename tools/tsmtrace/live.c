@@ -80,6 +80,7 @@ static bool shown(const struct live_opts *o, const struct tsm_rec_hdr *rec)
 		case TSM_REC_VFIO_DMABUF_EXPORT:
 		case TSM_REC_VFIO_DMABUF_REVOKE:
 		case TSM_REC_VFIO_DMABUF_RELEASE:
+		case TSM_REC_VFIO_DMABUF_RESTORE:
 			return ((const struct tsm_ev_vfio_dmabuf_obj *)rec)->dev == o->dev;
 		default:
 			return false;	/* mappings carry no device */

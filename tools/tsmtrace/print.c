@@ -240,7 +240,8 @@ static void put_fields(struct line *l, const struct tsm_rec_hdr *rec)
 	}
 	case TSM_REC_VFIO_DMABUF_EXPORT:
 	case TSM_REC_VFIO_DMABUF_REVOKE:
-	case TSM_REC_VFIO_DMABUF_RELEASE: {
+	case TSM_REC_VFIO_DMABUF_RELEASE:
+	case TSM_REC_VFIO_DMABUF_RESTORE: {
 		const struct tsm_ev_vfio_dmabuf_obj *e = (const void *)rec;
 
 		put_ku(l, "buf=", e->buf);
@@ -251,6 +252,8 @@ static void put_fields(struct line *l, const struct tsm_rec_hdr *rec)
 			put_ku(l, " nr_ranges=", e->arg);
 		else if (rec->type == TSM_REC_VFIO_DMABUF_REVOKE)
 			put_ks(l, " reason=", SYM(e->arg, revoke_names));
+		else if (rec->type == TSM_REC_VFIO_DMABUF_RESTORE)
+			put_ks(l, " ended=", SYM(e->arg, revoke_names));
 		break;
 	}
 	case TSM_REC_IOMMUFD_IOAS_MAP_DMABUF:
@@ -631,7 +634,7 @@ void print_coverage(FILE *f, __u32 observed, const char *indent)
 	fprintf(f, "%scoverage: %u of %u events observed; not observed:", indent,
 		c.nr_observed, c.nr_events);
 	for (t = 1; t < TSM_REC_NR_EVENTS; t++)
-		if (!(c.observed & TSM_EV_BIT(t)))
+		if (TSM_EV_ALL & ~c.observed & TSM_EV_BIT(t))
 			fprintf(f, " %s", tsm_rec_name(t));
 	fputc('\n', f);
 	for (i = 0; i < sizeof(systems) / sizeof(systems[0]); i++)
@@ -657,7 +660,7 @@ static void json_coverage(FILE *f, __u32 observed)
 	fprintf(f, "\"coverage\":{\"full\":%s,\"observed\":%u,\"events\":%u,\"unobserved\":[",
 		c.full ? "true" : "false", c.nr_observed, c.nr_events);
 	for (t = 1; t < TSM_REC_NR_EVENTS; t++) {
-		if (c.observed & TSM_EV_BIT(t))
+		if (!(TSM_EV_ALL & ~c.observed & TSM_EV_BIT(t)))
 			continue;
 		fprintf(f, "%s\"%s\"", first ? "" : ",", tsm_rec_name(t));
 		first = false;

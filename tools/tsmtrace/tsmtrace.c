@@ -85,8 +85,8 @@ int main(int argc, char **argv)
 		if (!strcmp(argv[1], "-j") || !strcmp(argv[1], "--json")) {
 			json_output = true;
 		} else if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
-			printf("tsmtrace %s (trace format %u.%u, event schema %u)\n", TSMTRACE_VERSION,
-			       TSM_FILE_VERSION_MAJOR, TSM_FILE_VERSION_MINOR, TSM_SCHEMA_MAJOR);
+			printf("tsmtrace %s (trace format %u.%u, event schema %u.%u)\n", TSMTRACE_VERSION,
+			       TSM_FILE_VERSION_MAJOR, TSM_FILE_VERSION_MINOR, TSM_SCHEMA_MAJOR, TSM_SCHEMA_MINOR);
 			return 0;
 		} else if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 			usage(stdout);

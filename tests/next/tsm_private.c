@@ -8,7 +8,9 @@
  * made before the bind and one made after (SIGBUS, with 2 MiB and 1 GiB
  * faults falling back so the shared holes inside them stay mappable),
  * read()/write() of the region (EPERM), new ioeventfds (EPERM) and the
- * writes of one registered before the bind (dropped).
+ * writes of one registered before the bind (dropped). What would pull the
+ * MMIO from under the VM is EBUSY while bound: memory decode off, a reset,
+ * low power; and works again after UNBIND.
  * VFIO_DEVICE_FEATURE_TSM_LAYOUT reports the layout, and every errno of
  * docs/series-7.3.md. After UNBIND everything is reachable again and holds
  * what the host wrote before the bind. A thread reading private pages
@@ -256,6 +258,77 @@ static void test_ioeventfd(void)
 	usleep(100000);
 }
 
+/* ---- what would take the MMIO away from the VM --------------------------- */
+
+#define CMD_MEM_ON	(PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER)
+
+static int low_power(void)
+{
+	struct vfio_device_feature f = {
+		.argsz = sizeof(f),
+		.flags = VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY,
+	};
+
+	return ioctl(iv.fd, VFIO_DEVICE_FEATURE, &f) ? -errno : 0;
+}
+
+static int low_power_exit(void)
+{
+	struct vfio_device_feature f = {
+		.argsz = sizeof(f),
+		.flags = VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_LOW_POWER_EXIT,
+	};
+
+	return ioctl(iv.fd, VFIO_DEVICE_FEATURE, &f) ? -errno : 0;
+}
+
+static int hot_reset(void)
+{
+	struct vfio_pci_hot_reset r = { .argsz = sizeof(r) };
+
+	return ioctl(iv.fd, VFIO_DEVICE_PCI_HOT_RESET, &r) ? -errno : 0;
+}
+
+static int device_flags(void)
+{
+	struct vfio_device_info i = { .argsz = sizeof(i) };
+
+	return ioctl(iv.fd, VFIO_DEVICE_GET_INFO, &i) ? -errno : (int)i.flags;
+}
+
+/* while bound: each is EBUSY and changes nothing */
+static void test_busy(void)
+{
+	int fl = device_flags(), ret;
+	uint32_t v;
+
+	lab_expect(vfio_config_cmd(iv.fd, PCI_COMMAND_MASTER), EBUSY,
+		   "tsm-private-mem-off-ebusy");
+	lab_expect(bar_rw(0x1000, &v, 4, 0), 0, "tsm-private-mem-off-refused-still-decodes");
+	if (fl >= 0 && (fl & VFIO_DEVICE_FLAGS_RESET))
+		lab_expect(ioctl(iv.fd, VFIO_DEVICE_RESET) ? -errno : 0, EBUSY,
+			   "tsm-private-reset-ebusy");
+	else
+		lab_skip("tsm-private-reset-ebusy", "ivshmem has no function reset in the lab");
+	lab_expect(low_power(), EBUSY, "tsm-private-low-power-ebusy");
+	lab_expect(bar_rw(0x1000, &v, 4, 0), 0, "tsm-private-low-power-refused-still-decodes");
+	ret = hot_reset();
+	if (ret == -ENODEV)	/* the kernel says no before it looks at the TSM */
+		lab_skip("tsm-private-hot-reset-ebusy",
+			 "ivshmem sits on the root bus in the lab: no slot or bus reset");
+	else
+		lab_expect(ret, EBUSY, "tsm-private-hot-reset-ebusy");
+}
+
+/* unbound: the same work */
+static void test_not_busy(void)
+{
+	lab_expect(vfio_config_cmd(iv.fd, PCI_COMMAND_MASTER), 0, "tsm-private-mem-off-unbound");
+	lab_expect(vfio_config_cmd(iv.fd, CMD_MEM_ON), 0, "tsm-private-mem-on-unbound");
+	if (lab_expect(low_power(), 0, "tsm-private-low-power-unbound"))
+		lab_expect(low_power_exit(), 0, "tsm-private-low-power-exit-unbound");
+}
+
 /* ---- unbound again ------------------------------------------------------- */
 
 static void test_after_unbind(void)
@@ -339,8 +412,10 @@ int main(void)
 		test_cpu_mappings();
 		test_rw();
 		test_ioeventfd();
+		test_busy();
 		lab_expect(unbind(iv.vdev), 0, "tsm-private-unbind");
 		test_after_unbind();
+		test_not_busy();
 	}
 	test_race();
 	set_attr(&iv, "tsm_sw/shared", "default");

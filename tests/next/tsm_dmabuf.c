@@ -18,6 +18,11 @@
  * revoked. A thread that exports and maps soon-private pages against
  * BIND/UNBIND never gets a mapping while bound. Every DMABUF is gone from
  * dma_buf/bufinfo once its fd is closed.
+ *
+ * tsm_dmabuf broken-revoke plays the broken kernel for tsmtrace: with
+ * vfio_pci_dmabuf_skip_notify armed, the bind revokes A without telling
+ * iommufd, whose mapping of it survives while its pages turn private. It
+ * prints the device and exits 0; the verdict is tsmtrace's to give.
  */
 #include <sys/mman.h>
 
@@ -233,7 +238,32 @@ static void test_race(void)
 		  "dma_buf/bufinfo has %d objects, %d before", lab_dmabuf_count(), dmabufs_before);
 }
 
-int main(void)
+/* the kernel that forgets to tell iommufd about a revoke */
+static int broken_revoke(void)
+{
+	int ret;
+
+	fd_a = export(2 * MiB, 2 * MiB, 0);
+	if (fd_a < 0)
+		return fd_a;
+	ret = map_file(fd_a, 2 * MiB, IOVA_A);
+	if (!ret)
+		ret = lab_fault_arm("vfio_pci_dmabuf_skip_notify", -1, 0);
+	if (!ret) {
+		ret = bind(iv.vdev);
+		lab_fault_arm("vfio_pci_dmabuf_skip_notify", 0, 0);
+	}
+	if (!ret)
+		ret = unbind(iv.vdev);
+	unmap(IOVA_A, 2 * MiB);
+	close(fd_a);
+	set_attr(&iv, "tsm_sw/shared", "default");
+	set_attr(&iv, "tsm/disconnect", "tsm0");
+	printf("dev %s\n", iv.bdf);
+	return ret;
+}
+
+int main(int argc, char **argv)
 {
 	int ret;
 
@@ -244,6 +274,12 @@ int main(void)
 	if (ret) {
 		printf("FAIL: tsm-dmabuf-setup (%s)\n", lab_errname(-ret));
 		return 1;
+	}
+	if (argc > 1 && !strcmp(argv[1], "broken-revoke")) {
+		ret = broken_revoke();
+		if (ret)
+			fprintf(stderr, "tsm_dmabuf: broken-revoke: %s\n", lab_errname(-ret));
+		return ret ? 1 : 0;
 	}
 	test_before_bind();
 	if (lab_expect(bind(iv.vdev), 0, "tsm-dmabuf-bind")) {

@@ -8,7 +8,10 @@
 # --state-known -o FILE'. Each must PASS with every event but KVM's slot
 # events observed (the 7.3 series has no DMABUF memslots yet; the verdict's
 # coverage says so), vfio_dmabuf_restore among them; check of each file says
-# what live said; the events of the series' kinds are all in the files.
+# what live said; the events of the series' kinds are all in the files. With
+# vfio_pci_dmabuf_skip_notify armed (tsm_dmabuf broken-revoke), the IOAS
+# mapping that survives a revoke at bind is a VIOLATION naming the device,
+# the PFNs, the IOVA and the stack.
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=${TSM_TEST_BIN:-$ROOT/build/tests/next}
 B=${TSMTRACE:-$ROOT/build/tsmtrace/tsmtrace}
@@ -34,6 +37,27 @@ for prog in tsm_op tsm_private tsm_dmabuf; do
 	fi
 	differential "$prog"
 done
+
+# the kernel that forgets to tell iommufd about a revoke: caught at the revoke
+# (TSM-I5) and where the pages turn private under the IOAS mapping (TSM-I1),
+# with the device, the PFNs, the IOVA and the kernel stack
+if under_live broken-revoke "" "$BIN/tsm_dmabuf" broken-revoke; then
+	dev=$(sed -n 's/^dev //p' "$T/broken-revoke.flow")
+	v1=$(grep '"type":"violation"' "$T/broken-revoke.out" | grep '"invariant":"TSM-I1"')
+	v5=$(grep '"type":"violation"' "$T/broken-revoke.out" | grep '"invariant":"TSM-I5"')
+	if [ "$(verdict_of "$T/broken-revoke.out")" = VIOLATION ] &&
+	   echo "$v5" | grep -q '"event":"vfio_dmabuf_revoke"' &&
+	   echo "$v1" | grep -q '"event":"pci_tsm_range"' &&
+	   echo "$v1" | grep -q "\"objects\":{\"dev\":\"$dev\"" &&
+	   echo "$v1" | grep -q '"objects":{[^}]*"pfn":"0x[0-9a-f]*","npfns":"0x[0-9a-f]*"' &&
+	   echo "$v1" | grep -q '"conflict":{[^}]*"ioas":[0-9]*,"iova":"0x1000000"' &&
+	   echo "$v1" | grep -q '"stack":\["0xffffffff'; then
+		pass live-broken-revoke-tsm-i5-and-i1-with-objects-and-stack
+	else
+		fail live-broken-revoke-tsm-i5-and-i1-with-objects-and-stack "dev $dev: $(verdict_lines "$T/broken-revoke.out" | head -c 2000)"
+	fi
+	differential broken-revoke
+fi
 
 # what the files hold: every kind of event the flows cause, restore included
 kinds=$(for prog in tsm_op tsm_private tsm_dmabuf; do "$B" report "$T/$prog.tsm"; done 2>/dev/null |

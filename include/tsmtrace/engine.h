@@ -39,6 +39,9 @@ struct tsm_ops {
 int tsm_dispatch(const struct tsm_ops *ops, void *ctx,
 		 const struct tsm_rec_hdr *rec, size_t avail);
 
+/* why tsm_dispatch() refuses a record, or NULL when it does not */
+const char *tsm_rec_malformed(const struct tsm_rec_hdr *rec, size_t avail);
+
 extern const struct tsm_ops tsm_engine_ops;	/* ctx: struct tsm_engine * */
 
 enum tsm_verdict {
@@ -98,6 +101,7 @@ struct tsm_summary {
 	__u64 nr_lost;
 	__u64 nr_unknown_type;
 	unsigned int nr_violations;
+	unsigned int nr_violations_kept;	/* the first ones, in full */
 	unsigned int nr_doubts;	/* checks that met an object of unknown state */
 	__u32 observed;		/* TSM_EV_* the source was attached to */
 };
@@ -127,9 +131,13 @@ void tsm_coverage(__u32 observed, struct tsm_coverage *c);
 /* what is unknown when the events of @mask (one TSM_EV_ system) are missing */
 const char *tsm_unobserved_what(__u32 mask);
 
+/* violations kept in full unless told otherwise; the rest are counted */
+#define TSM_MAX_VIOLATIONS	1000
+
 struct tsm_engine_opts {
 	bool state_known;	/* TSM_FILE_F_STATE_KNOWN */
 	__u32 observed;		/* TSM_EV_* events the source saw; 0: all */
+	unsigned int max_violations;	/* kept in full; 0: TSM_MAX_VIOLATIONS */
 	/* called at each violation as it is found (live output); may be NULL */
 	void (*on_violation)(void *arg, const struct tsm_violation *v);
 	void *arg;
@@ -144,6 +152,7 @@ void tsm_engine_truncated(struct tsm_engine *e);
 /* the source's own count of lost events (end marker) */
 void tsm_engine_lost_total(struct tsm_engine *e, __u64 nr);
 void tsm_engine_summary(const struct tsm_engine *e, struct tsm_summary *s);
+/* violations kept (the first ones): tsm_engine_violation(e, 1..n) */
 unsigned int tsm_engine_nr_violations(const struct tsm_engine *e);
 const struct tsm_violation *tsm_engine_violation(const struct tsm_engine *e, unsigned int n);
 /* notes on incompleteness, in order; NULL past the end */

@@ -162,6 +162,104 @@ head -c $(( $(stat -c %s "$f") - 40 )) "$f" >"$T/cut.tsm"
 r=$(exit_of check "$T/cut.tsm")
 [ "$r" = 1 ] && pass file-truncated-keeps-violation-in-prefix || fail file-truncated-keeps-violation-in-prefix "exit $r"
 
+# ---- a file that shrinks or is rewritten while it is read: never a signal
+"$OUT/tsmgen" --big 200000 "$T/src.tsm" >/dev/null
+cp "$T/src.tsm" "$T/race.tsm"
+( for i in $(seq 300); do truncate -s 100000 "$T/race.tsm"; cp "$T/src.tsm" "$T/race.tsm"; done ) &
+writer=$!
+bad= changed=0
+for i in $(seq 60); do
+	"$B" check "$T/race.tsm" >/dev/null 2>"$T/race.err"; r=$?
+	if [ $r -gt 3 ]; then
+		bad="$bad exit:$r"
+	elif [ $r != 0 ] && ! grep -qE '^tsmtrace: check: (error|warning): .*offset [0-9]+: ' "$T/race.err"; then
+		bad="$bad $r:$(head -c 200 "$T/race.err")"
+	fi
+	grep -q 'changed while it was read' "$T/race.err" && changed=$((changed + 1))
+done
+wait $writer
+if [ -z "$bad" ]; then
+	pass file-shrinking-under-reader-no-signal
+	echo "NOTE: $changed of 60 checks saw the file change while they read it"
+else
+	fail file-shrinking-under-reader-no-signal "$bad"
+fi
+
+# ---- standard input, pipes and FIFOs are read as streams
+r1=$(cat "$TR/good-flow.tsm" | timeout 20 "$B" check - >"$T/pipe.out" 2>&1; echo $?)
+r2=$(timeout 20 "$B" check - <"$TR/private-in-ioas.tsm" >/dev/null 2>&1; echo $?)
+r3=$(head -c $(( $(stat -c %s "$TR/good-flow.tsm") - 40 )) "$TR/good-flow.tsm" | timeout 20 "$B" check - >/dev/null 2>&1; echo $?)
+if [ "$r1$r2$r3" = 012 ] && grep -q '^-: PASS' "$T/pipe.out"; then
+	pass check-stdin-pipe
+else
+	fail check-stdin-pipe "exit $r1 $r2 $r3, expected 0 1 2: $(cat "$T/pipe.out")"
+fi
+mkfifo "$T/fifo"
+cat "$TR/private-in-ioas.tsm" >"$T/fifo" &
+r=$(timeout 20 "$B" -j check "$T/fifo" >"$T/fifo.out" 2>&1; echo $?)
+if [ "$r" = 1 ] && grep -q '"verdict":"VIOLATION"' "$T/fifo.out"; then
+	pass check-fifo
+else
+	fail check-fifo "exit $r (124: it hung): $(cat "$T/fifo.out")"
+fi
+# report --violation reads its input twice: a stream is read once and kept
+"$B" report "$TR/bind-ioas-left-mapped.tsm" --violation 1 | tail -n +2 >"$T/story.want"
+cat "$TR/bind-ioas-left-mapped.tsm" | timeout 20 "$B" report - --violation 1 >"$T/story.pipe" 2>&1; r1=$?
+cat "$TR/bind-ioas-left-mapped.tsm" >"$T/fifo" &
+timeout 20 "$B" report "$T/fifo" --violation 1 >"$T/story.fifo" 2>&1; r2=$?
+if [ "$r1$r2" = 00 ] && [ -s "$T/story.want" ] &&
+   tail -n +2 "$T/story.pipe" | cmp -s - "$T/story.want" &&
+   tail -n +2 "$T/story.fifo" | cmp -s - "$T/story.want"; then
+	pass report-violation-from-pipe-and-fifo
+else
+	fail report-violation-from-pipe-and-fifo "exit $r1 $r2 (124: it hung): $(head -n 3 "$T/story.pipe" "$T/story.fifo")"
+fi
+
+# ---- a recorder killed mid-way leaves no file under its name (tsmgen writes
+# through the same writer as record)
+"$OUT/tsmgen" --big 500000000 "$T/killed.tsm" >/dev/null &
+gen=$!
+for i in $(seq 100); do
+	part=$(ls "$T"/.killed.tsm.* 2>/dev/null | head -n 1)
+	[ -n "$part" ] && [ "$(stat -c %s "$part")" -gt 1000000 ] && break
+	sleep 0.1
+done
+kill -9 $gen 2>/dev/null; wait $gen 2>/dev/null
+r=$(exit_of check "${part:-$T/none}")
+if [ ! -e "$T/killed.tsm" ] && [ -n "$part" ] && [ "$r" = 2 ]; then
+	pass writer-killed-leaves-no-file-under-its-name
+else
+	fail writer-killed-leaves-no-file-under-its-name "$(ls -a "$T" | tr '\n' ' '); check of the partial file: $r"
+fi
+rm -f "$T"/.killed.tsm.* "$T/src.tsm" "$T/race.tsm"
+
+# ---- scale: 80,000 devices bound at once are checked (a hang guard, not a timer)
+"$OUT/tsmgen" --devices 80000 "$T/devices.tsm" >/dev/null
+out=$(timeout 300 "$B" check "$T/devices.tsm" 2>&1); r=$?
+if [ $r = 0 ] && echo "$out" | grep -q 'PASS: 0 violation(s), 2720000 records'; then
+	pass check-80000-devices
+else
+	fail check-80000-devices "exit $r (124: over 300 s): $out"
+fi
+rm -f "$T/devices.tsm"
+
+# ---- violations: all counted, the first N kept in full
+"$OUT/tsmgen" --case many-violations "$T/many.tsm" >/dev/null
+out=$("$B" check "$T/many.tsm"); r=$?
+js=$("$B" -j check --max-violations 10 "$T/many.tsm")
+err=$("$B" report "$T/many.tsm" --violation 1001 2>&1); r2=$?
+"$B" report "$T/many.tsm" --violation 1001 --max-violations 2000 >/dev/null 2>&1; r3=$?
+if [ $r = 1 ] && [ "$(echo "$out" | grep -c '^  #[0-9]* TSM-I3')" = 1000 ] &&
+   echo "$out" | grep -q 'and 4000 more violation(s), counted but not kept: only the first 1000' &&
+   echo "$out" | grep -q 'VIOLATION: 5000 violation(s)' &&
+   [ "$(echo "$js" | grep -c '"type":"violation"')" = 10 ] &&
+   echo "$js" | grep -q '"violations":5000,.*"violations_kept":10,"violations_not_kept":4990' &&
+   [ $r2 = 3 ] && echo "$err" | grep -q 'violation #1001 was counted but not kept' && [ $r3 = 0 ]; then
+	pass check-violations-capped-and-counted
+else
+	fail check-violations-capped-and-counted "exit $r $r2 $r3: $(echo "$out" | head -n 2) $(echo "$js" | tail -n 1) $err"
+fi
+
 # ---- corruption: any damaged byte is refused with exit 3, file and offset named
 f=$TR/bind-ioas-left-mapped.tsm
 size=$(stat -c %s "$f")

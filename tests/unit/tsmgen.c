@@ -4,6 +4,9 @@
  *
  *   tsmgen DIR              every scenario as DIR/<name>.tsm
  *   tsmgen --big N FILE     N events of a steady workload (benchmark)
+ *   tsmgen --devices N FILE N devices bound at once, each through the
+ *                           whole flow (scale of the device lookup)
+ *   tsmgen --case NAME FILE one of the test-only traces of cases[]
  *
  * The same inputs give the same bytes: the suite regenerates the traces in
  * tests/traces/ and compares. Their expected verdicts are written by hand
@@ -111,9 +114,26 @@ static const struct scenario {
 	{ "good-flow-no-kvm", 0, NULL, TSM_EV_KVM },
 };
 
+/* close what the generator wrote: 0, or 1 after saying why */
+static int finish(const char *path, struct tsm_writer *w, const struct gen *g)
+{
+	char err[512];
+
+	if (g->err) {
+		fprintf(stderr, "tsmgen: %s: %s\n", path, strerror(-g->err));
+		tsm_writer_abandon(w, NULL, 0);
+		return 1;
+	}
+	if (tsm_writer_close(w, err, sizeof(err))) {
+		fprintf(stderr, "tsmgen: %s\n", err);
+		return 1;
+	}
+	return 0;
+}
+
 static int write_scenario(const char *dir, const struct scenario *s)
 {
-	char path[4096], err[512];
+	char path[4096];
 	struct tsm_writer *w;
 	struct flow f;
 	struct gen g;
@@ -131,15 +151,23 @@ static int write_scenario(const char *dir, const struct scenario *s)
 		f.faults = s->faults;
 		flow_run(&g, &f);
 	}
-	if (g.err) {
-		fprintf(stderr, "tsmgen: %s: %s\n", path, strerror(-g.err));
-		tsm_writer_abandon(w);
+	return finish(path, w, &g);
+}
+
+/* write one trace to @path with @fn; state known at start */
+static int write_one(const char *path, void (*fn)(struct gen *g, unsigned long long n),
+		     unsigned long long n)
+{
+	struct tsm_writer *w = open_trace(path, true, 0);
+	struct gen g;
+
+	if (!w)
 		return 1;
-	}
-	if (tsm_writer_close(w, err, sizeof(err))) {
-		fprintf(stderr, "tsmgen: %s\n", err);
+	gen_init(&g, emit_file, w);
+	fn(&g, n);
+	if (finish(path, w, &g))
 		return 1;
-	}
+	printf("%llu\n", (unsigned long long)(g.seq - 1));
 	return 0;
 }
 
@@ -147,52 +175,104 @@ static int write_scenario(const char *dir, const struct scenario *s)
  * A steady workload: NDEV devices cycle through bind, map/unmap storms of
  * shared fragments, and unbind; live state stays bounded whatever N is.
  */
-static int write_big(const char *path, unsigned long long n)
+static void big(struct gen *g, unsigned long long n)
 {
-	struct tsm_writer *w = open_trace(path, true, 0);
-	char err[512];
-	struct gen g;
 	unsigned int cycle = 0;
 
-	if (!w)
-		return 1;
-	gen_init(&g, emit_file, w);
-	while (g.seq <= n && !g.err) {
+	while (g->seq <= n && !g->err) {
 		struct flow f;
-		__u64 lo, i;
+		__u64 i;
 
 		flow_default(&f, cycle % 4);
 		f.buf0 = 1000 + 10ULL * cycle;
 		f.vm += (__u64)(cycle / 4) << 32;
-		flow_start(&g, &f);
-		flow_bind(&g, &f);
-		flow_bound(&g, &f);
-		lo = f.priv - f.base;
+		flow_start(g, &f);
+		flow_bind(g, &f);
+		flow_bound(g, &f);
 		/* the guest remaps shared pages: an IOAS map/unmap storm */
-		for (i = 0; i < 4096 && g.seq <= n; i++) {
+		for (i = 0; i < 4096 && g->seq <= n; i++) {
 			__u64 iova = 0x200000000ULL + ((i & 63) << 21);
 			__u64 pfn = f.base + (i & 63) * 512;
 
-			(void)lo;
-			g_ioas(&g, TSM_REC_IOMMUFD_IOAS_MAP_DMABUF, f.ctx, f.ioas, iova,
+			g_ioas(g, TSM_REC_IOMMUFD_IOAS_MAP_DMABUF, f.ctx, f.ioas, iova,
 			       f.buf0 + 1, pfn, 512, TSM_DMABUF_SHARED);
-			g_ioas(&g, TSM_REC_IOMMUFD_IOAS_UNMAP_DMABUF, f.ctx, f.ioas, iova,
+			g_ioas(g, TSM_REC_IOMMUFD_IOAS_UNMAP_DMABUF, f.ctx, f.ioas, iova,
 			       f.buf0 + 1, pfn, 512, TSM_UNMAP_USER);
 		}
-		flow_unbind(&g, &f);
+		flow_unbind(g, &f);
 		cycle++;
 	}
-	if (g.err) {
-		fprintf(stderr, "tsmgen: %s: %s\n", path, strerror(-g.err));
-		tsm_writer_abandon(w);
-		return 1;
+}
+
+/* n devices, all bound at once: every step of the flow for each in turn */
+static void devices(struct gen *g, unsigned long long n)
+{
+	void (*const step[])(struct gen *, const struct flow *) = {
+		flow_start, flow_bind, flow_bound, flow_unbind,
+	};
+	unsigned long long i;
+	unsigned int s;
+
+	for (s = 0; s < sizeof(step) / sizeof(step[0]); s++) {
+		for (i = 0; i < n && !g->err; i++) {
+			struct flow f;
+
+			flow_default(&f, i);
+			step[s](g, &f);
+		}
 	}
-	if (tsm_writer_close(w, err, sizeof(err))) {
-		fprintf(stderr, "tsmgen: %s\n", err);
-		return 1;
+}
+
+/* a VMM that maps the private DMABUF into the IOAS n times: n violations */
+static void many_violations(struct gen *g, unsigned long long n)
+{
+	unsigned long long i;
+	struct flow f;
+
+	flow_default(&f, 0);
+	flow_start(g, &f);
+	flow_bind(g, &f);
+	flow_bound(g, &f);
+	for (i = 0; i < n && !g->err; i++) {
+		__u64 iova = 0x400000000ULL + (i << 32);
+
+		g_ioas(g, TSM_REC_IOMMUFD_IOAS_MAP_DMABUF, f.ctx, f.ioas, iova, f.buf0 + 2,
+		       f.priv, f.npriv, TSM_DMABUF_PRIVATE);
+		g_ioas(g, TSM_REC_IOMMUFD_IOAS_UNMAP_DMABUF, f.ctx, f.ioas, iova, f.buf0 + 2,
+		       f.priv, f.npriv, TSM_UNMAP_USER);
 	}
-	printf("%llu\n", (unsigned long long)(g.seq - 1));
-	return 0;
+	flow_unbind(g, &f);
+}
+
+/* traces the host suite makes for its own cases, not kept in tests/traces */
+static const struct gen_case {
+	const char *name;
+	void (*fn)(struct gen *g, unsigned long long n);
+	unsigned long long n;
+} cases[] = {
+	{ "many-violations", many_violations, 5000 },
+};
+
+static int write_case(const char *name, const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (!strcmp(cases[i].name, name))
+			return write_one(path, cases[i].fn, cases[i].n);
+	fprintf(stderr, "tsmgen: no case '%s'\n", name);
+	return 2;
+}
+
+static void usage(void)
+{
+	size_t i;
+
+	fprintf(stderr, "usage: tsmgen DIR | tsmgen --list | tsmgen --big N FILE |\n"
+		"       tsmgen --devices N FILE | tsmgen --case NAME FILE\ncases:");
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		fprintf(stderr, " %s", cases[i].name);
+	fputc('\n', stderr);
 }
 
 int main(int argc, char **argv)
@@ -201,14 +281,18 @@ int main(int argc, char **argv)
 	int ret = 0;
 
 	if (argc == 4 && !strcmp(argv[1], "--big"))
-		return write_big(argv[3], strtoull(argv[2], NULL, 0));
+		return write_one(argv[3], big, strtoull(argv[2], NULL, 0));
+	if (argc == 4 && !strcmp(argv[1], "--devices"))
+		return write_one(argv[3], devices, strtoull(argv[2], NULL, 0));
+	if (argc == 4 && !strcmp(argv[1], "--case"))
+		return write_case(argv[2], argv[3]);
 	if (argc == 2 && !strcmp(argv[1], "--list")) {
 		for (i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
 			printf("%s\n", scenarios[i].name);
 		return 0;
 	}
 	if (argc != 2 || argv[1][0] == '-') {
-		fprintf(stderr, "usage: tsmgen DIR | tsmgen --list | tsmgen --big N FILE\n");
+		usage();
 		return 2;
 	}
 	for (i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)

@@ -2,7 +2,8 @@
 /*
  * tsmtrace check FILE... - replay trace files through the engine, the CI
  * gate. Exit status: 3 if any file is unusable, else 1 if any has a
- * violation, else 2 if any is incomplete, else 0.
+ * violation, else 2 if any is incomplete, else 0. A FILE of "-" is standard
+ * input; pipes and FIFOs are read as streams.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -29,10 +30,14 @@ static void json_error(const char *path, const char *msg)
 	fputs("}\n", stdout);
 }
 
+struct check_opts {
+	unsigned int max_violations;
+};
+
 /* check one file; returns its exit status */
-static int check_file(const char *path)
+static int check_file(const char *path, const struct check_opts *co)
 {
-	struct tsm_engine_opts opts = { 0 };
+	struct tsm_engine_opts opts = { .max_violations = co->max_violations };
 	struct tsm_summary s;
 	struct tsm_engine *e;
 	struct tsm_file f;
@@ -73,7 +78,7 @@ static int check_file(const char *path)
 	}
 	tsm_engine_summary(e, &s);
 	if (json_output) {
-		for (i = 1; i <= s.nr_violations; i++)
+		for (i = 1; i <= s.nr_violations_kept; i++)
 			print_violation_json(stdout, path, tsm_engine_violation(e, i));
 		print_verdict_json(stdout, path, &f.hdr, e, &s);
 	} else {
@@ -82,8 +87,9 @@ static int check_file(const char *path)
 		       (uint64_t)s.nr_records, (uint64_t)s.nr_events, (uint64_t)s.nr_lost);
 		print_meta(&f);
 		print_coverage(stdout, s.observed, "  ");
-		for (i = 1; i <= s.nr_violations; i++)
+		for (i = 1; i <= s.nr_violations_kept; i++)
 			print_violation(stdout, tsm_engine_violation(e, i), "  ");
+		print_not_kept(stdout, &s, "  ");
 		if (s.verdict != TSM_PASS)
 			for (i = 0; (note = tsm_engine_note(e, i)); i++)
 				printf("  note: %s\n", note);
@@ -96,19 +102,34 @@ static int check_file(const char *path)
 	       s.verdict == TSM_VIOLATION ? EXIT_VIOLATION : EXIT_INCOMPLETE;
 }
 
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: %s check [OPTIONS] FILE...   (FILE - : standard input)\n"
+		"  -j, --json                 JSON Lines output\n"
+		"      --symbols FILE         name stack frames from a System.map or kallsyms copy\n"
+		"      --max-violations N     keep the first N violations in full (default %u);\n"
+		"                             the others are counted\n"
+		"  -h, --help                 this text\n"
+		"exit status: 0 PASS, 1 VIOLATION, 2 INCOMPLETE, 3 unusable input (the worst of all files)\n",
+		tsm_prog, TSM_MAX_VIOLATIONS);
+}
+
 int cmd_check(int argc, char **argv)
 {
-	static const struct option longopts[] = {
+	static const struct option check_opts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "symbols", required_argument, NULL, 's' },
+		{ "max-violations", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
+	struct check_opts co = { 0 };
 	bool any[4] = { false };
+	unsigned long long n;
 	int c, i;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "jh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "jh", check_opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			if (ksyms_load(optarg)) {
@@ -116,23 +137,25 @@ int cmd_check(int argc, char **argv)
 				return EXIT_UNUSABLE;
 			}
 			break;
+		case 'M':
+			if (parse_num(optarg, 1, 10000000, &n))
+				return p_usage("check", "--max-violations takes a number from 1 to 10000000");
+			co.max_violations = n;
+			break;
 		case 'j':
 			json_output = true;
 			break;
 		case 'h':
-			printf("usage: %s check [-j|--json] [--symbols System.map] FILE...\n", tsm_prog);
+			usage(stdout);
 			return 0;
 		default:
-			p_err("check", "bad option (usage: %s check [-j|--json] FILE...)", tsm_prog);
-			return EXIT_UNUSABLE;
+			return p_usage("check", "bad option");
 		}
 	}
-	if (optind >= argc) {
-		p_err("check", "no trace file given (usage: %s check [-j|--json] FILE...)", tsm_prog);
-		return EXIT_UNUSABLE;
-	}
+	if (optind >= argc)
+		return p_usage("check", "no trace file given");
 	for (i = optind; i < argc; i++) {
-		any[check_file(argv[i])] = true;
+		any[check_file(argv[i], &co)] = true;
 		fflush(stdout);
 	}
 	if (any[EXIT_UNUSABLE])

@@ -149,10 +149,12 @@ static int need_events(struct live_opts *o)
 static void usage(FILE *f, const char *cmd)
 {
 	if (!strcmp(cmd, "record"))
-		fprintf(f, "usage: %s record -o FILE [--state-known] [--duration SEC] [-v]\n", tsm_prog);
+		fprintf(f, "usage: %s record -o FILE [--state-known] [--duration SEC]\n"
+			"              [--max-violations N] [-v]\n", tsm_prog);
 	else
 		fprintf(f, "usage: %s live [-o FILE] [--device DEV] [--vm VM] [--pid PID]\n"
-			"              [--fail-on-violation] [--state-known] [--duration SEC] [-v]\n",
+			"              [--fail-on-violation] [--state-known] [--duration SEC]\n"
+			"              [--max-violations N] [-v]\n",
 			tsm_prog);
 }
 
@@ -166,6 +168,7 @@ static int parse_live(int argc, char **argv, struct live_opts *o)
 		{ "fail-on-violation", no_argument, NULL, 'f' },
 		{ "state-known", no_argument, NULL, 's' },
 		{ "duration", required_argument, NULL, 't' },
+		{ "max-violations", required_argument, NULL, 'M' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -198,6 +201,11 @@ static int parse_live(int argc, char **argv, struct live_opts *o)
 		case 'h':
 			usage(stdout, o->cmd);
 			exit(0);
+		case 'M':
+			if (parse_num(optarg, 1, 10000000, &v))
+				break;
+			o->max_violations = v;
+			continue;
 		case 'd':
 			if (rec || parse_dev(optarg, &o->dev))
 				break;

@@ -6,17 +6,23 @@
  * callbacks wrapped around it, prints every record that touched the chosen
  * object, in order, with the violations found at each and the stack at
  * them. Without a selector it prints every record.
+ *
+ * --violation replays the trace twice (find the violation, then tell its
+ * story): a stream (standard input, a pipe, a FIFO) is first copied to an
+ * unlinked temporary file in $TMPDIR, so it is read once.
  */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "builtin.h"
 #include "tracefile.h"
 #include "util.h"
-
-#define MAX_BUFS	1024
 
 struct report {
 	struct tsm_engine *e;
@@ -26,8 +32,7 @@ struct report {
 	bool has_range;
 	__u64 pfn, npfns;		/* [pfn, pfn + npfns) */
 	bool learn_dev;			/* --pfn: learn the owning device */
-	__u64 bufs[MAX_BUFS];		/* DMABUFs that belong to the story */
-	unsigned int nr_bufs;
+	struct hash bufs;		/* DMABUFs that belong to the story */
 	unsigned int only_violation;	/* --violation N */
 	unsigned int shown_violations;	/* violations already printed */
 	__u64 printed;
@@ -35,18 +40,18 @@ struct report {
 
 static bool has_buf(const struct report *r, __u64 buf)
 {
-	unsigned int i;
+	struct hkey k = { { buf, 0, 0 } };
 
-	for (i = 0; i < r->nr_bufs; i++)
-		if (r->bufs[i] == buf)
-			return true;
-	return false;
+	return hash_find(&r->bufs, &k);
 }
 
+/* a set of ids: the value only says "present" */
 static void add_buf(struct report *r, __u64 buf)
 {
-	if (!has_buf(r, buf) && r->nr_bufs < MAX_BUFS)
-		r->bufs[r->nr_bufs++] = buf;
+	struct hkey k = { { buf, 0, 0 } };
+
+	if (!has_buf(r, buf))
+		hash_add(&r->bufs, &k, r);
 }
 
 static bool in_range(const struct report *r, __u64 pfn, __u64 npfns)
@@ -175,46 +180,124 @@ static void init_ops(void)
 	report_ops.unknown = report_record;
 }
 
-static int usage_err(const char *why)
+static void usage(FILE *f)
 {
-	p_err("report", "%s (usage: %s report FILE [--device DEV | --pfn PFN | --violation N])",
-	      why, tsm_prog);
-	return EXIT_UNUSABLE;
+	fprintf(f, "usage: %s report [OPTIONS] FILE   (FILE - : standard input)\n"
+		"  -d, --device DEV           the story of a PCI device (SSSS:BB:DD.F, BB:DD.F or its id)\n"
+		"  -p, --pfn PFN              the story of one host page frame\n"
+		"  -v, --violation N          the story of violation N, as 'check' numbers them\n"
+		"      --symbols FILE         name stack frames from a System.map or kallsyms copy\n"
+		"      --max-violations N     keep the first N violations in full (default %u)\n"
+		"  -j, --json                 JSON Lines output\n"
+		"  -h, --help                 this text\n"
+		"at most one of --device, --pfn, --violation; without one, every record\n"
+		"exit status: 0 the story was printed, 3 otherwise\n",
+		tsm_prog, TSM_MAX_VIOLATIONS);
+}
+
+/* is @path a stream (not a regular file, not a directory)? */
+static bool is_stream(const char *path)
+{
+	struct stat st;
+	int ret = strcmp(path, "-") ? stat(path, &st) : fstat(0, &st);
+
+	return !ret && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
+}
+
+/* copy a stream to an unlinked temporary file: its descriptor, or -1 */
+static int spool(const char *path)
+{
+	const char *dir = getenv("TMPDIR") ? : "/tmp";
+	char tmp[4096], buf[1 << 16];
+	int in, out;
+	ssize_t n;
+
+	snprintf(tmp, sizeof(tmp), "%s/tsmtrace-report.XXXXXX", dir);
+	out = mkostemp(tmp, O_CLOEXEC);
+	if (out < 0) {
+		p_err("report", "%s: cannot keep a copy of the stream in %s: %s (set TMPDIR)",
+		      path, dir, strerror(errno));
+		return -1;
+	}
+	unlink(tmp);
+	in = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : dup(0);
+	while (in >= 0 && (n = read(in, buf, sizeof(buf))) != 0) {
+		if ((n < 0 && errno == EINTR) || (n > 0 && write(out, buf, n) == n))
+			continue;
+		p_err("report", "%s: cannot copy the stream to %s: %s", path, dir, strerror(errno));
+		close(in);
+		close(out);
+		return -1;
+	}
+	if (in < 0) {
+		p_err("report", "%s: cannot open: %s", path, strerror(errno));
+		close(out);
+		return -1;
+	}
+	close(in);
+	return out;
+}
+
+/*
+ * Open the trace (from the start of @copy when it is a spooled stream) and
+ * an engine for it; EXIT_UNUSABLE after saying why.
+ */
+static int open_trace(struct tsm_file *f, const char *path, int copy, unsigned int max_v,
+		      struct tsm_engine **e)
+{
+	struct tsm_engine_opts opts = { .max_violations = max_v };
+	enum tsm_read_status st;
+
+	*e = NULL;
+	if (copy >= 0 && lseek(copy, 0, SEEK_SET) == 0)
+		st = tsm_file_open_fd(f, dup(copy), path);
+	else
+		st = tsm_file_open(f, path);
+	if (st != TSM_READ_OK) {
+		p_err("report", "%s", f->msg);
+		tsm_file_close(f);
+		return EXIT_UNUSABLE;
+	}
+	opts.state_known = f->hdr.flags & TSM_FILE_F_STATE_KNOWN;
+	opts.observed = f->hdr.events_observed;
+	ksyms_auto(f->hdr.kernel_release);
+	*e = tsm_engine_new(&opts);
+	if (!*e) {
+		p_err("report", "out of memory");
+		tsm_file_close(f);
+		return EXIT_UNUSABLE;
+	}
+	return 0;
 }
 
 /* the objects of violation N, from a first pass */
-static int find_violation(struct report *r, const char *path, unsigned int n)
+static int find_violation(struct report *r, const char *path, int copy, unsigned int n,
+			  unsigned int max_v)
 {
-	struct tsm_engine_opts opts = { 0 };
 	const struct tsm_violation *v;
+	struct tsm_summary s;
 	struct tsm_engine *e;
 	struct tsm_file f;
-	unsigned int nr;
-	int ret = 0;
+	int ret = open_trace(&f, path, copy, max_v, &e);
 
-	if (tsm_file_open(&f, path) != TSM_READ_OK) {
-		p_err("report", "%s", f.msg);
-		tsm_file_close(&f);
-		return EXIT_UNUSABLE;
-	}
-	opts.state_known = f.hdr.flags & TSM_FILE_F_STATE_KNOWN;
-	opts.observed = f.hdr.events_observed;
-	ksyms_auto(f.hdr.kernel_release);
-	e = tsm_engine_new(&opts);
-	if (!e) {
-		tsm_file_close(&f);
-		return EXIT_UNUSABLE;
-	}
+	if (ret)
+		return ret;
 	if (tsm_file_replay(&f, &tsm_engine_ops, e) >= TSM_READ_UNUSABLE) {
 		p_err("report", "%s", f.msg);
 		ret = EXIT_UNUSABLE;
 		goto out;
 	}
-	nr = tsm_engine_nr_violations(e);
+	tsm_engine_summary(e, &s);
 	v = tsm_engine_violation(e, n);
+	if (!v && n <= s.nr_violations) {
+		p_err("report", "%s: violation #%u was counted but not kept: only the first %u are kept in full (raise --max-violations)",
+		      path, n, s.nr_violations_kept);
+		ret = EXIT_UNUSABLE;
+		goto out;
+	}
 	if (!v) {
 		p_err("report", "%s: no violation #%u: the trace has %u (list them with '%s check %s')",
-		      path, n, nr, tsm_prog, path);
+		      path, n, s.nr_violations, tsm_prog, path);
 		ret = EXIT_UNUSABLE;
 		goto out;
 	}
@@ -240,105 +323,171 @@ out:
 	return ret;
 }
 
-int cmd_report(int argc, char **argv)
+/* is violation @v about the chosen object? */
+static bool violation_mine(const struct report *r, const struct tsm_violation *v)
 {
-	static const struct option longopts[] = {
+	if (r->has_dev && (((v->obj.valid & TSM_OBJ_DEV) && v->obj.dev == r->dev) ||
+			   ((v->other.valid & TSM_OBJ_DEV) && v->other.dev == r->dev)))
+		return true;
+	if ((v->obj.valid & TSM_OBJ_RANGE) && in_range(r, v->obj.pfn, v->obj.npfns))
+		return true;
+	return (v->obj.valid & TSM_OBJ_BUF) && has_buf(r, v->obj.buf);
+}
+
+static void print_story_head(const struct report *r, const struct tsm_file *f,
+			     const char *path, bool pfn, bool dev)
+{
+	char d[16];
+
+	printf("%s: recorded on %s, kernel %s\n", path, f->hdr.hostname, f->hdr.kernel_release);
+	if (r->only_violation)
+		printf("story of violation #%u:", r->only_violation);
+	else if (pfn)
+		printf("story of pfn 0x%" PRIx64 ":", (uint64_t)r->pfn);
+	else if (dev)
+		printf("story of device %s:", (fmt_dev(d, sizeof(d), r->dev), d));
+	else
+		printf("every record:");
+	printf(" every transition that touched it, in order\n");
+}
+
+static void print_story_tail(const struct report *r, const char *path,
+			     const struct tsm_summary *s)
+{
+	unsigned int i;
+
+	for (i = 1; i <= s->nr_violations_kept; i++) {
+		const struct tsm_violation *v = tsm_engine_violation(r->e, i);
+
+		if (r->only_violation && r->only_violation != i)
+			continue;
+		/* only violations about the chosen object */
+		if (!r->only_violation && !r->all && !violation_mine(r, v))
+			continue;
+		if (json_output) {
+			print_violation_json(stdout, path, v);
+		} else {
+			printf("\n");
+			print_violation(stdout, v, "");
+		}
+	}
+	if (json_output)
+		return;
+	if (r->all)
+		print_not_kept(stdout, s, "");
+	printf("\n%" PRIu64 " of %" PRIu64 " records shown; trace verdict %s\n",
+	       (uint64_t)r->printed, (uint64_t)s->nr_records, tsm_verdict_name(s->verdict));
+	if (!r->printed && !r->all)
+		printf("nothing in the trace touched it\n");
+}
+
+struct report_args {
+	const char *dev, *pfn, *vio;
+	unsigned int max_v;
+};
+
+static int parse_report(int argc, char **argv, struct report_args *a)
+{
+	static const struct option report_opts[] = {
 		{ "device", required_argument, NULL, 'd' },
 		{ "pfn", required_argument, NULL, 'p' },
 		{ "violation", required_argument, NULL, 'v' },
 		{ "symbols", required_argument, NULL, 's' },
+		{ "max-violations", required_argument, NULL, 'M' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	struct tsm_engine_opts opts = { 0 };
-	struct report r = { 0 };
-	enum tsm_read_status st;
-	struct tsm_summary s;
-	const char *path, *dev = NULL, *pfn = NULL, *vio = NULL;
-	struct tsm_file f;
-	char *end;
-	int c, nsel, ret = 0;
-	unsigned int i;
+	unsigned long long n;
+	int c;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "d:p:v:jh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:p:v:jh", report_opts, NULL)) != -1) {
 		switch (c) {
-		case 'd': dev = optarg; break;
-		case 'p': pfn = optarg; break;
-		case 'v': vio = optarg; break;
+		case 'd': a->dev = optarg; break;
+		case 'p': a->pfn = optarg; break;
+		case 'v': a->vio = optarg; break;
 		case 's':
 			if (ksyms_load(optarg))
-				return usage_err("--symbols takes a System.map or kallsyms file with addresses");
+				return p_usage("report", "--symbols takes a System.map or kallsyms file with addresses");
+			break;
+		case 'M':
+			if (parse_num(optarg, 1, 10000000, &n))
+				return p_usage("report", "--max-violations takes a number from 1 to 10000000");
+			a->max_v = n;
 			break;
 		case 'j': json_output = true; break;
 		case 'h':
-			printf("usage: %s report FILE [--device DEV | --pfn PFN | --violation N]\n"
-			       "              [--symbols System.map]\n", tsm_prog);
-			return 0;
+			usage(stdout);
+			exit(0);
 		default:
-			return usage_err("bad option");
+			return p_usage("report", "bad option");
 		}
 	}
 	if (optind != argc - 1)
-		return usage_err("give exactly one trace file");
+		return p_usage("report", "give exactly one trace file");
+	if (!!a->dev + !!a->pfn + !!a->vio > 1)
+		return p_usage("report", "give at most one of --device, --pfn, --violation");
+	return 0;
+}
+
+/* the selector of the story: EXIT_UNUSABLE after saying why */
+static int choose(struct report *r, const struct report_args *a)
+{
+	unsigned long long n;
+
+	if (a->dev && parse_dev(a->dev, &r->dev))
+		return p_usage("report", "--device takes SSSS:BB:DD.F, BB:DD.F or a number");
+	r->has_dev = a->dev;
+	if (a->pfn) {
+		if (parse_num(a->pfn, 0, ~0ULL, &n))
+			return p_usage("report", "--pfn takes a page frame number (0x... or decimal)");
+		r->pfn = n;
+		r->has_range = true;
+		r->npfns = 1;
+		r->learn_dev = true;
+	}
+	if (a->vio) {
+		if (parse_num(a->vio, 1, 10000000, &n) || strspn(a->vio, "0123456789") != strlen(a->vio))
+			return p_usage("report", "--violation takes a violation number from 1 (as 'check' lists them)");
+		r->only_violation = n;
+	}
+	r->all = !a->dev && !a->pfn && !a->vio;
+	return 0;
+}
+
+int cmd_report(int argc, char **argv)
+{
+	struct report_args a = { 0 };
+	struct report r = { 0 };
+	enum tsm_read_status st;
+	struct tsm_summary s;
+	struct tsm_file f;
+	const char *path;
+	int ret, copy = -1;
+
+	ret = parse_report(argc, argv, &a);
+	if (ret)
+		return ret;
 	path = argv[optind];
-	nsel = !!dev + !!pfn + !!vio;
-	if (nsel > 1)
-		return usage_err("give at most one of --device, --pfn, --violation");
-	if (dev && parse_dev(dev, &r.dev))
-		return usage_err("--device takes SSSS:BB:DD.F, BB:DD.F or a number");
-	if (dev)
-		r.has_dev = true;
-	if (pfn) {
-		errno = 0;
-		r.pfn = strtoull(pfn, &end, 0);
-		if (errno || *end || !*pfn)
-			return usage_err("--pfn takes a page frame number (0x... or decimal)");
-		r.has_range = true;
-		r.npfns = 1;
-		r.learn_dev = true;
-	}
-	if (vio) {
-		unsigned long n = strtoul(vio, &end, 10);
-
-		if (*end || !*vio || n == 0 || n > 1000000)
-			return usage_err("--violation takes a violation number from 1 (as 'check' lists them)");
-		r.only_violation = n;
-		ret = find_violation(&r, path, n);
-		if (ret)
-			return ret;
-	}
-	r.all = nsel == 0;
-
-	if (tsm_file_open(&f, path) != TSM_READ_OK) {
-		p_err("report", "%s", f.msg);
-		tsm_file_close(&f);
+	if (hash_init(&r.bufs, 64)) {
+		p_err("report", "out of memory");
 		return EXIT_UNUSABLE;
 	}
-	opts.state_known = f.hdr.flags & TSM_FILE_F_STATE_KNOWN;
-	opts.observed = f.hdr.events_observed;
-	ksyms_auto(f.hdr.kernel_release);
-	r.e = tsm_engine_new(&opts);
-	if (!r.e) {
-		tsm_file_close(&f);
-		return EXIT_UNUSABLE;
+	ret = choose(&r, &a);
+	if (!ret && r.only_violation && is_stream(path)) {
+		copy = spool(path);
+		ret = copy < 0 ? EXIT_UNUSABLE : 0;
 	}
+	if (!ret && r.only_violation)
+		ret = find_violation(&r, path, copy, r.only_violation, a.max_v);
+	if (!ret)
+		ret = open_trace(&f, path, copy, a.max_v, &r.e);
+	if (ret)
+		goto out_bufs;
 	init_ops();
-	if (!json_output) {
-		char d[16];
-
-		printf("%s: recorded on %s, kernel %s\n", path, f.hdr.hostname, f.hdr.kernel_release);
-		if (r.only_violation)
-			printf("story of violation #%u:", r.only_violation);
-		else if (pfn)
-			printf("story of pfn 0x%" PRIx64 ":", (uint64_t)r.pfn);
-		else if (dev)
-			printf("story of device %s:", (fmt_dev(d, sizeof(d), r.dev), d));
-		else
-			printf("every record:");
-		printf(" every transition that touched it, in order\n");
-	}
+	if (!json_output)
+		print_story_head(&r, &f, path, a.pfn, a.dev);
 	st = tsm_file_replay(&f, &report_ops, &r);
 	if (st == TSM_READ_UNUSABLE || st == TSM_READ_HANDLER) {
 		p_err("report", "%s", f.msg);
@@ -352,35 +501,13 @@ int cmd_report(int argc, char **argv)
 		tsm_engine_lost_total(r.e, f.end.nr_lost);
 	}
 	tsm_engine_summary(r.e, &s);
-	for (i = 1; i <= s.nr_violations; i++) {
-		const struct tsm_violation *v = tsm_engine_violation(r.e, i);
-
-		if (r.only_violation && r.only_violation != i)
-			continue;
-		if (!r.only_violation && !r.all) {
-			/* only violations about the chosen object */
-			bool mine = (r.has_dev && (((v->obj.valid & TSM_OBJ_DEV) && v->obj.dev == r.dev) ||
-						   ((v->other.valid & TSM_OBJ_DEV) && v->other.dev == r.dev))) ||
-				    ((v->obj.valid & TSM_OBJ_RANGE) && in_range(&r, v->obj.pfn, v->obj.npfns)) ||
-				    ((v->obj.valid & TSM_OBJ_BUF) && has_buf(&r, v->obj.buf));
-			if (!mine)
-				continue;
-		}
-		if (json_output) {
-			print_violation_json(stdout, path, v);
-		} else {
-			printf("\n");
-			print_violation(stdout, v, "");
-		}
-	}
-	if (!json_output) {
-		printf("\n%" PRIu64 " of %" PRIu64 " records shown; trace verdict %s\n",
-		       (uint64_t)r.printed, (uint64_t)s.nr_records, tsm_verdict_name(s.verdict));
-		if (!r.printed && !r.all)
-			printf("nothing in the trace touched it\n");
-	}
+	print_story_tail(&r, path, &s);
 out:
 	tsm_engine_free(r.e);
 	tsm_file_close(&f);
+out_bufs:
+	if (copy >= 0)
+		close(copy);
+	hash_fini(&r.bufs);
 	return ret;
 }

@@ -20,8 +20,14 @@ int cmd_report(int argc, char **argv);
 int cmd_record(int argc, char **argv);
 int cmd_live(int argc, char **argv);
 
+/* a whole number from @min to @max (decimal or 0x...); 0 or -EINVAL */
+int parse_num(const char *s, unsigned long long min, unsigned long long max,
+	      unsigned long long *v);
+
 __attribute__((format(printf, 2, 3)))
 void p_err(const char *cmd, const char *fmt, ...);
+/* a usage error of @cmd: says why and where the help is; EXIT_UNUSABLE */
+int p_usage(const char *cmd, const char *why);
 __attribute__((format(printf, 2, 3)))
 void p_warn(const char *cmd, const char *fmt, ...);
 
@@ -40,6 +46,8 @@ void ksyms_auto(const char *kernel_release);
 struct tsm_file_header;
 /* the coverage lines, when some events were not observed */
 void print_coverage(FILE *f, __u32 observed, const char *indent);
+/* "N more violations not kept", when some were not */
+void print_not_kept(FILE *f, const struct tsm_summary *s, const char *indent);
 void print_verdict_json(FILE *f, const char *file, const struct tsm_file_header *h,
 			const struct tsm_engine *e, const struct tsm_summary *s);
 

@@ -26,6 +26,7 @@ enum dev_phase { DEV_UNBOUND, DEV_BINDING, DEV_BOUND, DEV_UNBINDING };
 
 struct dev {
 	struct list_head node;		/* engine.devs */
+	struct list_head priv_node;	/* engine.priv_devs, while priv is not empty */
 	__u32 id;
 	__u32 tdi_id;
 	__u64 vm;			/* VM the TDI is (being) bound to */
@@ -73,13 +74,15 @@ struct tsm_engine {
 	__u64 next_seq;
 	__u64 lost_gap, lost_rec, lost_end;
 	struct list_head devs;
+	struct list_head priv_devs;	/* devices with private PFNs */
 	struct list_head orphans;	/* maps whose device is unknown */
+	struct hash dev_ids;		/* dev id -> struct dev */
 	struct hash bufs;
 	struct hash maps;
 	size_t nr_devs;
 	struct tsm_summary sum;
-	struct tsm_violation *v;
-	unsigned int nr_v, cap_v;
+	struct tsm_violation *v;	/* the first max_v violations, in full */
+	unsigned int nr_v, cap_v, max_v;
 	char *notes[MAX_NOTES + 1];
 	unsigned int nr_notes, notes_dropped;
 	int err;			/* -ENOMEM seen */
@@ -310,34 +313,32 @@ static void doubt(struct tsm_engine *e, const struct tsm_rec_hdr *rec,
 
 static struct dev *dev_find(struct tsm_engine *e, __u32 id)
 {
-	struct list_head *p, *t;
+	struct hkey k = { { id, 0, 0 } };
 
-	list_for_each_safe(p, t, &e->devs) {
-		struct dev *d = container_of(p, struct dev, node);
+	return hash_find(&e->dev_ids, &k);
+}
 
-		if (d->id == id) {
-			/* keep the busiest devices first */
-			if (p != e->devs.next) {
-				list_del_init(p);
-				p->next = e->devs.next;
-				p->prev = &e->devs;
-				e->devs.next->prev = p;
-				e->devs.next = p;
-			}
-			return d;
-		}
-	}
-	return NULL;
+/* keep engine.priv_devs to the devices that have private PFNs */
+static void dev_priv_changed(struct tsm_engine *e, struct dev *d)
+{
+	bool listed = !list_empty(&d->priv_node);
+
+	if (d->priv.nr && !listed)
+		list_add_tail(&d->priv_node, &e->priv_devs);
+	else if (!d->priv.nr && listed)
+		list_del_init(&d->priv_node);
 }
 
 static struct dev *dev_get(struct tsm_engine *e, __u32 id)
 {
+	struct hkey k = { { id, 0, 0 } };
 	struct dev *d = dev_find(e, id);
 
 	if (d)
 		return d;
 	d = calloc(1, sizeof(*d));
-	if (!d) {
+	if (!d || hash_add(&e->dev_ids, &k, d)) {
+		free(d);
 		e->err = -ENOMEM;
 		return NULL;
 	}
@@ -347,6 +348,7 @@ static struct dev *dev_get(struct tsm_engine *e, __u32 id)
 	rset_init(&d->priv);
 	list_init(&d->bufs);
 	list_init(&d->maps);
+	list_init(&d->priv_node);
 	list_add_tail(&d->node, &e->devs);
 	e->nr_devs++;
 	return d;
@@ -605,9 +607,38 @@ static __u32 rule_fact(enum tsm_rule r)
 	}
 }
 
+/* room for one more kept violation, or NULL */
+static struct tsm_violation *violation_slot(struct tsm_engine *e)
+{
+	if (e->nr_v == e->max_v)
+		return NULL;
+	if (e->nr_v == e->cap_v) {
+		unsigned int cap = e->cap_v ? e->cap_v * 2 : 8;
+		struct tsm_violation *nv;
+
+		if (cap > e->max_v)
+			cap = e->max_v;
+		nv = realloc(e->v, cap * sizeof(*nv));
+		if (!nv) {
+			e->err = -ENOMEM;
+			return NULL;
+		}
+		e->v = nv;
+		e->cap_v = cap;
+	}
+	return &e->v[e->nr_v];
+}
+
+/*
+ * Every violation is counted; the first max_v are kept in full (for the
+ * output, the stacks, report --violation), the others only passed to
+ * on_violation as they are found: memory stays bounded however broken
+ * the trace.
+ */
 static void raise_violations(struct tsm_engine *e, const struct tsm_rec_hdr *rec,
 			     __u32 mask, const struct findings *f)
 {
+	struct tsm_violation scratch;
 	__u32 r;
 
 	for (r = 0; r < TSM_R_NR; r++) {
@@ -617,20 +648,15 @@ static void raise_violations(struct tsm_engine *e, const struct tsm_rec_hdr *rec
 
 		if (!(mask & TSM_RULE(r)))
 			continue;
-		if (e->nr_v == e->cap_v) {
-			unsigned int cap = e->cap_v ? e->cap_v * 2 : 8;
-			struct tsm_violation *nv = realloc(e->v, cap * sizeof(*nv));
-
-			if (!nv) {
-				e->err = -ENOMEM;
-				return;
-			}
-			e->v = nv;
-			e->cap_v = cap;
-		}
-		v = &e->v[e->nr_v++];
+		v = violation_slot(e);
+		if (e->err)
+			return;
+		if (v)
+			e->nr_v++;
+		else
+			v = &scratch;
 		memset(v, 0, sizeof(*v));
-		v->n = e->nr_v;
+		v->n = ++e->sum.nr_violations;
 		v->rule = r;
 		len = rec->size < sizeof(v->ev.raw) ? rec->size : sizeof(v->ev.raw);
 		memcpy(v->ev.raw, rec, len);
@@ -640,7 +666,6 @@ static void raise_violations(struct tsm_engine *e, const struct tsm_rec_hdr *rec
 			v->other = f->why[fact_bit(fact)];
 			v->nr_other = f->nr[fact_bit(fact)];
 		}
-		e->sum.nr_violations++;
 		if (e->opts.on_violation)
 			e->opts.on_violation(e->opts.arg, v);
 	}
@@ -742,8 +767,9 @@ static void find_private(struct tsm_engine *e, const struct tsm_rec_hdr *rec,
 		}
 		return;
 	}
-	list_for_each_safe(p, t, &e->devs) {
-		struct dev *d = container_of(p, struct dev, node);
+	/* only the devices with private PFNs: not every device there is */
+	list_for_each_safe(p, t, &e->priv_devs) {
+		struct dev *d = container_of(p, struct dev, priv_node);
 		struct tsm_objects o = { 0 };
 
 		if (!rset_overlaps(&d->priv, pfn, pfn + npfns))
@@ -811,6 +837,7 @@ static int on_bind_begin(void *ctx, const struct tsm_rec_hdr *rec)
 		 * unbound and all shared: start its layout from nothing.
 		 */
 		rset_clear(&d->priv);
+		dev_priv_changed(e, d);
 	}
 	d->prev_phase = d->phase;
 	d->phase = DEV_BINDING;
@@ -928,6 +955,7 @@ static int on_unbind_end(void *ctx, const struct tsm_rec_hdr *rec)
 	if (!d->certain) {
 		/* the contract: after unbind_end every page is shared */
 		rset_clear(&d->priv);
+		dev_priv_changed(e, d);
 		d->certain = true;
 	}
 	return 0;
@@ -972,6 +1000,7 @@ static int on_range(void *ctx, const struct tsm_rec_hdr *rec)
 		check(e, rec, TSM_ATTR_PRIVATE, &f);
 		if (rset_add(&d->priv, ev->pfn, end))
 			return e->err = -ENOMEM;
+		dev_priv_changed(e, d);
 	} else {
 		if (d->certain && !rset_covers(&d->priv, ev->pfn, end))
 			inconsistent(e, rec, "PFNs made shared were not all private");
@@ -981,6 +1010,7 @@ static int on_range(void *ctx, const struct tsm_rec_hdr *rec)
 		check(e, rec, TSM_ATTR_SHARED, &f);
 		if (rset_remove(&d->priv, ev->pfn, end))
 			return e->err = -ENOMEM;
+		dev_priv_changed(e, d);
 	}
 	return 0;
 }
@@ -1404,20 +1434,31 @@ const struct tsm_ops tsm_engine_ops = {
 	.post = on_post,
 };
 
+const char *tsm_rec_malformed(const struct tsm_rec_hdr *rec, size_t avail)
+{
+	__u32 min;
+
+	if (avail < sizeof(*rec))
+		return "shorter than a record header";
+	if (rec->size < sizeof(*rec) || rec->size & 7)
+		return "impossible record size";
+	if (rec->size > avail)
+		return "longer than what holds it";
+	min = tsm_rec_min_size(rec->type);
+	if (min && rec->size < min)
+		return "shorter than the layout of its type";
+	return NULL;
+}
+
 int tsm_dispatch(const struct tsm_ops *ops, void *ctx,
 		 const struct tsm_rec_hdr *rec, size_t avail)
 {
 	tsm_handler_t h;
-	__u32 min;
 	int ret;
 
-	if (avail < sizeof(*rec) || rec->size < sizeof(*rec) || rec->size > avail ||
-	    rec->size & 7)
+	if (tsm_rec_malformed(rec, avail))
 		return -EINVAL;
-	min = tsm_rec_min_size(rec->type);
-	if (min && rec->size < min)
-		return -EINVAL;
-	h = min ? ops->handler[rec->type] : ops->unknown;
+	h = tsm_rec_min_size(rec->type) ? ops->handler[rec->type] : ops->unknown;
 	ret = h ? h(ctx, rec) : 0;
 	if (!ret && ops->post)
 		ret = ops->post(ctx, rec);
@@ -1434,13 +1475,17 @@ struct tsm_engine *tsm_engine_new(const struct tsm_engine_opts *opts)
 		return NULL;
 	if (opts)
 		e->opts = *opts;
-	if (hash_init(&e->bufs, 64) || hash_init(&e->maps, 256)) {
+	if (hash_init(&e->bufs, 64) || hash_init(&e->maps, 256) ||
+	    hash_init(&e->dev_ids, 64)) {
 		hash_fini(&e->bufs);
+		hash_fini(&e->maps);
 		free(e);
 		return NULL;
 	}
 	list_init(&e->devs);
+	list_init(&e->priv_devs);
 	list_init(&e->orphans);
+	e->max_v = e->opts.max_violations ? : TSM_MAX_VIOLATIONS;
 	if (!e->opts.observed)
 		e->opts.observed = TSM_EV_KNOWN;
 	e->sum.observed = e->opts.observed & TSM_EV_ALL;
@@ -1477,6 +1522,7 @@ void tsm_engine_free(struct tsm_engine *e)
 	}
 	hash_fini(&e->maps);
 	hash_fini(&e->bufs);
+	hash_fini(&e->dev_ids);
 	for (i = 0; i < e->nr_notes; i++)
 		free(e->notes[i]);
 	free(e->v);
@@ -1510,6 +1556,7 @@ void tsm_engine_summary(const struct tsm_engine *e, struct tsm_summary *s)
 	__u64 l = e->lost_gap > e->lost_rec ? e->lost_gap : e->lost_rec;
 
 	*s = e->sum;
+	s->nr_violations_kept = e->nr_v;
 	s->nr_lost = l > e->lost_end ? l : e->lost_end;
 	if (s->nr_violations)
 		s->verdict = TSM_VIOLATION;

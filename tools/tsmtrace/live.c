@@ -222,7 +222,11 @@ static int check_lost(struct live *l, int lost_fd)
 
 int run_live(const struct live_opts *o)
 {
-	struct tsm_engine_opts eo = { .state_known = o->state_known, .observed = o->observed };
+	struct tsm_engine_opts eo = {
+		.state_known = o->state_known,
+		.observed = o->observed,
+		.max_violations = o->max_violations,
+	};
 	struct tsmtrace_bpf *skel = NULL;
 	struct ring_buffer *rb = NULL;
 	struct live l = { .o = o, .next_seq = 1 };
@@ -350,13 +354,17 @@ int run_live(const struct live_opts *o)
 		printf("%s: %s: %u violation(s), %" PRIu64 " events, %" PRIu64 " lost\n", o->cmd,
 		       tsm_verdict_name(s.verdict), s.nr_violations, (uint64_t)s.nr_events,
 		       (uint64_t)s.nr_lost);
+		print_not_kept(stdout, &s, "  ");
 		print_coverage(stdout, s.observed, "  ");
 	}
 	ret = o->fail_on_violation && l.violated ? EXIT_VIOLATION : EXIT_PASS;
 
 cleanup:
-	if (l.w)
-		tsm_writer_abandon(l.w);
+	if (l.w) {
+		tsm_writer_abandon(l.w, err, sizeof(err));
+		p_warn(o->cmd, "%s was not written; what was recorded is in %s (it reads as truncated)",
+		       o->output, err);
+	}
 	ring_buffer__free(rb);
 	tsm_reorder_free(l.ro);
 	tsm_engine_free(l.e);

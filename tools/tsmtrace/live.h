@@ -13,6 +13,7 @@ struct live_opts {
 	bool fail_on_violation;
 	bool verbose;
 	__u32 observed;			/* TSM_EV_* events to attach to */
+	unsigned int max_violations;	/* kept in full; 0: the default */
 	unsigned int duration;		/* seconds, 0: until a signal */
 	bool has_dev, has_vm, has_pid;	/* what to print, not what to check */
 	__u32 dev;

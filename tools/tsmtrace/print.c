@@ -674,6 +674,13 @@ static void json_coverage(FILE *f, __u32 observed)
 	fputs("]}", f);
 }
 
+void print_not_kept(FILE *f, const struct tsm_summary *s, const char *indent)
+{
+	if (s->nr_violations > s->nr_violations_kept)
+		fprintf(f, "%s... and %u more violation(s), counted but not kept: only the first %u are kept in full (--max-violations)\n",
+			indent, s->nr_violations - s->nr_violations_kept, s->nr_violations_kept);
+}
+
 /*
  * The verdict as one JSON object; the same for live and check, so a
  * recorded file checked later gives the same line as live gave (apart from
@@ -694,9 +701,11 @@ void print_verdict_json(FILE *f, const char *file, const struct tsm_file_header 
 		json_str(f, file);
 	}
 	fprintf(f, ",\"verdict\":\"%s\",\"violations\":%u,\"records\":%" PRIu64
-		",\"events\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"doubts\":%u,\"incomplete\":[",
+		",\"events\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"doubts\":%u"
+		",\"violations_kept\":%u,\"violations_not_kept\":%u,\"incomplete\":[",
 		tsm_verdict_name(s->verdict), s->nr_violations, (uint64_t)s->nr_records,
-		(uint64_t)s->nr_events, (uint64_t)s->nr_lost, s->nr_doubts);
+		(uint64_t)s->nr_events, (uint64_t)s->nr_lost, s->nr_doubts,
+		s->nr_violations_kept, s->nr_violations - s->nr_violations_kept);
 	for (i = 0; i < sizeof(inc) / sizeof(inc[0]); i++) {
 		if (!(s->incomplete & (1u << i)))
 			continue;

@@ -5,6 +5,7 @@
  * records it copies out of the ring buffer; the reader replays a file
  * through a struct tsm_ops, the same table the live side uses.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -12,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/utsname.h>
@@ -25,7 +25,8 @@
 
 struct tsm_writer {
 	int fd;
-	char *path;
+	char *path;		/* the name the file gets when it is complete */
+	char *tmp;		/* where it is written until then; NULL: at path */
 	unsigned char *buf;
 	size_t len;
 	__u32 nr_in_block;
@@ -104,6 +105,45 @@ static void set_str(char *dst, size_t size, const char *src)
 	dst[n] = 0;
 }
 
+/*
+ * A trace is written under a temporary name in the directory of @path and
+ * renamed to @path once complete: a recorder that dies leaves no half file
+ * under the name a user or a script waits for. A @path that exists and is
+ * not a regular file (a FIFO, /dev/null) is written in place.
+ */
+static int create_file(struct tsm_writer *w, const char *path)
+{
+	const char *base = strrchr(path, '/');
+	struct stat st;
+	mode_t um;
+	int n;
+
+	if (!stat(path, &st) && !S_ISREG(st.st_mode))
+		return open(path, O_WRONLY | O_CLOEXEC);
+	base = base ? base + 1 : path;
+	n = (int)(base - path);
+	if (asprintf(&w->tmp, "%.*s.%s.XXXXXX", n, path, base) < 0) {
+		w->tmp = NULL;
+		errno = ENOMEM;
+		return -1;
+	}
+	w->fd = mkostemp(w->tmp, O_CLOEXEC);
+	if (w->fd < 0)
+		return -1;
+	um = umask(0);
+	umask(um);
+	fchmod(w->fd, 0644 & ~um);
+	return w->fd;
+}
+
+static void writer_free(struct tsm_writer *w)
+{
+	free(w->buf);
+	free(w->path);
+	free(w->tmp);
+	free(w);
+}
+
 struct tsm_writer *tsm_writer_open(const char *path, const struct tsm_meta *m,
 				   char *err, size_t errlen)
 {
@@ -118,7 +158,7 @@ struct tsm_writer *tsm_writer_open(const char *path, const struct tsm_meta *m,
 		snprintf(err, errlen, "%s: out of memory", path);
 		goto err_free;
 	}
-	w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	w->fd = create_file(w, path);
 	if (w->fd < 0) {
 		snprintf(err, errlen, "%s: cannot create: %s (check the directory exists and is writable)",
 			 path, strerror(errno));
@@ -150,16 +190,15 @@ struct tsm_writer *tsm_writer_open(const char *path, const struct tsm_meta *m,
 	if (ret) {
 		snprintf(err, errlen, "%s: cannot write: %s", path, strerror(-ret));
 		close(w->fd);
+		if (w->tmp)
+			unlink(w->tmp);
 		goto err_free;
 	}
 	return w;
 
 err_free:
-	if (w) {
-		free(w->buf);
-		free(w->path);
-		free(w);
-	}
+	if (w)
+		writer_free(w);
 	return NULL;
 }
 
@@ -214,13 +253,6 @@ int tsm_writer_lost(struct tsm_writer *w, __u64 nr, __u32 source, __u64 next_seq
 	return tsm_writer_add(w, &l.hdr);
 }
 
-static void writer_free(struct tsm_writer *w)
-{
-	free(w->buf);
-	free(w->path);
-	free(w);
-}
-
 int tsm_writer_close(struct tsm_writer *w, char *err, size_t errlen)
 {
 	struct tsm_file_end end;
@@ -237,87 +269,130 @@ int tsm_writer_close(struct tsm_writer *w, char *err, size_t errlen)
 		ret = -errno;
 	if (close(w->fd) && !ret)
 		ret = -errno;
-	if (ret)
+	if (!ret && w->tmp && rename(w->tmp, w->path))
+		ret = -errno;
+	if (ret && w->tmp)
+		snprintf(err, errlen, "%s: cannot write: %s (what was recorded is in %s; it reads as truncated)",
+			 w->path, strerror(-ret), w->tmp);
+	else if (ret)
 		snprintf(err, errlen, "%s: cannot write: %s (the file is incomplete; it will read as truncated)",
 			 w->path, strerror(-ret));
 	writer_free(w);
 	return ret;
 }
 
-void tsm_writer_abandon(struct tsm_writer *w)
+void tsm_writer_abandon(struct tsm_writer *w, char *kept, size_t len)
 {
 	tsm_writer_flush(w);
 	close(w->fd);
+	if (kept && len)
+		snprintf(kept, len, "%s", w->tmp ? w->tmp : w->path);
+	else if (w->tmp)
+		unlink(w->tmp);
 	writer_free(w);
 }
 
 /* ---- reader ---- */
 
+/* read up to @len bytes: fewer only at the end of the input; -errno */
+static ssize_t read_full(struct tsm_file *f, void *p, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = read(f->fd, (char *)p + got, len - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		got += n;
+	}
+	f->off += got;
+	return got;
+}
+
+/*
+ * Has a regular file changed since it was opened? Then say so: a reader
+ * that meets the end too early or bytes that do not fit, in a file whose
+ * writer is still at work, should not call it damaged.
+ */
+static bool changed(struct tsm_file *f, char *why, size_t len)
+{
+	struct stat st;
+
+	if (f->stream || fstat(f->fd, &st))
+		return false;
+	if ((__u64)st.st_size < f->size0) {
+		snprintf(why, len, "the file changed while it was read: it shrank from %" PRIu64 " to %" PRIu64 " bytes",
+			 (uint64_t)f->size0, (uint64_t)st.st_size);
+		return true;
+	}
+	if (st.st_mtim.tv_sec != f->mtime0.tv_sec || st.st_mtim.tv_nsec != f->mtime0.tv_nsec) {
+		snprintf(why, len, "the file changed while it was read (it was written to after it was opened)");
+		return true;
+	}
+	return false;
+}
+
+#define CHANGED_REMEDY	"check it again once its writer is done with it"
+
 __attribute__((format(printf, 3, 4)))
 static enum tsm_read_status bad(struct tsm_file *f, __u64 off, const char *fmt, ...)
 {
+	char why[160];
 	va_list ap;
 	int n;
 
 	f->bad_offset = off;
 	n = snprintf(f->msg, sizeof(f->msg), "%s: offset %" PRIu64 ": ", f->path, (uint64_t)off);
+	if (changed(f, why, sizeof(why))) {
+		snprintf(f->msg + n, sizeof(f->msg) - n, "%s; " CHANGED_REMEDY, why);
+		return TSM_READ_UNUSABLE;
+	}
 	va_start(ap, fmt);
 	vsnprintf(f->msg + n, sizeof(f->msg) - n, fmt, ap);
 	va_end(ap);
 	return TSM_READ_UNUSABLE;
 }
 
+static enum tsm_read_status read_error(struct tsm_file *f, ssize_t err)
+{
+	return bad(f, f->off, "cannot read: %s", strerror(-err));
+}
+
 #define DAMAGED "the file is damaged: re-record it, or restore it from where it was recorded"
+
+static enum tsm_read_status open_fail(struct tsm_file *f, const char *fmt, const char *arg)
+{
+	snprintf(f->msg, sizeof(f->msg), fmt, f->path, arg);
+	return TSM_READ_UNUSABLE;
+}
 
 enum tsm_read_status tsm_file_open(struct tsm_file *f, const char *path)
 {
-	const struct tsm_file_header *h;
-	struct tsm_file_header copy;
-	size_t known;
-	struct stat st;
-	__u64 magic;
-	void *p;
-	int fd;
+	bool in = !strcmp(path, "-");
+	int fd = in ? dup(0) : open(path, O_RDONLY | O_CLOEXEC);
 
-	memset(f, 0, sizeof(*f));
-	f->path = path;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		snprintf(f->msg, sizeof(f->msg), "%s: cannot open: %s", path, strerror(errno));
-		return TSM_READ_UNUSABLE;
+		memset(f, 0, sizeof(*f));
+		f->fd = -1;
+		f->path = in ? "(standard input)" : path;
+		return open_fail(f, "%s: cannot open: %s", strerror(errno));
 	}
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-		close(fd);
-		snprintf(f->msg, sizeof(f->msg), "%s: not a regular file (give the path of a trace file written by 'tsmtrace record')",
-			 path);
-		return TSM_READ_UNUSABLE;
-	}
-	f->size = st.st_size;
-	if (f->size) {
-		p = mmap(NULL, f->size, PROT_READ, MAP_PRIVATE, fd, 0);
-		if (p == MAP_FAILED) {
-			close(fd);
-			snprintf(f->msg, sizeof(f->msg), "%s: cannot map: %s", path, strerror(errno));
-			return TSM_READ_UNUSABLE;
-		}
-		madvise(p, f->size, MADV_SEQUENTIAL);
-		f->data = p;
-	}
-	close(fd);
+	return tsm_file_open_fd(f, fd, in ? "(standard input)" : path);
+}
 
-	if (f->size < sizeof(magic))
-		return bad(f, 0, "not a tsmtrace trace file (only %zu bytes); give a file written by 'tsmtrace record'",
-			   f->size);
-	memcpy(&magic, f->data, sizeof(magic));
-	if (magic == TSM_FILE_MAGIC_SWAPPED)
-		return bad(f, 0, "trace written in the other byte order (big-endian); this tsmtrace reads little-endian traces only: check it on a little-endian host");
-	if (magic != TSM_FILE_MAGIC)
-		return bad(f, 0, "not a tsmtrace trace file (magic 0x%016" PRIx64 ", expected 0x%016llx \"TSMTRACE\"); give a file written by 'tsmtrace record'",
-			   (uint64_t)magic, TSM_FILE_MAGIC);
-	if (f->size < TSM_FILE_HEADER_SIZE_1_0)
-		return bad(f, f->size, "truncated inside the file header (%zu of %zu bytes): nothing to replay; re-record it",
-			   f->size, (size_t)TSM_FILE_HEADER_SIZE_1_0);
-	h = (const void *)f->data;
+/* the header, from its first TSM_FILE_HEADER_SIZE_1_0 bytes in @h */
+static enum tsm_read_status check_header(struct tsm_file *f, const struct tsm_file_header *h)
+{
+	unsigned char *all;
+	size_t known;
+	__u32 c, crc;
+	ssize_t n;
+
 	if (h->version_major != TSM_FILE_VERSION_MAJOR)
 		return bad(f, offsetof(struct tsm_file_header, version_major),
 			   "trace format version %u.%u; this tsmtrace reads version %u.x: use a tsmtrace that reads it",
@@ -326,29 +401,37 @@ enum tsm_read_status tsm_file_open(struct tsm_file *f, const char *path)
 	    h->header_size > (1u << 20))
 		return bad(f, offsetof(struct tsm_file_header, header_size),
 			   "impossible header size %u; " DAMAGED, h->header_size);
-	if (h->header_size > f->size)
-		return bad(f, f->size, "truncated inside the file header (%zu of %u bytes): nothing to replay; re-record it",
-			   f->size, h->header_size);
-	/* a 1.0 header ends before the fields of 1.1: copy what there is */
-	known = h->header_size < sizeof(copy) ? h->header_size : sizeof(copy);
-	memset(&copy, 0, sizeof(copy));
-	memcpy(&copy, h, known);
-	copy.header_crc = 0;
-	{
-		__u32 c = crc32c(0, &copy, known);
-
-		c = crc32c(c, f->data + known, h->header_size - known);
-		if (c != h->header_crc)
-			return bad(f, offsetof(struct tsm_file_header, header_crc),
-				   "file header checksum mismatch (0x%08x, computed 0x%08x); " DAMAGED,
-				   h->header_crc, c);
+	all = malloc(h->header_size);
+	if (!all)
+		return bad(f, 0, "out of memory");
+	memcpy(all, h, TSM_FILE_HEADER_SIZE_1_0);
+	n = read_full(f, all + TSM_FILE_HEADER_SIZE_1_0, h->header_size - TSM_FILE_HEADER_SIZE_1_0);
+	if (n < 0) {
+		free(all);
+		return read_error(f, n);
 	}
-	if (h->schema_major != TSM_SCHEMA_MAJOR)
+	if (f->off < h->header_size) {
+		free(all);
+		return bad(f, f->off, "truncated inside the file header (%" PRIu64 " of %u bytes): nothing to replay; re-record it",
+			   (uint64_t)f->off, h->header_size);
+	}
+	h = (const void *)all;
+	crc = h->header_crc;
+	((struct tsm_file_header *)all)->header_crc = 0;
+	c = crc32c(0, all, h->header_size);
+	/* a 1.0 header ends before the fields of 1.1: copy what there is */
+	known = h->header_size < sizeof(f->hdr) ? h->header_size : sizeof(f->hdr);
+	memset(&f->hdr, 0, sizeof(f->hdr));
+	memcpy(&f->hdr, all, known);
+	free(all);
+	f->hdr.header_crc = crc;
+	if (c != crc)
+		return bad(f, offsetof(struct tsm_file_header, header_crc),
+			   "file header checksum mismatch (0x%08x, computed 0x%08x); " DAMAGED, crc, c);
+	if (f->hdr.schema_major != TSM_SCHEMA_MAJOR)
 		return bad(f, offsetof(struct tsm_file_header, schema_major),
 			   "event schema %u.%u; this tsmtrace knows schema %u (docs/tracepoints.md): use a tsmtrace built for that schema",
-			   h->schema_major, h->schema_minor, TSM_SCHEMA_MAJOR);
-	copy.header_crc = h->header_crc;
-	f->hdr = copy;
+			   f->hdr.schema_major, f->hdr.schema_minor, TSM_SCHEMA_MAJOR);
 	/* 1.0 files say nothing of it: they were recorded with every event */
 	if (known <= offsetof(struct tsm_file_header, events_observed))
 		f->hdr.events_observed = TSM_EV_ALL;
@@ -358,117 +441,207 @@ enum tsm_read_status tsm_file_open(struct tsm_file *f, const char *path)
 	return TSM_READ_OK;
 }
 
+enum tsm_read_status tsm_file_open_fd(struct tsm_file *f, int fd, const char *path)
+{
+	struct tsm_file_header h;
+	unsigned char *p = (unsigned char *)&h;
+	struct stat st;
+	__u64 magic;
+	ssize_t n;
+
+	memset(f, 0, sizeof(*f));
+	f->path = path;
+	f->fd = fd;
+	if (fstat(fd, &st))
+		return open_fail(f, "%s: cannot open: %s", strerror(errno));
+	if (S_ISDIR(st.st_mode))
+		return open_fail(f, "%s: %s (give the path of a trace file written by 'tsmtrace record')",
+				 "is a directory");
+	f->stream = !S_ISREG(st.st_mode);
+	if (!f->stream) {
+		f->size0 = st.st_size;
+		f->mtime0 = st.st_mtim;
+		posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	}
+	n = read_full(f, p, sizeof(magic));
+	if (n < 0)
+		return read_error(f, n);
+	if ((size_t)n < sizeof(magic))
+		return bad(f, 0, "not a tsmtrace trace file (only %zd bytes); give a file written by 'tsmtrace record'",
+			   n);
+	memcpy(&magic, p, sizeof(magic));
+	if (magic == TSM_FILE_MAGIC_SWAPPED)
+		return bad(f, 0, "trace written in the other byte order (big-endian); this tsmtrace reads little-endian traces only: check it on a little-endian host");
+	if (magic != TSM_FILE_MAGIC)
+		return bad(f, 0, "not a tsmtrace trace file (magic 0x%016" PRIx64 ", expected 0x%016llx \"TSMTRACE\"); give a file written by 'tsmtrace record'",
+			   (uint64_t)magic, TSM_FILE_MAGIC);
+	n = read_full(f, p + sizeof(magic), TSM_FILE_HEADER_SIZE_1_0 - sizeof(magic));
+	if (n < 0)
+		return read_error(f, n);
+	if (f->off < TSM_FILE_HEADER_SIZE_1_0)
+		return bad(f, f->off, "truncated inside the file header (%" PRIu64 " of %u bytes): nothing to replay; re-record it",
+			   (uint64_t)f->off, TSM_FILE_HEADER_SIZE_1_0);
+	return check_header(f, &h);
+}
+
 static enum tsm_read_status truncated(struct tsm_file *f, __u64 off, const char *what)
 {
+	char why[160];
+
 	f->bad_offset = off;
+	if (changed(f, why, sizeof(why))) {
+		snprintf(f->msg, sizeof(f->msg),
+			 "%s: offset %" PRIu64 ": %s; replayed the %" PRIu64 " records before it; " CHANGED_REMEDY,
+			 f->path, (uint64_t)off, why, (uint64_t)f->nr_records);
+		return TSM_READ_TRUNCATED;
+	}
 	snprintf(f->msg, sizeof(f->msg),
 		 "%s: offset %" PRIu64 ": %s; replayed the %" PRIu64 " records before it (the recorder probably stopped before closing the file)",
 		 f->path, (uint64_t)off, what, (uint64_t)f->nr_records);
 	return TSM_READ_TRUNCATED;
 }
 
-/*
- * Pages already replayed are not needed again: drop them from this
- * mapping, so the reader's memory follows the engine's live state and not
- * the size of the file (the page cache keeps them).
- */
-static void drop_behind(struct tsm_file *f, __u64 off)
+static int grow(struct tsm_file *f, size_t len)
 {
-	const __u64 step = 16ULL << 20;
-	__u64 end = off & ~(step - 1);
+	unsigned char *b;
 
-	if (end > f->dropped) {
-		madvise((void *)(f->data + f->dropped), end - f->dropped, MADV_DONTNEED);
-		f->dropped = end;
+	if (len <= f->cap)
+		return 0;
+	b = realloc(f->buf, len);
+	if (!b)
+		return -ENOMEM;
+	f->buf = b;
+	f->cap = len;
+	return 0;
+}
+
+/* the END block's payload in f->buf: the counts must agree, nothing may follow */
+static enum tsm_read_status check_end(struct tsm_file *f, const struct tsm_block_header *bh,
+				      __u64 off)
+{
+	unsigned char extra;
+	ssize_t n;
+
+	if (bh->payload_size < sizeof(f->end))
+		return bad(f, off, "end marker too short; " DAMAGED);
+	memcpy(&f->end, f->buf, sizeof(f->end));
+	if (f->end.nr_records != f->nr_records || f->end.nr_blocks != f->nr_blocks)
+		return bad(f, off, "end marker counts %" PRIu64 " records in %" PRIu64 " blocks, the file holds %" PRIu64 " in %" PRIu64 "; " DAMAGED,
+			   (uint64_t)f->end.nr_records, (uint64_t)f->end.nr_blocks,
+			   (uint64_t)f->nr_records, (uint64_t)f->nr_blocks);
+	n = read_full(f, &extra, 1);
+	if (n < 0)
+		return read_error(f, n);
+	if (n)
+		return bad(f, off + sizeof(*bh) + bh->payload_size, "data after the end marker; " DAMAGED);
+	f->has_end = true;
+	return TSM_READ_OK;
+}
+
+/* every record of a RECORDS payload in f->buf, through ops */
+static enum tsm_read_status replay_records(struct tsm_file *f, const struct tsm_block_header *bh,
+					   __u64 off, const struct tsm_ops *ops, void *ctx)
+{
+	const unsigned char *pl = f->buf;
+	size_t pos;
+	__u32 nr = 0;
+
+	for (pos = 0; pos < bh->payload_size; nr++) {
+		const struct tsm_rec_hdr *rec = (const void *)(pl + pos);
+		size_t avail = bh->payload_size - pos;
+		int ret;
+
+		ret = tsm_dispatch(ops, ctx, rec, avail);
+		if (ret == -EINVAL)
+			return bad(f, off + sizeof(*bh) + pos, "malformed record (type %u, size %u): %s; " DAMAGED,
+				   avail >= 4 ? rec->type : 0, avail >= 4 ? rec->size : 0,
+				   tsm_rec_malformed(rec, avail));
+		if (ret) {
+			f->bad_offset = off + sizeof(*bh) + pos;
+			snprintf(f->msg, sizeof(f->msg), "%s: offset %" PRIu64 ": %s",
+				 f->path, (uint64_t)f->bad_offset, strerror(-ret));
+			return TSM_READ_HANDLER;
+		}
+		pos += rec->size;
+		f->nr_records++;
 	}
+	if (nr != bh->nr_records)
+		return bad(f, off, "block %u holds %u records, its header says %u; " DAMAGED,
+			   bh->index, nr, bh->nr_records);
+	return TSM_READ_OK;
+}
+
+/* read and check the block header at @off: OK, TRUNCATED or UNUSABLE */
+static enum tsm_read_status read_block_header(struct tsm_file *f, struct tsm_block_header *bh,
+					      __u64 off)
+{
+	struct tsm_block_header copy;
+	ssize_t n = read_full(f, bh, sizeof(*bh));
+	__u32 c;
+
+	if (n < 0)
+		return read_error(f, n);
+	if (n == 0)
+		return truncated(f, off, "the file ends without its end marker");
+	if ((size_t)n < sizeof(*bh))
+		return truncated(f, off, "the file ends inside a block header");
+	if (bh->magic != TSM_BLOCK_MAGIC)
+		return bad(f, off, "no block starts here (0x%08x); " DAMAGED, bh->magic);
+	copy = *bh;
+	copy.header_crc = 0;
+	c = crc32c(0, &copy, sizeof(copy));
+	if (c != bh->header_crc)
+		return bad(f, off, "block header checksum mismatch (0x%08x, computed 0x%08x); " DAMAGED,
+			   bh->header_crc, c);
+	if (bh->payload_size > TSM_BLOCK_MAX_PAYLOAD || bh->payload_size & 7)
+		return bad(f, off, "impossible block size %u; " DAMAGED, bh->payload_size);
+	if (bh->index != f->nr_blocks)
+		return bad(f, off, "block %u where block %" PRIu64 " belongs; " DAMAGED,
+			   bh->index, (uint64_t)f->nr_blocks);
+	return TSM_READ_OK;
 }
 
 enum tsm_read_status tsm_file_replay(struct tsm_file *f, const struct tsm_ops *ops, void *ctx)
 {
-	__u64 off = f->hdr.header_size;
-
 	for (;;) {
-		const struct tsm_block_header *bh;
-		struct tsm_block_header copy;
-		const unsigned char *pl;
-		__u32 c, nr = 0;
-		size_t pos;
+		struct tsm_block_header bh;
+		enum tsm_read_status st;
+		__u64 off = f->off;
+		ssize_t n;
+		__u32 c;
 
-		if (off == f->size)
-			return truncated(f, off, "the file ends without its end marker");
-		if (f->size - off < sizeof(*bh))
-			return truncated(f, off, "the file ends inside a block header");
-		bh = (const void *)(f->data + off);
-		if (bh->magic != TSM_BLOCK_MAGIC)
-			return bad(f, off, "no block starts here (0x%08x); " DAMAGED, bh->magic);
-		copy = *bh;
-		copy.header_crc = 0;
-		c = crc32c(0, &copy, sizeof(copy));
-		if (c != bh->header_crc)
-			return bad(f, off, "block header checksum mismatch (0x%08x, computed 0x%08x); " DAMAGED,
-				   bh->header_crc, c);
-		if (bh->payload_size > TSM_BLOCK_MAX_PAYLOAD || bh->payload_size & 7)
-			return bad(f, off, "impossible block size %u; " DAMAGED, bh->payload_size);
-		if (bh->index != f->nr_blocks)
-			return bad(f, off, "block %u where block %" PRIu64 " belongs; " DAMAGED,
-				   bh->index, (uint64_t)f->nr_blocks);
-		if (f->size - off - sizeof(*bh) < bh->payload_size)
+		st = read_block_header(f, &bh, off);
+		if (st != TSM_READ_OK)
+			return st;
+		if (grow(f, bh.payload_size))
+			return bad(f, off, "out of memory for a block of %u bytes", bh.payload_size);
+		n = read_full(f, f->buf, bh.payload_size);
+		if (n < 0)
+			return read_error(f, n);
+		if ((size_t)n < bh.payload_size)
 			return truncated(f, off, "the file ends inside a block");
-		pl = (const unsigned char *)(bh + 1);
-		c = crc32c(0, pl, bh->payload_size);
-		if (c != bh->crc)
+		c = crc32c(0, f->buf, bh.payload_size);
+		if (c != bh.crc)
 			return bad(f, off, "block %u checksum mismatch (0x%08x, computed 0x%08x); " DAMAGED,
-				   bh->index, bh->crc, c);
-		if (bh->type == TSM_BLOCK_END) {
-			if (bh->payload_size < sizeof(f->end))
-				return bad(f, off, "end marker too short; " DAMAGED);
-			memcpy(&f->end, pl, sizeof(f->end));
-			if (f->end.nr_records != f->nr_records || f->end.nr_blocks != f->nr_blocks)
-				return bad(f, off, "end marker counts %" PRIu64 " records in %" PRIu64 " blocks, the file holds %" PRIu64 " in %" PRIu64 "; " DAMAGED,
-					   (uint64_t)f->end.nr_records, (uint64_t)f->end.nr_blocks,
-					   (uint64_t)f->nr_records, (uint64_t)f->nr_blocks);
-			if (off + sizeof(*bh) + bh->payload_size != f->size)
-				return bad(f, off + sizeof(*bh) + bh->payload_size,
-					   "data after the end marker; " DAMAGED);
-			f->has_end = true;
-			return TSM_READ_OK;
-		}
+				   bh.index, bh.crc, c);
+		if (bh.type == TSM_BLOCK_END)
+			return check_end(f, &bh, off);
 		f->nr_blocks++;
-		if (bh->type != TSM_BLOCK_RECORDS) {
-			/* a block type from a later minor version: skip it */
-			off += sizeof(*bh) + bh->payload_size;
+		/* a block type from a later minor version is skipped */
+		if (bh.type != TSM_BLOCK_RECORDS)
 			continue;
-		}
-		for (pos = 0; pos < bh->payload_size; nr++) {
-			const struct tsm_rec_hdr *rec = (const void *)(pl + pos);
-			size_t avail = bh->payload_size - pos;
-			int ret;
-
-			ret = tsm_dispatch(ops, ctx, rec, avail);
-			if (ret == -EINVAL)
-				return bad(f, off + sizeof(*bh) + pos,
-					   "malformed record (type %u, size %u); " DAMAGED,
-					   avail >= 4 ? rec->type : 0, avail >= 4 ? rec->size : 0);
-			if (ret) {
-				f->bad_offset = off + sizeof(*bh) + pos;
-				snprintf(f->msg, sizeof(f->msg), "%s: offset %" PRIu64 ": %s",
-					 f->path, (uint64_t)f->bad_offset, strerror(-ret));
-				return TSM_READ_HANDLER;
-			}
-			pos += rec->size;
-			f->nr_records++;
-		}
-		if (nr != bh->nr_records)
-			return bad(f, off, "block %u holds %u records, its header says %u; " DAMAGED,
-				   bh->index, nr, bh->nr_records);
-		off += sizeof(*bh) + bh->payload_size;
-		drop_behind(f, off);
+		st = replay_records(f, &bh, off, ops, ctx);
+		if (st != TSM_READ_OK)
+			return st;
 	}
 }
 
 void tsm_file_close(struct tsm_file *f)
 {
-	if (f->data)
-		munmap((void *)f->data, f->size);
-	f->data = NULL;
+	if (f->fd >= 0)
+		close(f->fd);
+	f->fd = -1;
+	free(f->buf);
+	f->buf = NULL;
+	f->cap = 0;
 }

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 #include <tsmtrace/events.h>
 #include <tsmtrace/trace-file.h>
 #include <tsmtrace/engine.h>
@@ -38,8 +39,12 @@ int tsm_writer_lost(struct tsm_writer *w, __u64 nr, __u32 source, __u64 next_seq
 int tsm_writer_flush(struct tsm_writer *w);
 /* flush, write the end marker, close; frees w even on error; -errno */
 int tsm_writer_close(struct tsm_writer *w, char *err, size_t errlen);
-/* close without an end marker (a recorder that died), for tests */
-void tsm_writer_abandon(struct tsm_writer *w);
+/*
+ * Close without an end marker (a recorder that failed). The records so far
+ * stay in the temporary file, never under the name given to open: its name
+ * is copied to @kept, or the file is removed when @kept is NULL.
+ */
+void tsm_writer_abandon(struct tsm_writer *w, char *kept, size_t len);
 
 /* ---- reader ---- */
 
@@ -50,22 +55,33 @@ enum tsm_read_status {
 	TSM_READ_HANDLER,	/* a handler failed (out of memory) */
 };
 
+/*
+ * A trace being read. The reader reads (never maps) block by block, in
+ * order, so a file that shrinks or is rewritten under it cannot crash it,
+ * and pipes, FIFOs and standard input ("-") read like files.
+ */
 struct tsm_file {
-	const char *path;
-	const unsigned char *data;
-	size_t size;
+	const char *path;	/* as named in messages */
+	int fd;
+	bool stream;		/* not a regular file: read once, in order */
+	__u64 size0;		/* a regular file's size when opened */
+	struct timespec mtime0;	/* ... and its modification time */
+	__u64 off;		/* bytes read so far */
+	unsigned char *buf;	/* the payload of the block being replayed */
+	size_t cap;
 	struct tsm_file_header hdr;
 	struct tsm_file_end end;
 	bool has_end;
 	__u64 nr_records;
 	__u64 nr_blocks;
 	__u64 bad_offset;	/* where the problem is */
-	__u64 dropped;		/* replayed bytes released from the mapping */
 	char msg[512];		/* why it is truncated or unusable, and what to do */
 };
 
-/* open and validate the header; TSM_READ_OK or TSM_READ_UNUSABLE */
+/* open @path ("-": standard input) and validate the header */
 enum tsm_read_status tsm_file_open(struct tsm_file *f, const char *path);
+/* the same on an open descriptor, which the file then owns */
+enum tsm_read_status tsm_file_open_fd(struct tsm_file *f, int fd, const char *path);
 /* replay every record through ops; returns a tsm_read_status */
 enum tsm_read_status tsm_file_replay(struct tsm_file *f, const struct tsm_ops *ops, void *ctx);
 void tsm_file_close(struct tsm_file *f);

@@ -8,6 +8,7 @@
  * Commands are dispatched from one table and may be abbreviated to any
  * unique prefix (bpftool style).
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,12 @@ void p_err(const char *cmd, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+int p_usage(const char *cmd, const char *why)
+{
+	p_err(cmd, "%s (see '%s %s --help')", why, tsm_prog, cmd);
+	return EXIT_UNUSABLE;
+}
+
 void p_warn(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
@@ -54,6 +61,18 @@ void p_warn(const char *cmd, const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+int parse_num(const char *s, unsigned long long min, unsigned long long max,
+	      unsigned long long *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtoull(s, &end, 0);
+	if (errno || *end || !*s || *s == '-' || *v < min || *v > max)
+		return -EINVAL;
+	return 0;
 }
 
 static void usage(FILE *f)

@@ -39,8 +39,12 @@ struct tsm_ops {
 int tsm_dispatch(const struct tsm_ops *ops, void *ctx,
 		 const struct tsm_rec_hdr *rec, size_t avail);
 
-/* why tsm_dispatch() refuses a record, or NULL when it does not */
-const char *tsm_rec_malformed(const struct tsm_rec_hdr *rec, size_t avail);
+/*
+ * Why tsm_dispatch() refuses a record, or NULL when it does not.
+ * *@impossible (may be NULL): the record is whole, but no kernel emits such
+ * an event (a range that wraps past 2^64).
+ */
+const char *tsm_rec_malformed(const struct tsm_rec_hdr *rec, size_t avail, bool *impossible);
 
 extern const struct tsm_ops tsm_engine_ops;	/* ctx: struct tsm_engine * */
 
@@ -57,6 +61,10 @@ enum tsm_verdict {
 #define TSM_INC_START_UNKNOWN	(1u << 2)  /* state unknown when tracing began */
 #define TSM_INC_INCONSISTENT	(1u << 3)  /* an event contradicts the known state */
 #define TSM_INC_ORDER		(1u << 4)  /* sequence numbers went backwards */
+#define TSM_INC_UNKNOWN		(1u << 5)  /* records of a type this reader does not know */
+/* set by check's requirements (--min-events, --require-coverage), not the engine */
+#define TSM_INC_MIN_EVENTS	(1u << 6)  /* fewer events than required */
+#define TSM_INC_COVERAGE	(1u << 7)  /* some invariant not checked over everything */
 
 /* the objects a violation is about; a field is valid when its bit is set */
 #define TSM_OBJ_DEV	(1u << 0)

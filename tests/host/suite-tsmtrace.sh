@@ -260,6 +260,75 @@ else
 	fail check-violations-capped-and-counted "exit $r $r2 $r3: $(echo "$out" | head -n 2) $(echo "$js" | tail -n 1) $err"
 fi
 
+# ---- records of an unknown type: INCOMPLETE with their count, never PASS,
+# never a violation they could have cleared
+"$OUT/tsmgen" --case unknown-record "$T/unknown.tsm" >/dev/null
+"$OUT/tsmgen" --case unknown-before-violation "$T/unknown-v.tsm" >/dev/null
+out=$("$B" check "$T/unknown.tsm"); r=$?
+js=$("$B" -j check "$T/unknown.tsm")
+r2=$(exit_of check "$T/unknown-v.tsm")
+if [ $r = 2 ] && echo "$out" | grep -q 'INCOMPLETE: 0 violation(s), .* 0 lost, 2 of unknown type' &&
+   echo "$out" | grep -q 'record of a type this tsmtrace does not know (type 40)' &&
+   echo "$js" | grep -q '"verdict":"INCOMPLETE".*"unknown_records":2,"incomplete":\[[a-z_",]*"unknown_record"' &&
+   [ "$r2" = 2 ]; then
+	pass check-unknown-record-type-incomplete-with-count
+else
+	fail check-unknown-record-type-incomplete-with-count "exit $r, $r2 (want 2, 2): $out $js"
+fi
+
+# ---- a range past 2^64 is malformed input
+bad=
+for c in ioas-wrap slot-wrap; do
+	"$OUT/tsmgen" --case $c "$T/$c.tsm" >/dev/null
+	err=$("$B" check "$T/$c.tsm" 2>&1 >/dev/null); r=$?
+	js=$("$B" -j check "$T/$c.tsm" 2>/dev/null)
+	if [ $r != 3 ] || ! echo "$err" | grep -q "error: $T/$c.tsm: offset [0-9]*: malformed input: .* range wraps past 2^64" ||
+	   ! echo "$js" | grep -q '"type":"error".*"verdict":"UNUSABLE".*wraps past 2^64'; then
+		bad="$bad $c: exit $r $err $js"
+	fi
+done
+[ -z "$bad" ] && pass check-wrapped-range-malformed || fail check-wrapped-range-malformed "$bad"
+
+# ---- what a CI job asks of check: events, coverage, a summary
+r1=$(exit_of check --min-events 34 "$TR/good-flow.tsm")
+out=$("$B" check --min-events 35 "$TR/good-flow.tsm"); r2=$?
+js=$("$B" -j check --min-events=35 "$TR/good-flow.tsm" | grep '"type":"verdict"')
+r3=$(exit_of check --min-events 1000 "$TR/private-in-ioas.tsm")
+r4=$(exit_of check --min-events x "$TR/good-flow.tsm")
+if [ "$r1$r2$r3$r4" = 0213 ] && echo "$out" | grep -q 'INCOMPLETE: 0 violation(s), 34 records' &&
+   echo "$out" | grep -q 'not accepted: 34 events, --min-events asks for 35' &&
+   echo "$js" | grep -q '"verdict":"INCOMPLETE".*"incomplete":\["min_events"\]'; then
+	pass check-min-events
+else
+	fail check-min-events "exit $r1 $r2 $r3 $r4, want 0 2 1 3: $out $js"
+fi
+r1=$(exit_of check --require-coverage "$TR/good-flow.tsm")
+r2=$(exit_of check "$TR/good-flow-no-kvm.tsm")
+out=$("$B" check --require-coverage "$TR/good-flow-no-kvm.tsm"); r3=$?
+js=$("$B" -j check --require-coverage "$TR/good-flow-no-kvm.tsm" | grep '"type":"verdict"')
+if [ "$r1$r2$r3" = 002 ] && echo "$out" | grep -q 'not accepted: some invariants were not checked' &&
+   echo "$js" | grep -q '"verdict":"INCOMPLETE".*"incomplete":\["coverage"\]'; then
+	pass check-require-coverage
+else
+	fail check-require-coverage "exit $r1 $r2 $r3, want 0 0 2: $out $js"
+fi
+"$B" check --summary "$T/sum.json" "$TR/good-flow.tsm" "$TR/private-in-ioas.tsm" \
+	"$TR/start-state-unknown.tsm" "$T/nonexistent.tsm" >/dev/null 2>&1; r1=$?
+last=$("$B" -j check --summary - --min-events 35 "$TR/good-flow.tsm" | tail -n 1); r2=$?
+err=$("$B" check --summary "$T/nodir/sum.json" "$TR/good-flow.tsm" 2>&1 >/dev/null); r3=$?
+sum=$(cat "$T/sum.json" 2>/dev/null)
+if [ $r1 = 3 ] && [ "$(echo "$sum" | wc -l)" = 1 ] &&
+   echo "$sum" | grep -q '^{"type":"summary","exit":3,"files":4,"pass":1,"violation":1,"incomplete":1,"unusable":1,"events":[0-9]*,"violations":1,"results":\[' &&
+   echo "$sum" | grep -q '{"file":"[^"]*good-flow.tsm","verdict":"PASS","exit":0,"events":34,"violations":0,"incomplete":\[\]}' &&
+   echo "$sum" | grep -q '"verdict":"INCOMPLETE","exit":2,.*"incomplete":\["start_unknown"\]' &&
+   echo "$sum" | grep -q 'nonexistent.tsm","verdict":"UNUSABLE","exit":3' &&
+   echo "$last" | grep -q '^{"type":"summary","exit":2,.*"incomplete":\["min_events"\]}\]}$' &&
+   [ $r3 = 3 ] && echo "$err" | grep -q -- "--summary $T/nodir/sum.json: cannot create"; then
+	pass check-summary-json
+else
+	fail check-summary-json "exit $r1 $r2 $r3: $sum | $last | $err"
+fi
+
 # ---- corruption: any damaged byte is refused with exit 3, file and offset named
 f=$TR/bind-ioas-left-mapped.tsm
 size=$(stat -c %s "$f")

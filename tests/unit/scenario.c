@@ -28,7 +28,7 @@ static void hdr(struct gen *g, struct tsm_rec_hdr *h, __u32 type, __u32 size)
 /* a kernel event: takes a sequence number, may be lost */
 static void ev(struct gen *g, struct tsm_rec_hdr *h)
 {
-	if (g->unobserved & TSM_EV_BIT(h->type))
+	if (h->type < TSM_REC_NR_EVENTS && (g->unobserved & TSM_EV_BIT(h->type)))
 		return;		/* not captured: takes no sequence number */
 	g->ts += 1000;
 	h->ts = g->ts;
@@ -39,6 +39,15 @@ static void ev(struct gen *g, struct tsm_rec_hdr *h)
 	}
 	if (!g->err)
 		g->err = g->emit(g->ctx, h);
+}
+
+void g_unknown(struct gen *g, __u32 type)
+{
+	__u64 rec[6] = { 0 };
+	struct tsm_rec_hdr *h = (void *)rec;
+
+	hdr(g, h, type, sizeof(rec));
+	ev(g, h);
 }
 
 void g_op(struct gen *g, __u32 type, __u32 dev, __u32 tdi, __u64 vm, __u32 reason, __s32 ret)

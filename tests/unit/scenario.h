@@ -39,6 +39,8 @@ void g_slot(struct gen *g, __u32 type, __u64 vm, __u32 slot, __u64 gfn, __u64 bu
 void g_lost(struct gen *g, __u64 nr);
 void g_stack(struct gen *g, unsigned int nr);	/* stack of the last kernel event */
 void g_state_unknown(struct gen *g);
+/* a kernel event of a type newer than this reader (takes a seq, may be lost) */
+void g_unknown(struct gen *g, __u32 type);
 
 /* the flow, with faults */
 #define F_IOAS_LEFT_AT_BIND	(1u << 0)  /* VMM keeps the shared IOAS mapping, bind does not revoke */

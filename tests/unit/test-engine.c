@@ -670,24 +670,108 @@ static int t_stack_attached(void)
 	return 0;
 }
 
-static int t_unknown_type_skipped(void)
+/*
+ * A record of an unknown type may have changed anything: the verdict is at
+ * best INCOMPLETE, with the count; a violation it could have cleared (an
+ * unmap of a newer kind) is not reported; one found before it stands.
+ */
+static int t_unknown_type(void)
 {
-	struct tsm_rec_hdr h = { .type = 40, .size = 48 };
-	unsigned char buf[48] = { 0 };
 	struct tsm_summary s;
 	struct t t;
 
 	t_init(&t, true);
 	export1(&t.g, 10, TSM_DMABUF_SHARED, BASE, N);
-	h.seq = t.g.seq++;	/* a newer kernel event: takes a seq number */
-	memcpy(buf, &h, sizeof(h));
-	CHECK(tsm_engine_feed(t.e, (void *)buf, sizeof(buf)) == 0, "unknown type refused");
+	g_unknown(&t.g, 40);
 	g_buf(&t.g, TSM_REC_VFIO_DMABUF_RELEASE, 10, D, BAR, TSM_DMABUF_SHARED, 0);
+	g_state_unknown(&t.g);
 	tsm_engine_summary(t.e, &s);
-	CHECK(s.nr_unknown_type == 1 && s.verdict == TSM_PASS,
-	      "unknown=%" PRIu64 " verdict %s", (uint64_t)s.nr_unknown_type,
-	      tsm_verdict_name(s.verdict));
+	CHECK(s.nr_unknown_type == 1 && s.verdict == TSM_INCOMPLETE &&
+	      (s.incomplete & TSM_INC_UNKNOWN), "unknown=%" PRIu64 " verdict %s",
+	      (uint64_t)s.nr_unknown_type, tsm_verdict_name(s.verdict));
 	tsm_engine_free(t.e);
+
+	/* without the unknown record this is TSM-I1 (t_i1_range_over_ioas) */
+	t_init(&t, true);
+	export1(&t.g, 10, TSM_DMABUF_SHARED, BASE, N);
+	ioas_map(&t.g, 10, 0x10000000, BASE, N, TSM_DMABUF_SHARED);
+	g_unknown(&t.g, 41);
+	bind(&t.g);
+	if (expect(&t, TSM_INCOMPLETE, ""))
+		return -1;
+
+	/* a violation before it stands; a newer recorder record counts too */
+	t_init(&t, true);
+	export1(&t.g, 10, TSM_DMABUF_PRIVATE, BASE, N);
+	g_unknown(&t.g, 70);
+	g_unknown(&t.g, 40);
+	tsm_engine_summary(t.e, &s);
+	CHECK(s.nr_unknown_type == 2, "unknown=%" PRIu64, (uint64_t)s.nr_unknown_type);
+	return expect(&t, TSM_VIOLATION, "TSM-I2/tdi_unbound");
+}
+
+/* a range past 2^64 is malformed input: refused, with the reason */
+static int t_wrapped_range_refused(void)
+{
+	static const struct {
+		__u32 type;
+		__u64 addr, pfn, npfns;
+		const char *what;
+	} c[] = {
+		{ TSM_REC_IOMMUFD_IOAS_MAP_DMABUF, 0xfffffffffff00000ULL, 0x1000, 0x200, "IOVA" },
+		{ TSM_REC_IOMMUFD_IOAS_UNMAP_DMABUF, 0, 0x1000, 1ULL << 53, "IOVA" },
+		{ TSM_REC_IOMMUFD_IOAS_MAP_DMABUF, 0, ~0ULL - 4, 8, "PFN" },
+		{ TSM_REC_KVM_DMABUF_SLOT_BIND, ~0ULL - 0x10, 0x1000, 0x20, "GFN" },
+		{ TSM_REC_KVM_DMABUF_SLOT_UNBIND, 0, ~0ULL, 1, "PFN" },
+		{ TSM_REC_PCI_TSM_RANGE, 0, 1ULL << 63, 1ULL << 63, "PFN" },
+		{ TSM_REC_VFIO_DMABUF_EXPORT_RANGE, 0, ~0ULL - 1, 2, "PFN" },
+	};
+	union {
+		struct tsm_ev_iommufd_ioas_dmabuf io;
+		struct tsm_ev_kvm_dmabuf_slot sl;
+		struct tsm_ev_pci_tsm_range r;
+		struct tsm_ev_vfio_dmabuf_range br;
+	} u;
+	struct tsm_engine *e = tsm_engine_new(NULL);
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(c); i++) {
+		const char *reason;
+		bool imp;
+		int ret;
+
+		memset(&u, 0, sizeof(u));
+		u.io.hdr.type = c[i].type;
+		u.io.hdr.size = tsm_rec_min_size(c[i].type);
+		u.io.hdr.seq = i + 1;
+		switch (c[i].type) {
+		case TSM_REC_PCI_TSM_RANGE:
+			u.r.pfn = c[i].pfn, u.r.npfns = c[i].npfns, u.r.new_attr = 1;
+			break;
+		case TSM_REC_VFIO_DMABUF_EXPORT_RANGE:
+			u.br.pfn = c[i].pfn, u.br.npfns = c[i].npfns;
+			break;
+		case TSM_REC_KVM_DMABUF_SLOT_BIND:
+		case TSM_REC_KVM_DMABUF_SLOT_UNBIND:
+			u.sl.gfn = c[i].addr, u.sl.pfn = c[i].pfn, u.sl.npfns = c[i].npfns;
+			break;
+		default:
+			u.io.iova = c[i].addr, u.io.pfn = c[i].pfn, u.io.npfns = c[i].npfns;
+		}
+		ret = tsm_engine_feed(e, &u.io.hdr, sizeof(u));
+		reason = tsm_rec_malformed(&u.io.hdr, sizeof(u), &imp);
+		CHECK(ret == -EINVAL && imp && reason && strstr(reason, c[i].what) &&
+		      strstr(reason, "wraps"), "case %u: %d '%s'", i, ret, reason ? reason : "");
+	}
+	/* up to the last page exactly is not a wrap */
+	memset(&u, 0, sizeof(u));
+	u.io.hdr.type = TSM_REC_IOMMUFD_IOAS_MAP_DMABUF;
+	u.io.hdr.size = sizeof(u.io);
+	u.io.iova = 0xfffffffffff00000ULL;
+	u.io.npfns = 0x100;
+	u.io.pfn = 0x1000;
+	CHECK(!tsm_rec_malformed(&u.io.hdr, sizeof(u), NULL), "the last 1 MiB refused");
+	tsm_engine_free(e);
 	return 0;
 }
 
@@ -1534,7 +1618,8 @@ int main(void)
 	run("engine-sequence-backwards-incomplete", t_order);
 	run("engine-inconsistent-event-incomplete", t_inconsistent);
 	run("engine-stack-attached-to-violation", t_stack_attached);
-	run("engine-unknown-record-type-skipped", t_unknown_type_skipped);
+	run("engine-unknown-record-type-incomplete", t_unknown_type);
+	run("engine-wrapped-range-malformed", t_wrapped_range_refused);
 	run("engine-malformed-record-refused", t_short_record_refused);
 	run("engine-range-256gib-bar-is-one-range", t_huge_bar);
 	run("rset-matches-reference", t_rset);

@@ -244,6 +244,53 @@ static void many_violations(struct gen *g, unsigned long long n)
 	flow_unbind(g, &f);
 }
 
+/* the correct flow with a kernel event of a newer type after bind */
+static void unknown_record(struct gen *g, unsigned long long type)
+{
+	struct flow f;
+
+	flow_default(&f, 0);
+	flow_start(g, &f);
+	flow_bind(g, &f);
+	g_unknown(g, type);
+	g_unknown(g, type);
+	flow_bound(g, &f);
+	flow_unbind(g, &f);
+}
+
+/*
+ * An IOAS mapping left at bind (TSM-I1), but an event of a newer type
+ * comes before the bind: it may have been the unmap, the violation cannot
+ * be claimed.
+ */
+static void unknown_before_violation(struct gen *g, unsigned long long type)
+{
+	struct flow f;
+
+	flow_default(&f, 0);
+	f.faults = F_IOAS_LEFT_AT_BIND;
+	flow_start(g, &f);
+	g_unknown(g, type);
+	flow_bind(g, &f);
+	flow_bound(g, &f);
+	flow_unbind(g, &f);
+}
+
+/* a correct flow, then an IOAS mapping (n = 0) or a slot (n = 1) past 2^64 */
+static void wrapped_range(struct gen *g, unsigned long long slot)
+{
+	struct flow f;
+
+	flow_default(&f, 0);
+	flow_run(g, &f);
+	if (slot)
+		g_slot(g, TSM_REC_KVM_DMABUF_SLOT_BIND, f.vm, 9, ~0ULL - 0xff, f.buf0 + 1,
+		       f.base, 0x200, 0);
+	else
+		g_ioas(g, TSM_REC_IOMMUFD_IOAS_MAP_DMABUF, f.ctx, f.ioas, 0xffffffffffff0000ULL,
+		       f.buf0 + 1, f.base, 0x200, TSM_DMABUF_SHARED);
+}
+
 /* traces the host suite makes for its own cases, not kept in tests/traces */
 static const struct gen_case {
 	const char *name;
@@ -251,6 +298,10 @@ static const struct gen_case {
 	unsigned long long n;
 } cases[] = {
 	{ "many-violations", many_violations, 5000 },
+	{ "unknown-record", unknown_record, 40 },
+	{ "unknown-before-violation", unknown_before_violation, 40 },
+	{ "ioas-wrap", wrapped_range, 0 },
+	{ "slot-wrap", wrapped_range, 1 },
 };
 
 static int write_case(const char *name, const char *path)

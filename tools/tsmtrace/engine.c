@@ -984,7 +984,7 @@ static int on_range(void *ctx, const struct tsm_rec_hdr *rec)
 	d = dev_get(e, ev->dev);
 	if (!d)
 		return -ENOMEM;
-	if (ev->npfns == 0 || end < ev->pfn || ev->new_attr > TSM_ATTR_PRIVATE ||
+	if (ev->npfns == 0 || ev->new_attr > TSM_ATTR_PRIVATE ||
 	    ev->old_attr == ev->new_attr) {
 		inconsistent(e, rec, "malformed range event");
 		return 0;
@@ -1037,7 +1037,7 @@ static int on_export_range(void *ctx, const struct tsm_rec_hdr *rec)
 		if (!b)
 			return -ENOMEM;
 	}
-	if (ev->npfns == 0 || ev->pfn + ev->npfns < ev->pfn) {
+	if (ev->npfns == 0) {
 		inconsistent(e, rec, "malformed DMABUF range");
 		return 0;
 	}
@@ -1390,13 +1390,24 @@ static int on_state_unknown(void *ctx, const struct tsm_rec_hdr *rec)
 	return 0;
 }
 
+/*
+ * A record of a type this reader does not know: a newer kernel event (it
+ * keeps its seq) or a newer recorder record. What it changed is unknown -
+ * it may have been the unmap that clears a later check - so it is a loss
+ * of knowledge: every object is uncertain from here on, and the verdict
+ * is at best INCOMPLETE, with the count.
+ */
 static int on_unknown(void *ctx, const struct tsm_rec_hdr *rec)
 {
 	struct tsm_engine *e = ctx;
 
-	e->sum.nr_unknown_type++;
 	if (rec->type < TSM_REC_LOST)
-		ev_begin(e, rec);	/* a newer kernel event: keeps its seq */
+		ev_begin(e, rec);
+	if (!e->sum.nr_unknown_type++)
+		note(e, rec, "record of a type this tsmtrace does not know (type %u): what it changed is unknown, objects seen before it are of unknown state (a newer tsmtrace reads it)",
+		     rec->type);
+	e->sum.incomplete |= TSM_INC_UNKNOWN;
+	forget(e);
 	return 0;
 }
 
@@ -1434,10 +1445,55 @@ const struct tsm_ops tsm_engine_ops = {
 	.post = on_post,
 };
 
-const char *tsm_rec_malformed(const struct tsm_rec_hdr *rec, size_t avail)
+/* does [start, start + n) or, for bytes, [start, start + n pages) pass 2^64? */
+static bool wraps(__u64 start, __u64 n)
+{
+	return n > ~0ULL - start;
+}
+
+static bool wraps_pages(__u64 addr, __u64 npages)
+{
+	return npages && (npages - 1 > (~0ULL >> 12) || wraps(addr, ((npages - 1) << 12) + 4095));
+}
+
+/*
+ * A range no kernel can emit: one that passes 2^64. The engine's ranges
+ * would wrap around and overlap what they do not cover, so such a record is
+ * malformed input, never a PASS.
+ */
+static const char *range_wraps(const struct tsm_rec_hdr *rec)
+{
+	const struct tsm_ev_iommufd_ioas_dmabuf *io = (const void *)rec;
+	const struct tsm_ev_kvm_dmabuf_slot *sl = (const void *)rec;
+	const struct tsm_ev_vfio_dmabuf_range *br = (const void *)rec;
+	const struct tsm_ev_pci_tsm_range *r = (const void *)rec;
+
+	switch (rec->type) {
+	case TSM_REC_PCI_TSM_RANGE:
+		return wraps(r->pfn, r->npfns) ? "its PFN range wraps past 2^64" : NULL;
+	case TSM_REC_VFIO_DMABUF_EXPORT_RANGE:
+		return wraps(br->pfn, br->npfns) ? "its PFN range wraps past 2^64" : NULL;
+	case TSM_REC_IOMMUFD_IOAS_MAP_DMABUF:
+	case TSM_REC_IOMMUFD_IOAS_UNMAP_DMABUF:
+		if (wraps(io->pfn, io->npfns))
+			return "its PFN range wraps past 2^64";
+		return wraps_pages(io->iova, io->npfns) ? "its IOVA range wraps past 2^64" : NULL;
+	case TSM_REC_KVM_DMABUF_SLOT_BIND:
+	case TSM_REC_KVM_DMABUF_SLOT_UNBIND:
+		if (wraps(sl->pfn, sl->npfns))
+			return "its PFN range wraps past 2^64";
+		return wraps(sl->gfn, sl->npfns) ? "its GFN range wraps past 2^64" : NULL;
+	default:
+		return NULL;
+	}
+}
+
+const char *tsm_rec_malformed(const struct tsm_rec_hdr *rec, size_t avail, bool *impossible)
 {
 	__u32 min;
 
+	if (impossible)
+		*impossible = false;
 	if (avail < sizeof(*rec))
 		return "shorter than a record header";
 	if (rec->size < sizeof(*rec) || rec->size & 7)
@@ -1447,7 +1503,11 @@ const char *tsm_rec_malformed(const struct tsm_rec_hdr *rec, size_t avail)
 	min = tsm_rec_min_size(rec->type);
 	if (min && rec->size < min)
 		return "shorter than the layout of its type";
-	return NULL;
+	if (!min || !range_wraps(rec))
+		return NULL;
+	if (impossible)
+		*impossible = true;
+	return range_wraps(rec);
 }
 
 int tsm_dispatch(const struct tsm_ops *ops, void *ctx,
@@ -1456,7 +1516,7 @@ int tsm_dispatch(const struct tsm_ops *ops, void *ctx,
 	tsm_handler_t h;
 	int ret;
 
-	if (tsm_rec_malformed(rec, avail))
+	if (tsm_rec_malformed(rec, avail, NULL))
 		return -EINVAL;
 	h = tsm_rec_min_size(rec->type) ? ops->handler[rec->type] : ops->unknown;
 	ret = h ? h(ctx, rec) : 0;

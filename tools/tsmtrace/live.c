@@ -136,6 +136,26 @@ static void print_violations(struct live *l, bool all)
 	}
 }
 
+/*
+ * A record the engine refuses (a range past 2^64) is skipped, and the
+ * engine told that one event was lost there: the verdict cannot be a PASS.
+ */
+static int skip_malformed(struct live *l, const struct tsm_rec_hdr *rec)
+{
+	struct tsm_rec_lost lost = {
+		.hdr = { .type = TSM_REC_LOST, .size = sizeof(lost), .ts = rec->ts },
+		.nr = 1,
+		.source = TSM_LOST_READER,
+	};
+
+	p_warn(l->o->cmd, "malformed record from the kernel (type %u, size %u): %s; skipped, counted as lost",
+	       rec->type, rec->size, tsm_rec_malformed(rec, rec->size, NULL) ? : "refused");
+	if (rec->type >= TSM_REC_LOST)
+		return 0;
+	lost.hdr.seq = rec->seq + 1;
+	return tsm_engine_feed(l->e, &lost.hdr, sizeof(lost));
+}
+
 /* a record in sequence order: to the file, to the engine, to the screen */
 static int ordered(void *ctx, const struct tsm_rec_hdr *rec)
 {
@@ -161,11 +181,8 @@ static int ordered(void *ctx, const struct tsm_rec_hdr *rec)
 		}
 	}
 	ret = tsm_engine_feed(l->e, rec, rec->size);
-	if (ret == -EINVAL) {
-		p_warn(l->o->cmd, "malformed record from the kernel (type %u, size %u) skipped",
-		       rec->type, rec->size);
-		return 0;
-	}
+	if (ret == -EINVAL)
+		return skip_malformed(l, rec);
 	print_violations(l, false);
 	return ret;
 }

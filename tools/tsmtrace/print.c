@@ -681,6 +681,25 @@ void print_not_kept(FILE *f, const struct tsm_summary *s, const char *indent)
 			indent, s->nr_violations - s->nr_violations_kept, s->nr_violations_kept);
 }
 
+/* "incomplete":[...], the reasons of TSM_INC_* by name */
+void json_incomplete(FILE *f, __u32 incomplete)
+{
+	static const char *const inc[] = {
+		"lost", "truncated", "start_unknown", "inconsistent", "order",
+		"unknown_record", "min_events", "coverage" };
+	bool first = true;
+	unsigned int i;
+
+	fputs("\"incomplete\":[", f);
+	for (i = 0; i < sizeof(inc) / sizeof(inc[0]); i++) {
+		if (!(incomplete & (1u << i)))
+			continue;
+		fprintf(f, "%s\"%s\"", first ? "" : ",", inc[i]);
+		first = false;
+	}
+	fputc(']', f);
+}
+
 /*
  * The verdict as one JSON object; the same for live and check, so a
  * recorded file checked later gives the same line as live gave (apart from
@@ -689,11 +708,8 @@ void print_not_kept(FILE *f, const struct tsm_summary *s, const char *indent)
 void print_verdict_json(FILE *f, const char *file, const struct tsm_file_header *h,
 			const struct tsm_engine *e, const struct tsm_summary *s)
 {
-	static const char *const inc[] = {
-		"lost", "truncated", "start_unknown", "inconsistent", "order" };
 	const char *note;
 	unsigned int i;
-	bool first = true;
 
 	fputs("{\"type\":\"verdict\"", f);
 	if (file) {
@@ -702,17 +718,13 @@ void print_verdict_json(FILE *f, const char *file, const struct tsm_file_header 
 	}
 	fprintf(f, ",\"verdict\":\"%s\",\"violations\":%u,\"records\":%" PRIu64
 		",\"events\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"doubts\":%u"
-		",\"violations_kept\":%u,\"violations_not_kept\":%u,\"incomplete\":[",
+		",\"violations_kept\":%u,\"violations_not_kept\":%u,\"unknown_records\":%" PRIu64 ",",
 		tsm_verdict_name(s->verdict), s->nr_violations, (uint64_t)s->nr_records,
 		(uint64_t)s->nr_events, (uint64_t)s->nr_lost, s->nr_doubts,
-		s->nr_violations_kept, s->nr_violations - s->nr_violations_kept);
-	for (i = 0; i < sizeof(inc) / sizeof(inc[0]); i++) {
-		if (!(s->incomplete & (1u << i)))
-			continue;
-		fprintf(f, "%s\"%s\"", first ? "" : ",", inc[i]);
-		first = false;
-	}
-	fputs("],", f);
+		s->nr_violations_kept, s->nr_violations - s->nr_violations_kept,
+		(uint64_t)s->nr_unknown_type);
+	json_incomplete(f, s->incomplete);
+	fputc(',', f);
 	json_coverage(f, s->observed);
 	if (h) {
 		fputs(",\"kernel\":", f);

@@ -538,6 +538,19 @@ static enum tsm_read_status check_end(struct tsm_file *f, const struct tsm_block
 	return TSM_READ_OK;
 }
 
+static enum tsm_read_status malformed(struct tsm_file *f, __u64 off,
+				      const struct tsm_rec_hdr *rec, size_t avail)
+{
+	bool impossible;
+	const char *why = tsm_rec_malformed(rec, avail, &impossible);
+
+	if (impossible)
+		return bad(f, off, "malformed input: %s record (seq %" PRIu64 "): %s; no kernel emits such an event: the recorder or the program that wrote the file is broken",
+			   tsm_rec_name(rec->type), (uint64_t)rec->seq, why);
+	return bad(f, off, "malformed record (type %u, size %u): %s; " DAMAGED,
+		   avail >= 4 ? rec->type : 0, avail >= 4 ? rec->size : 0, why ? : "refused");
+}
+
 /* every record of a RECORDS payload in f->buf, through ops */
 static enum tsm_read_status replay_records(struct tsm_file *f, const struct tsm_block_header *bh,
 					   __u64 off, const struct tsm_ops *ops, void *ctx)
@@ -553,9 +566,7 @@ static enum tsm_read_status replay_records(struct tsm_file *f, const struct tsm_
 
 		ret = tsm_dispatch(ops, ctx, rec, avail);
 		if (ret == -EINVAL)
-			return bad(f, off + sizeof(*bh) + pos, "malformed record (type %u, size %u): %s; " DAMAGED,
-				   avail >= 4 ? rec->type : 0, avail >= 4 ? rec->size : 0,
-				   tsm_rec_malformed(rec, avail));
+			return malformed(f, off + sizeof(*bh) + pos, rec, avail);
 		if (ret) {
 			f->bad_offset = off + sizeof(*bh) + pos;
 			snprintf(f->msg, sizeof(f->msg), "%s: offset %" PRIu64 ": %s",

@@ -8,6 +8,10 @@
 #   make test          all of the above, then host and VM test suites
 #   make lab           the demo: boot the lab VM, watch a correct TSM flow and
 #                      a broken revoke with tsmtrace live (scripts/demo.sh)
+#   make install       tsmtrace, its man page and bash completion under
+#                      $(DESTDIR)$(PREFIX) (PREFIX=/usr/local); builds the tool
+#                      only (no kernel, no package install)
+#   make uninstall     remove them
 #   make bench         benchmarks (figures, not pass/fail), the lab ones on
 #                      the kernel of make kernel-bench
 #   make kernel-stock  Linux 7.3 as Debian ships it, without the series
@@ -41,7 +45,7 @@ KSTOCK		:= $(BUILD_DIR)/kbuild-7.3-stock
 export BUILD_DIR
 
 .PHONY: all deps kernel kernel-check-newest kernel-stock kernel-next stock-progs next-progs kernel-bench kernel-kasan kernel-next-kasan test-kasan kernel-export kernel-reset kernel-status test-progs \
-	vm-progs selftests tools test test-host test-vm lab bench clean
+	vm-progs selftests tools test test-host test-vm lab bench install uninstall clean
 
 all: kernel test-progs
 
@@ -131,6 +135,9 @@ bench: test-progs kernel-bench
 	if [ -f tools/tsmtrace/Makefile ]; then $(MAKE) --no-print-directory -C tools/tsmtrace bench; fi; \
 	if grep -q '^bench:' tests/vm/Makefile; then \
 		$(MAKE) --no-print-directory -C tests/vm KHDR=$(KHDR) OUT=$(BUILD_DIR)/tests/vm bench; fi
+
+install uninstall:
+	@$(MAKE) --no-print-directory -C tools/tsmtrace $@
 
 clean:
 	rm -rf $(BUILD_DIR)/tests $(BUILD_DIR)/tsmtrace $(BUILD_DIR)/vm-runs $(BUILD_DIR)/test-logs

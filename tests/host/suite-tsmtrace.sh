@@ -502,6 +502,102 @@ r2=$(exit_of record)
 r3=$(exit_of live --duration x)
 [ "$r$r2$r3" = 333 ] && pass live-record-usage-errors || fail live-record-usage-errors "exit $r $r2 $r3"
 
+# ---- without CAP_BPF and CAP_PERFMON: said, with what to do, before any load
+if command -v setpriv >/dev/null && [ "$(id -u)" = 0 ]; then
+	chmod 755 "$T"
+	nobody() { TSMTRACE_BTF=$T/fakebtf setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+	err=$(nobody "$B" record -o "$T/priv.tsm" 2>&1); r=$?
+	err2=$(nobody "$B" live --duration 1 2>&1); r2=$?
+	if [ $r = 3 ] && [ $r2 = 3 ] && [ ! -e "$T/priv.tsm" ] &&
+	   echo "$err" | grep -q 'record: error: not permitted to load the BPF programs: tsmtrace needs CAP_BPF and CAP_PERFMON' &&
+	   echo "$err" | grep -q 'run it as root' && echo "$err" | grep -q 'setcap cap_bpf,cap_perfmon+ep' &&
+	   echo "$err2" | grep -q 'live: error: not permitted .*CAP_BPF and CAP_PERFMON'; then
+		pass record-live-without-capabilities-explained
+	else
+		fail record-live-without-capabilities-explained "exit $r $r2: $err $err2"
+	fi
+	chmod 700 "$T"
+else
+	skip record-live-without-capabilities-explained "needs root and setpriv to drop to an unprivileged user"
+fi
+
+# ---- every command's --help lists every option its parser takes
+opts_of() {	# FILE TABLE [MARK]: the long options of a struct option table (from /* MARK: */)
+	awk -v t="$2" -v m="${3:+/* $3: */}" '$0 ~ t"\\[\\] = \\{" { on = !m; seen = 1; next }
+		seen && m && index($0, m) { on = 1; next } seen && /^\t*\};/ { exit }
+		on && match($0, /\{ "[a-z-]+"/) { print substr($0, RSTART + 3, RLENGTH - 4) }' "$1"
+}
+S=$ROOT/tools/tsmtrace
+bad= n=0
+for spec in check:builtin-check.c:check_opts report:builtin-report.c:report_opts \
+	    record:builtin-record.c:live_opts:record live:builtin-record.c:live_opts; do
+	IFS=: read -r cmd file table mark <<<"$spec"
+	help=$("$B" "$cmd" --help 2>&1); r=$?
+	[ $r = 0 ] || bad="$bad $cmd:exit$r"
+	[ "$("$B" help "$cmd" 2>&1)" = "$help" ] || bad="$bad help-$cmd-differs"
+	comp=$(bash -c ". '$S/tsmtrace.bash-completion'; _tsmtrace_cmd_opts $cmd")
+	opts=$(opts_of "$S/$file" "$table" "$mark")
+	[ -n "$opts" ] || bad="$bad $cmd:no-options-found-in-$file"
+	for o in $opts; do
+		n=$((n + 1))
+		echo "$help" | grep -q -- "--$o\b" || bad="$bad $cmd-help-lacks--$o"
+		echo " $comp " | grep -q -- " --$o " || bad="$bad $cmd-completion-lacks--$o"
+	done
+done
+if [ -z "$bad" ] && [ $n -gt 30 ]; then
+	pass every-command-help-lists-its-options
+else
+	fail every-command-help-lists-its-options "$n options;$bad"
+fi
+
+# ---- the man page names every environment variable the tool reads
+envs=$(grep -ho 'getenv("[A-Z_]*")' "$S"/*.c | sed 's/getenv("\(.*\)")/\1/' | sort -u)
+env_man=$(sed -n '/^\.SH ENVIRONMENT/,/^\.SH /p' "$ROOT/docs/tsmtrace.8")
+bad=
+for v in $envs; do echo "$env_man" | grep -q "^\.B $v\$" || bad="$bad $v"; done
+if [ -n "$envs" ] && [ -z "$bad" ]; then
+	pass man-page-environment-complete
+else
+	fail man-page-environment-complete "read but not in ENVIRONMENT:$bad (read: $(echo $envs))"
+fi
+
+# ---- make install: the tool, its man page, its completion; the tool runs
+bad=
+for how in tools top; do
+	d=$T/inst-$how
+	if [ $how = tools ]; then
+		out=$(make --no-print-directory -C "$S" OUT="$OUT" install DESTDIR="$d" PREFIX=/usr/local 2>&1)
+	else
+		out=$(make --no-print-directory -C "$ROOT" OUT="$OUT" install DESTDIR="$d" 2>&1)
+	fi || { bad="$bad $how:make:$(echo "$out" | tail -n 2)"; continue; }
+	got=$(cd "$d" && find . -type f -printf '%m %p\n' | sort | tr '\n' ' ')
+	want="644 ./usr/local/share/bash-completion/completions/tsmtrace 644 ./usr/local/share/man/man8/tsmtrace.8 755 ./usr/local/sbin/tsmtrace "
+	[ "$got" = "$want" ] || bad="$bad $how:files[$got]"
+	"$d/usr/local/sbin/tsmtrace" --help | grep -q '^usage: tsmtrace' || bad="$bad $how:--help"
+	"$d/usr/local/sbin/tsmtrace" check --help | grep -q -- '--min-events' || bad="$bad $how:check--help"
+	cmp -s "$d/usr/local/share/man/man8/tsmtrace.8" "$ROOT/docs/tsmtrace.8" || bad="$bad $how:man"
+done
+if [ -z "$bad" ]; then
+	pass make-install-destdir
+else
+	fail make-install-destdir "$bad"
+fi
+# the completion: commands by prefix, each command's options, trace files
+comp() {	# WORDS...: what the completion offers for the last word
+	bash -c '. "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _tsmtrace; echo "${COMPREPLY[*]}"' \
+		_ "$S/tsmtrace.bash-completion" "$@"
+}
+touch "$T/a.tsm" "$T/b.txt"
+c1=$(comp tsmtrace ch); c2=$(comp tsmtrace check --min); c3=$(comp tsmtrace -j rep --vio)
+c4=$(cd "$T" && comp tsmtrace check ""); c5=$(comp tsmtrace re)
+if bash -n "$S/tsmtrace.bash-completion" && [ "$c1" = check ] && [ "$c2" = --min-events ] &&
+   [ "$c3" = --violation ] && echo " $c4 " | grep -q ' a.tsm ' && ! echo "$c4" | grep -q b.txt &&
+   [ "$c5" = "report record" ]; then
+	pass bash-completion
+else
+	fail bash-completion "[$c1] [$c2] [$c3] [$c4] [$c5]"
+fi
+
 # ---- the BPF programs: CO-RE objects and a skeleton the tool can include
 if command -v clang >/dev/null && command -v bpftool >/dev/null; then
 	if out=$(make --no-print-directory -C "$ROOT/tools/tsmtrace" OUT="$OUT" bpf 2>&1) &&

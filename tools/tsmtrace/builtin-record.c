@@ -22,7 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
+#include <linux/capability.h>
 #include <unistd.h>
 #include "builtin.h"
 #include "live.h"
@@ -148,40 +150,87 @@ static int need_events(struct live_opts *o)
 
 static void usage(FILE *f, const char *cmd)
 {
-	if (!strcmp(cmd, "record"))
-		fprintf(f, "usage: %s record -o FILE [--state-known] [--duration SEC]\n"
-			"              [--max-violations N] [-v]\n", tsm_prog);
-	else
-		fprintf(f, "usage: %s live [-o FILE] [--device DEV] [--vm VM] [--pid PID]\n"
-			"              [--fail-on-violation] [--state-known] [--duration SEC]\n"
-			"              [--max-violations N] [-v]\n",
+	bool rec = !strcmp(cmd, "record");
+
+	if (rec)
+		fprintf(f, "usage: %s record -o FILE [OPTIONS]\n"
+			"  -o, --output FILE          the trace file (written as .FILE.XXXXXX, renamed when complete)\n",
 			tsm_prog);
+	else
+		fprintf(f, "usage: %s live [OPTIONS]\n"
+			"  -o, --output FILE          also record into FILE\n"
+			"      --device DEV           print only the transitions of this PCI device\n"
+			"      --vm VM                print only those of this VM (the event's vm id)\n"
+			"      --pid PID              print only those of this thread\n",
+			tsm_prog);
+	fprintf(f, "      --fail-on-violation    stop at the first violation, exit 1\n"
+		"      --state-known          no TDI is bound and no DMABUF open now: a clean run can PASS\n"
+		"      --duration SEC         stop after SEC seconds (default: at Ctrl-C)\n"
+		"      --max-violations N     keep the first N violations in full (default %u)\n"
+		"  -j, --json                 JSON Lines output\n"
+		"  -v, --verbose              libbpf's messages and the verifier's log\n"
+		"  -h, --help                 this text\n"
+		"needs CAP_BPF and CAP_PERFMON (root); exit status: 0 stopped, 1 a violation with\n"
+		"--fail-on-violation, 3 cannot run\n", TSM_MAX_VIOLATIONS);
+}
+
+/* live's options; record takes those from the marker on */
+#define LIVE_ONLY	3
+static const struct option live_opts[] = {
+	{ "device", required_argument, NULL, 'd' },
+	{ "vm", required_argument, NULL, 'm' },
+	{ "pid", required_argument, NULL, 'p' },
+	/* record: */
+	{ "output", required_argument, NULL, 'o' },
+	{ "fail-on-violation", no_argument, NULL, 'f' },
+	{ "state-known", no_argument, NULL, 's' },
+	{ "duration", required_argument, NULL, 't' },
+	{ "max-violations", required_argument, NULL, 'M' },
+	{ "json", no_argument, NULL, 'j' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ 0 }
+};
+
+/* one option with a value: false when the value is bad */
+static bool live_value(struct live_opts *o, int c, const char *arg)
+{
+	unsigned long long v;
+
+	switch (c) {
+	case 'd':
+		o->has_dev = !parse_dev(arg, &o->dev);
+		return o->has_dev;
+	case 'm':
+		o->has_vm = !parse_num(arg, 0, ~0ULL, &v);
+		o->vm = v;
+		return o->has_vm;
+	case 'p':
+		o->has_pid = !parse_num(arg, 0, 0xffffffffULL, &v);
+		o->pid = v;
+		return o->has_pid;
+	case 't':
+		if (parse_num(arg, 0, 86400 * 365, &v))
+			return false;
+		o->duration = v;
+		return true;
+	case 'M':
+		if (parse_num(arg, 1, 10000000, &v))
+			return false;
+		o->max_violations = v;
+		return true;
+	default:
+		return false;
+	}
 }
 
 static int parse_live(int argc, char **argv, struct live_opts *o)
 {
-	static const struct option longopts[] = {
-		{ "output", required_argument, NULL, 'o' },
-		{ "device", required_argument, NULL, 'd' },
-		{ "vm", required_argument, NULL, 'm' },
-		{ "pid", required_argument, NULL, 'p' },
-		{ "fail-on-violation", no_argument, NULL, 'f' },
-		{ "state-known", no_argument, NULL, 's' },
-		{ "duration", required_argument, NULL, 't' },
-		{ "max-violations", required_argument, NULL, 'M' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
 	bool rec = !strcmp(o->cmd, "record");
-	unsigned long long v;
-	char *end;
 	int c;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "o:jvh", longopts, NULL)) != -1) {
-		errno = 0;
+	while ((c = getopt_long(argc, argv, "o:jvh", live_opts + (rec ? LIVE_ONLY : 0), NULL)) != -1) {
 		switch (c) {
 		case 'o':
 			o->output = optarg;
@@ -201,52 +250,61 @@ static int parse_live(int argc, char **argv, struct live_opts *o)
 		case 'h':
 			usage(stdout, o->cmd);
 			exit(0);
-		case 'M':
-			if (parse_num(optarg, 1, 10000000, &v))
-				break;
-			o->max_violations = v;
-			continue;
-		case 'd':
-			if (rec || parse_dev(optarg, &o->dev))
-				break;
-			o->has_dev = true;
-			continue;
-		case 'm':
-		case 'p':
-		case 't':
-			v = strtoull(optarg, &end, 0);
-			if (errno || *end || !*optarg || (rec && c != 't'))
-				break;
-			if (c == 'm') {
-				o->has_vm = true;
-				o->vm = v;
-			} else if (c == 'p' && v <= 0xffffffffULL) {
-				o->has_pid = true;
-				o->pid = v;
-			} else if (c == 't' && v <= 86400 * 365) {
-				o->duration = v;
-			} else {
-				break;
-			}
-			continue;
+		case '?':
+			break;
 		default:
+			if (live_value(o, c, optarg))
+				continue;
 			break;
 		}
-		p_err(o->cmd, "bad option or value");
-		usage(stderr, o->cmd);
-		return EXIT_UNUSABLE;
+		return p_usage(o->cmd, "bad option or value");
 	}
 	if (optind != argc) {
-		p_err(o->cmd, "unexpected argument '%s'", argv[optind]);
-		usage(stderr, o->cmd);
+		p_err(o->cmd, "unexpected argument '%s' (see '%s %s --help')", argv[optind],
+		      tsm_prog, o->cmd);
 		return EXIT_UNUSABLE;
 	}
-	if (rec && !o->output) {
-		p_err(o->cmd, "no output file");
-		usage(stderr, o->cmd);
-		return EXIT_UNUSABLE;
-	}
+	if (rec && !o->output)
+		return p_usage(o->cmd, "no output file (-o FILE)");
 	return 0;
+}
+
+#ifndef CAP_PERFMON
+#define CAP_PERFMON	38
+#endif
+#ifndef CAP_BPF
+#define CAP_BPF		39
+#endif
+
+static bool has_cap(const struct __user_cap_data_struct *d, int cap)
+{
+	return d[cap / 32].effective & (1u << (cap % 32));
+}
+
+/*
+ * Loading the programs and reading their ring buffer need CAP_BPF and
+ * CAP_PERFMON (CAP_SYS_ADMIN before Linux 5.8): say so, and what to do,
+ * before the load fails with a bare EPERM. Returns 0 or EXIT_UNUSABLE.
+ */
+int need_privileges(const char *cmd)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2] = { { 0 } };
+	char self[4096];
+	ssize_t n;
+
+	if (syscall(SYS_capget, &h, d))
+		return 0;	/* cannot tell: let the load say it */
+	if ((has_cap(d, CAP_BPF) && has_cap(d, CAP_PERFMON)) || has_cap(d, CAP_SYS_ADMIN))
+		return 0;
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	self[n > 0 ? n : 0] = 0;
+	p_err(cmd, "not permitted to load the BPF programs: tsmtrace needs CAP_BPF and CAP_PERFMON (CAP_SYS_ADMIN on kernels before 5.8), and this process has %s%s%s; run it as root (sudo %s %s ...), or give the program those capabilities: setcap cap_bpf,cap_perfmon+ep %s",
+	      has_cap(d, CAP_BPF) ? "" : "no CAP_BPF",
+	      !has_cap(d, CAP_BPF) && !has_cap(d, CAP_PERFMON) ? " and " : "",
+	      has_cap(d, CAP_PERFMON) ? "" : "no CAP_PERFMON",
+	      tsm_prog, cmd, n > 0 ? self : tsm_prog);
+	return EXIT_UNUSABLE;
 }
 
 int cmd_record(int argc, char **argv)
@@ -257,6 +315,8 @@ int cmd_record(int argc, char **argv)
 	if (ret)
 		return ret;
 	ret = need_events(&o);
+	if (!ret)
+		ret = need_privileges(o.cmd);
 	if (ret)
 		return ret;
 	return run_live(&o);
@@ -270,6 +330,8 @@ int cmd_live(int argc, char **argv)
 	if (ret)
 		return ret;
 	ret = need_events(&o);
+	if (!ret)
+		ret = need_privileges(o.cmd);
 	if (ret)
 		return ret;
 	return run_live(&o);

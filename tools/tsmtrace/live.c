@@ -282,8 +282,12 @@ int run_live(const struct live_opts *o)
 			bpf_program__set_autoload(p, false);
 	}
 	if (tsmtrace_bpf__load(skel)) {
-		p_err(o->cmd, "cannot load the BPF programs: %s (run as root; -v shows the verifier's log)",
-		      strerror(errno));
+		int err = errno;
+
+		if ((err == EPERM || err == EACCES) && need_privileges(o->cmd))
+			goto cleanup;
+		p_err(o->cmd, "cannot load the BPF programs: %s (-v shows libbpf's messages and the verifier's log; without CAP_BPF and CAP_PERFMON run it as root)",
+		      strerror(err));
 		goto cleanup;
 	}
 	if (tsmtrace_bpf__attach(skel)) {

@@ -22,5 +22,7 @@ struct live_opts {
 };
 
 int run_live(const struct live_opts *o);
+/* the capabilities the BPF programs need: 0, or EXIT_UNUSABLE after saying so */
+int need_privileges(const char *cmd);
 
 #endif

@@ -32,7 +32,7 @@ static const struct cmd {
 	{ "record", cmd_record, "record -o FILE            record and check the kernel's events (needs them)" },
 	{ "live", cmd_live, "live [-o FILE] [--device DEV|--vm VM|--pid PID] [--fail-on-violation]\n"
 	  "                                  print transitions and violations as they happen" },
-	{ "help", cmd_help, "help                      this text" },
+	{ "help", cmd_help, "help [COMMAND]            this text, or the options of COMMAND" },
 };
 
 void p_err(const char *cmd, const char *fmt, ...)
@@ -82,23 +82,58 @@ static void usage(FILE *f)
 	fprintf(f, "usage: %s [-j|--json] [-V|--version] COMMAND [ARGS]\n\ncommands:\n", tsm_prog);
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		fprintf(f, "  %s\n", cmds[i].help);
-	fprintf(f, "\nexit status of check: 0 PASS, 1 VIOLATION, 2 INCOMPLETE, 3 unusable input\n"
-		   "see tsmtrace(8) (docs/tsmtrace.8)\n");
+	fprintf(f, "\n'%s COMMAND --help' lists the options of a command\n"
+		   "exit status of check: 0 PASS, 1 VIOLATION, 2 INCOMPLETE, 3 unusable input\n"
+		   "see tsmtrace(8) (docs/tsmtrace.8)\n", tsm_prog);
+}
+
+/* the command @name names (a unique prefix), or NULL after saying why */
+static const struct cmd *find_cmd(const char *name)
+{
+	const struct cmd *match = NULL;
+	size_t i, len = strlen(name);
+	int nr = 0;
+
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (!strcmp(cmds[i].name, name))
+			return &cmds[i];
+		if (len && !strncmp(cmds[i].name, name, len)) {
+			match = &cmds[i];
+			nr++;
+		}
+	}
+	if (nr == 1)
+		return match;
+	p_err(NULL, "%s command '%s' (see '%s help')", nr ? "ambiguous" : "unknown",
+	      name, tsm_prog);
+	return NULL;
 }
 
 static int cmd_help(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	usage(stdout);
-	return 0;
+	const struct cmd *c;
+	char *args[3];
+
+	if (argc < 2) {
+		usage(stdout);
+		return 0;
+	}
+	c = find_cmd(argv[1]);
+	if (!c)
+		return EXIT_UNUSABLE;
+	if (c->fn == cmd_help) {
+		usage(stdout);
+		return 0;
+	}
+	args[0] = (char *)c->name;
+	args[1] = "--help";
+	args[2] = NULL;
+	return c->fn(2, args);
 }
 
 int main(int argc, char **argv)
 {
-	const struct cmd *match = NULL;
-	size_t i, len;
-	int nr = 0;
+	const struct cmd *match;
 
 	while (argc > 1 && argv[1][0] == '-') {
 		if (!strcmp(argv[1], "-j") || !strcmp(argv[1], "--json")) {
@@ -121,22 +156,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_UNUSABLE;
 	}
-	len = strlen(argv[1]);
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
-		if (!strcmp(cmds[i].name, argv[1])) {
-			match = &cmds[i];
-			nr = 1;
-			break;
-		}
-		if (len && !strncmp(cmds[i].name, argv[1], len)) {
-			match = &cmds[i];
-			nr++;
-		}
-	}
-	if (nr != 1) {
-		p_err(NULL, "%s command '%s' (see '%s help')", nr ? "ambiguous" : "unknown",
-		      argv[1], tsm_prog);
+	match = find_cmd(argv[1]);
+	if (!match)
 		return EXIT_UNUSABLE;
-	}
 	return match->fn(argc - 1, argv + 1);
 }

@@ -387,6 +387,39 @@ static int t_i5_ok(void)
 	return expect(&t, TSM_PASS, "");
 }
 
+/*
+ * A slot over a slice across two ranges of a DMABUF: one event per range,
+ * each range a mapping of its own until its own unbind.
+ */
+static int t_i5_slot_two_ranges(bool unbind_both)
+{
+	struct t t;
+
+	t_init(&t, true);
+	export1(&t.g, 10, TSM_DMABUF_SHARED, BASE, N);
+	g_slot(&t.g, TSM_REC_KVM_DMABUF_SLOT_BIND, VM, 1, 0x100, 10, BASE, N / 2, 0);
+	g_slot(&t.g, TSM_REC_KVM_DMABUF_SLOT_BIND, VM, 1, 0x100 + N / 2, 10, BASE + N / 2, N / 2,
+	       0);
+	g_slot(&t.g, TSM_REC_KVM_DMABUF_SLOT_UNBIND, VM, 1, 0x100, 10, BASE, N / 2,
+	       TSM_UNMAP_USER);
+	if (unbind_both)
+		g_slot(&t.g, TSM_REC_KVM_DMABUF_SLOT_UNBIND, VM, 1, 0x100 + N / 2, 10,
+		       BASE + N / 2, N / 2, TSM_UNMAP_USER);
+	g_buf(&t.g, TSM_REC_VFIO_DMABUF_REVOKE, 10, D, BAR, TSM_DMABUF_SHARED, TSM_REVOKE_RESET);
+	return unbind_both ? expect(&t, TSM_PASS, "") :
+			     expect(&t, TSM_VIOLATION, "TSM-I5/dmabuf_mapped");
+}
+
+static int t_i5_slot_two_ranges_ok(void)
+{
+	return t_i5_slot_two_ranges(true);
+}
+
+static int t_i5_slot_two_ranges_one_left(void)
+{
+	return t_i5_slot_two_ranges(false);
+}
+
 /* mainline un-revokes (memory decode back on): the DMABUF maps again */
 static int t_i5_restore_then_map(void)
 {
@@ -1588,6 +1621,8 @@ int main(void)
 	run("engine-flow-each-fault-names-its-invariant", t_flow_faults);
 	run("engine-i1-range-over-ioas-mapping", t_i1_range_over_ioas);
 	run("engine-i1-range-over-shared-slot", t_i1_range_over_shared_slot);
+	run("engine-i5-slot-two-ranges-ok", t_i5_slot_two_ranges_ok);
+	run("engine-i5-slot-two-ranges-one-left", t_i5_slot_two_ranges_one_left);
 	run("engine-i1-shared-map-over-private", t_i1_map_over_private);
 	run("engine-i1-shared-fragment-ok", t_i1_ok);
 	run("engine-i2-private-export-unbound", t_i2_private_unbound);

@@ -1315,7 +1315,7 @@ static int on_slot_bind(void *ctx, const struct tsm_rec_hdr *rec)
 {
 	struct tsm_engine *e = ctx;
 	const struct tsm_ev_kvm_dmabuf_slot *ev = (const void *)rec;
-	struct hkey k = { { ev->vm, (2ULL << 32) | ev->slot, 0 } };
+	struct hkey k = { { ev->vm, (2ULL << 32) | ev->slot, ev->gfn } };
 	struct findings f = { 0 };
 	bool priv = ev->arg != 0;
 	struct buf *b;
@@ -1332,7 +1332,7 @@ static int on_slot_unbind(void *ctx, const struct tsm_rec_hdr *rec)
 {
 	struct tsm_engine *e = ctx;
 	const struct tsm_ev_kvm_dmabuf_slot *ev = (const void *)rec;
-	struct hkey k = { { ev->vm, (2ULL << 32) | ev->slot, 0 } };
+	struct hkey k = { { ev->vm, (2ULL << 32) | ev->slot, ev->gfn } };
 
 	ev_begin(e, rec);
 	map_gone(e, rec, &k, ev->buf);

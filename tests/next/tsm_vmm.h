@@ -35,6 +35,8 @@ static uint32_t ioas __attribute__((unused));
 static uint8_t *vmm_ram __attribute__((unused));	/* a page at IOVA VMM_RAM_IOVA */
 static struct dev iv __attribute__((unused)) = { .fd = -1, .kvm_dev = -1 };
 static struct dev edu __attribute__((unused)) = { .fd = -1, .kvm_dev = -1 };
+/* the type of the VM setup() creates (KVM_CREATE_VM's argument) */
+static unsigned long vmm_vm_type __attribute__((unused));
 
 static inline const char *attr(struct dev *d, const char *name)
 {
@@ -162,7 +164,7 @@ static inline int setup(void)
 	iommufd = open("/dev/iommu", O_RDWR);
 	if (kvm_fd < 0 || iommufd < 0)
 		return -errno;
-	vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
+	vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, vmm_vm_type);
 	if (vm_fd < 0)
 		return -errno;
 	ret = iommufd_ioas_with_ram(iommufd, VMM_RAM_IOVA, 1, &ioas, &vmm_ram);

@@ -18,37 +18,9 @@
 #include <linux/iommufd.h>
 #include <linux/kvm.h>
 #include <linux/pci_regs.h>
-#include <linux/udmabuf.h>
 #include <linux/vfio.h>
 
 #include "vfio_dev.h"
-
-/*
- * A udmabuf of @size bytes over a sealed memfd: a DMABUF whose exporter
- * cannot tell physical ranges (importers that need them refuse it).
- */
-static inline int vmm_udmabuf(size_t size)
-{
-	struct udmabuf_create c = { .flags = UDMABUF_FLAGS_CLOEXEC, .size = size };
-	int memfd = memfd_create("udmabuf", MFD_ALLOW_SEALING), dev, buf;
-
-	if (memfd < 0)
-		return -errno;
-	if (ftruncate(memfd, size) || fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK)) {
-		buf = -errno;
-		close(memfd);
-		return buf;
-	}
-	c.memfd = memfd;
-	dev = open("/dev/udmabuf", O_RDWR);
-	buf = dev < 0 ? -errno : ioctl(dev, UDMABUF_CREATE, &c);
-	if (dev >= 0 && buf < 0)
-		buf = -errno;
-	if (dev >= 0)
-		close(dev);
-	close(memfd);
-	return buf;
-}
 
 /*
  * Attach device @dev_id (bound to @iommufd, cdev @devfd) to a paging HWPT of

@@ -1,0 +1,669 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kvm_dmabuf - KVM memslots backed by slices of VFIO DMABUFs
+ * (KVM_MEM_VFIO_DMABUF) on the series' Linux 7.3 kernel, in the lab guest
+ * (nested SVM): real-mode vCPUs read and write ivshmem's 4 GiB BAR2 through
+ * the slots.
+ *
+ * Shared: a slot maps a slice of a DMABUF, also a slice across two ranges
+ * of one DMABUF; memory decode off revokes it and the running VM loses the
+ * mapping for good (the slot stays dead after decode comes back, a new
+ * slot works); deleting a slot and destroying the VM say so in events.
+ * Huge: a 2 MiB-aligned slice is mapped with 2 MiB pages, 1 GiB of the
+ * BAR with one 1 GiB page, a slice whose block crosses two ranges with
+ * 4 KiB pages, and each page lands where it should; a revoke zaps them. Refusals: every errno of the uAPI. No HVA: a kvmclock write of
+ * KVM's to a GPA of a DMABUF slot never reaches the VMM's memory at the
+ * slot's would-be host address. Private: a private DMABUF goes only into
+ * the software-protected VM its interface is bound to (EPERM for another
+ * VM, with private memory or without), only private accesses map it,
+ * UNBIND takes it away. Race: slots created, run and deleted against
+ * memory decode toggling; no guest access succeeds while decode was off
+ * throughout.
+ */
+#include <pthread.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include "tsm_vmm.h"
+
+#define BAR		2
+#define KiB		0x400UL
+#define MiB		0x100000UL
+#define GiB		0x40000000UL
+#define MEM_SIZE	0x10000UL	/* slot 0: code at 0x1000 */
+#define GPA		0x40000000UL	/* DMABUF slots from here, 1 GiB aligned */
+#define PORT		0x10
+#define SLOT		1
+#define MEM_ON		(PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER)
+#define HOLES		"2:0x0+0x200000"	/* the first 2 MiB stay shared */
+#define PRIV_OFF	0x200000UL
+
+/* mov al, [0]; out PORT, al; hlt */
+static const uint8_t code_rd[] = { 0xa0, 0x00, 0x00, 0xe6, PORT, 0xf4 };
+/* mov byte [0], 0x77; mov al, [0]; out PORT, al; hlt */
+static const uint8_t code_wr_rd[] = {
+	0xc6, 0x06, 0x00, 0x00, 0x77, 0xa0, 0x00, 0x00, 0xe6, PORT, 0xf4
+};
+
+struct tvm {
+	int fd, vcpu, run_size;
+	struct kvm_run *run;
+	uint8_t *mem;
+};
+
+static int kvm_fd;
+static volatile uint8_t *bar;	/* the host's view of BAR2's first 8 MiB */
+static uint64_t bar_start;
+
+static int tvm_init(struct tvm *vm, int fd)
+{
+	struct kvm_userspace_memory_region2 r = { .memory_size = MEM_SIZE };
+
+	vm->fd = fd;
+	vm->mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (vm->fd < 0 || vm->mem == MAP_FAILED)
+		return -errno;
+	r.userspace_addr = (uintptr_t)vm->mem;
+	if (ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION2, &r))
+		return -errno;
+	vm->vcpu = ioctl(vm->fd, KVM_CREATE_VCPU, 0);
+	if (vm->vcpu < 0)
+		return -errno;
+	vm->run_size = ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	vm->run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vm->vcpu, 0);
+	return vm->run == MAP_FAILED ? -ENOMEM : 0;
+}
+
+static int tvm_create(struct tvm *vm, unsigned long type)
+{
+	return tvm_init(vm, ioctl(kvm_fd, KVM_CREATE_VM, type));
+}
+
+static void tvm_destroy(struct tvm *vm)
+{
+	munmap(vm->run, vm->run_size);
+	munmap(vm->mem, MEM_SIZE);
+	close(vm->vcpu);
+	close(vm->fd);
+}
+
+/*
+ * Run @code from 0x1000 with ds.base = @gpa up to its OUT: the byte it read,
+ * or -errno of KVM_RUN with the exit reason in *@exit.
+ */
+static int tvm_run(struct tvm *vm, const uint8_t *code, size_t len, uint64_t gpa,
+		   uint32_t *exit)
+{
+	struct kvm_regs regs = { .rip = 0x1000, .rflags = 0x2 };
+	struct kvm_sregs sregs;
+
+	memcpy(vm->mem + 0x1000, code, len);
+	if (ioctl(vm->vcpu, KVM_GET_SREGS, &sregs))
+		return -errno;
+	sregs.cs.base = 0;
+	sregs.cs.selector = 0;
+	sregs.ds.base = gpa;
+	sregs.ds.selector = 0;
+	if (ioctl(vm->vcpu, KVM_SET_SREGS, &sregs) || ioctl(vm->vcpu, KVM_SET_REGS, &regs))
+		return -errno;
+	if (ioctl(vm->vcpu, KVM_RUN, 0)) {
+		*exit = vm->run->exit_reason;
+		return -errno;
+	}
+	*exit = vm->run->exit_reason;
+	if (vm->run->exit_reason != KVM_EXIT_IO || vm->run->io.port != PORT)
+		return -EPROTO;
+	return *((uint8_t *)vm->run + vm->run->io.data_offset);
+}
+
+static int tvm_read(struct tvm *vm, uint64_t gpa, uint32_t *exit)
+{
+	return tvm_run(vm, code_rd, sizeof(code_rd), gpa, exit);
+}
+
+static int slot_add(struct tvm *vm, uint32_t slot, uint32_t flags, int fd, uint64_t off,
+		    uint64_t uaddr, uint64_t gpa, uint64_t size)
+{
+	struct kvm_userspace_memory_region2 r = {
+		.slot = slot, .flags = flags, .guest_phys_addr = gpa,
+		.memory_size = size, .userspace_addr = uaddr,
+		.guest_memfd_offset = off, .guest_memfd = fd,
+	};
+
+	return ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION2, &r) ? -errno : 0;
+}
+
+static int slot_dmabuf(struct tvm *vm, int fd, uint64_t off, uint64_t size)
+{
+	return slot_add(vm, SLOT, KVM_MEM_VFIO_DMABUF, fd, off, 0, GPA, size);
+}
+
+static int slot_delete(struct tvm *vm, uint32_t slot)
+{
+	struct kvm_userspace_memory_region2 r = { .slot = slot };
+
+	return ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION2, &r) ? -errno : 0;
+}
+
+/* A DMABUF of two ranges of BAR2: [@o1, +@l1) then [@o2, +@l2). */
+static int export2(uint64_t o1, uint64_t l1, uint64_t o2, uint64_t l2)
+{
+	struct {
+		struct vfio_device_feature hdr;
+		struct vfio_device_feature_dma_buf get;
+		struct vfio_region_dma_range range[2];
+	} req = {
+		.hdr = { .argsz = sizeof(req),
+			 .flags = VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_DMA_BUF },
+		.get = { .region_index = BAR, .open_flags = O_RDWR | O_CLOEXEC, .nr_ranges = 2 },
+		.range = { { .offset = o1, .length = l1 }, { .offset = o2, .length = l2 } },
+	};
+	int fd = ioctl(iv.fd, VFIO_DEVICE_FEATURE, &req);
+
+	return fd < 0 ? -errno : fd;
+}
+
+/* Does /proc/cpuinfo list the flag @flag? */
+static int cpu_has(const char *flag)
+{
+	char line[4096], word[64];
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	int found = 0;
+
+	snprintf(word, sizeof(word), " %s ", flag);
+	while (f && !found && fgets(line, sizeof(line) - 1, f)) {
+		line[strcspn(line, "\n")] = 0;
+		strcat(line, " ");
+		found = !strncmp(line, "flags", 5) && strstr(line, word);
+	}
+	if (f)
+		fclose(f);
+	return found;
+}
+
+static unsigned long long ino(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) ? 0 : (unsigned long long)st.st_ino;
+}
+
+static unsigned long long pfn(uint64_t bar_off)
+{
+	return (bar_start + bar_off) >> 12;
+}
+
+static void trace_reset(void)
+{
+	lab_trace_event("kvm/kvm_dmabuf_slot_bind", 1);
+	lab_trace_event("kvm/kvm_dmabuf_slot_unbind", 1);
+	lab_trace_clear();
+}
+
+/* Is there exactly one @event with "buf=@buf pfn=@pfn npfns=@n arg=@arg"? */
+static int traced(const char *event, int fd, uint64_t bar_off, uint64_t n, unsigned int arg)
+{
+	char match[160];
+
+	snprintf(match, sizeof(match), "buf=%llu pfn=%#llx npfns=%llu arg=%u", ino(fd),
+		 pfn(bar_off), (unsigned long long)n, arg);
+	return lab_trace_count(event, match) == 1;
+}
+
+/* the VM's binary stat @name (KVM_GET_STATS_FD), or -1 */
+static long long vm_stat(struct tvm *vm, const char *name)
+{
+	struct kvm_stats_header h;
+	long long val = -1;
+	char *descs = NULL;
+	int fd = ioctl(vm->fd, KVM_GET_STATS_FD, NULL);
+	size_t dsz;
+
+	if (fd < 0 || pread(fd, &h, sizeof(h), 0) != sizeof(h))
+		goto out;
+	dsz = sizeof(struct kvm_stats_desc) + h.name_size;
+	descs = calloc(h.num_desc, dsz);
+	if (!descs || pread(fd, descs, h.num_desc * dsz, h.desc_offset) != (ssize_t)(h.num_desc * dsz))
+		goto out;
+	for (uint32_t i = 0; i < h.num_desc; i++) {
+		struct kvm_stats_desc *d = (void *)(descs + i * dsz);
+		uint64_t v;
+
+		if (strcmp(d->name, name))
+			continue;
+		if (pread(fd, &v, sizeof(v), h.data_offset + d->offset) == sizeof(v))
+			val = v;
+		break;
+	}
+out:
+	free(descs);
+	if (fd >= 0)
+		close(fd);
+	return val;
+}
+
+static void test_shared(void)
+{
+	struct tvm vm;
+	uint32_t exit;
+	int fd, ret;
+
+	if (!LAB_CHECK(tvm_create(&vm, KVM_X86_DEFAULT_VM) == 0, "kvm-dmabuf-vm", "%s",
+		       strerror(errno)))
+		return;
+	fd = vfio_dmabuf_export(iv.fd, BAR, 0, 256 * KiB, 0);
+	if (!LAB_CHECK(fd >= 0, "kvm-dmabuf-export-shared", "%s", strerror(-fd)))
+		return;
+	trace_reset();
+
+	/* a slice of 64 KiB at 128 KiB into the DMABUF */
+	ret = slot_dmabuf(&vm, fd, 128 * KiB, 64 * KiB);
+	lab_expect(ret, 0, "kvm-dmabuf-slot-shared-slice");
+	LAB_CHECK(traced("kvm_dmabuf_slot_bind", fd, 128 * KiB, 16, 0), "kvm-dmabuf-trace-bind",
+		  "no kvm_dmabuf_slot_bind for buf %llu pfn %#llx npfns 16 arg 0", ino(fd),
+		  pfn(128 * KiB));
+
+	/* the guest reads what the host wrote and writes what the host sees */
+	bar[128 * KiB] = 0x5a;
+	bar[128 * KiB + 0x3000] = 0x6b;
+	ret = tvm_read(&vm, GPA, &exit);
+	LAB_CHECK(ret == 0x5a, "kvm-dmabuf-guest-reads-slice", "read %d (want 0x5a), exit %u",
+		  ret, exit);
+	ret = tvm_read(&vm, GPA + 0x3000, &exit);
+	LAB_CHECK(ret == 0x6b, "kvm-dmabuf-guest-reads-slice-page-3",
+		  "read %d (want 0x6b), exit %u", ret, exit);
+	ret = tvm_run(&vm, code_wr_rd, sizeof(code_wr_rd), GPA + 0x1000, &exit);
+	LAB_CHECK(ret == 0x77 && bar[128 * KiB + 0x1000] == 0x77, "kvm-dmabuf-guest-writes-slice",
+		  "guest read back %d, BAR has %#x (want 0x77)", ret, bar[128 * KiB + 0x1000]);
+
+	/* memory decode off revokes the DMABUF: the VM loses the mapping */
+	lab_expect(vfio_config_cmd(iv.fd, 0), 0, "kvm-dmabuf-mem-off");
+	LAB_CHECK(traced("kvm_dmabuf_slot_unbind", fd, 128 * KiB, 16, 1),
+		  "kvm-dmabuf-trace-unbind-revoke", "no kvm_dmabuf_slot_unbind arg 1");
+	ret = tvm_read(&vm, GPA, &exit);
+	LAB_CHECK(ret == -EFAULT && exit == KVM_EXIT_MEMORY_FAULT, "kvm-dmabuf-revoked-faults",
+		  "KVM_RUN gave %d exit %u, want EFAULT and KVM_EXIT_MEMORY_FAULT", ret, exit);
+	/* decode on restores the DMABUF, not the dead slot; a new slot works */
+	vfio_config_cmd(iv.fd, MEM_ON);
+	ret = tvm_read(&vm, GPA, &exit);
+	LAB_CHECK(ret == -EFAULT, "kvm-dmabuf-slot-stays-dead-after-restore",
+		  "KVM_RUN gave %d exit %u, want EFAULT", ret, exit);
+	lab_expect(slot_delete(&vm, SLOT), 0, "kvm-dmabuf-slot-delete-dead");
+	lab_expect(slot_dmabuf(&vm, fd, 128 * KiB, 64 * KiB), 0, "kvm-dmabuf-slot-after-restore");
+	ret = tvm_read(&vm, GPA, &exit);
+	LAB_CHECK(ret == 0x5a, "kvm-dmabuf-guest-reads-after-restore", "read %d exit %u", ret,
+		  exit);
+
+	lab_trace_clear();
+	slot_delete(&vm, SLOT);
+	LAB_CHECK(traced("kvm_dmabuf_slot_unbind", fd, 128 * KiB, 16, 0),
+		  "kvm-dmabuf-trace-unbind-delete", "no kvm_dmabuf_slot_unbind arg 0");
+	ret = tvm_read(&vm, GPA, &exit);
+	LAB_CHECK(ret == -EFAULT || ret == -EPROTO, "kvm-dmabuf-deleted-slot-unmapped",
+		  "read %d exit %u after the slot was deleted", ret, exit);
+
+	ret = slot_dmabuf(&vm, fd, 0, 64 * KiB);
+	lab_trace_clear();
+	tvm_destroy(&vm);
+	LAB_CHECK(ret == 0 && traced("kvm_dmabuf_slot_unbind", fd, 0, 16, 2),
+		  "kvm-dmabuf-trace-unbind-destroy", "slot %d; no kvm_dmabuf_slot_unbind arg 2",
+		  ret);
+	/* a revoke once the VM is gone touches nothing of it */
+	vfio_config_cmd(iv.fd, 0);
+	vfio_config_cmd(iv.fd, MEM_ON);
+	close(fd);
+}
+
+/* A slice across two ranges of one DMABUF; huge pages where they fit. */
+static void test_ranges_and_huge(void)
+{
+	struct tvm vm;
+	uint32_t exit;
+	long long before, after;
+	int fd, ret;
+
+	if (tvm_create(&vm, KVM_X86_DEFAULT_VM))
+		return;
+	/* DMABUF: BAR [0, 1 MiB) then [3 MiB, 4 MiB); slice [512 KiB, 1.5 MiB) */
+	fd = export2(0, MiB, 3 * MiB, MiB);
+	if (!LAB_CHECK(fd >= 0, "kvm-dmabuf-export-two-ranges", "%s", strerror(-fd)))
+		goto out;
+	trace_reset();
+	ret = slot_dmabuf(&vm, fd, 512 * KiB, MiB);
+	lab_expect(ret, 0, "kvm-dmabuf-slot-across-ranges");
+	LAB_CHECK(traced("kvm_dmabuf_slot_bind", fd, 512 * KiB, 128, 0) &&
+		  traced("kvm_dmabuf_slot_bind", fd, 3 * MiB, 128, 0),
+		  "kvm-dmabuf-trace-bind-per-range", "want one event per range");
+	bar[512 * KiB] = 0x11;
+	bar[3 * MiB + 0x2000] = 0x22;
+	bar[MiB - 0x1000] = 0x33;
+	ret = tvm_read(&vm, GPA, &exit);
+	LAB_CHECK(ret == 0x11, "kvm-dmabuf-range-1-first-page", "read %d (want 0x11)", ret);
+	ret = tvm_read(&vm, GPA + 512 * KiB - 0x1000, &exit);
+	LAB_CHECK(ret == 0x33, "kvm-dmabuf-range-1-last-page", "read %d (want 0x33)", ret);
+	ret = tvm_read(&vm, GPA + 512 * KiB + 0x2000, &exit);
+	LAB_CHECK(ret == 0x22, "kvm-dmabuf-range-2-page-2", "read %d (want 0x22)", ret);
+	slot_delete(&vm, SLOT);
+
+	/* [0, 2 MiB) of the same DMABUF crosses the ranges: 4 KiB pages */
+	before = vm_stat(&vm, "pages_2m");
+	ret = slot_dmabuf(&vm, fd, 0, 2 * MiB);
+	bar[0] = 0x44;
+	bar[3 * MiB + MiB - 0x1000] = 0x55;
+	if (!ret)
+		ret = tvm_read(&vm, GPA, &exit);
+	LAB_CHECK(ret == 0x44 && tvm_read(&vm, GPA + 2 * MiB - 0x1000, &exit) == 0x55,
+		  "kvm-dmabuf-block-across-ranges-maps-each-page", "read %d", ret);
+	after = vm_stat(&vm, "pages_2m");
+	LAB_CHECK(before >= 0 && after == before, "kvm-dmabuf-block-across-ranges-4k",
+		  "pages_2m went from %lld to %lld", before, after);
+	slot_delete(&vm, SLOT);
+	close(fd);
+
+	/* 4 MiB of BAR2 in one range at a 1 GiB-aligned GPA: 2 MiB pages */
+	fd = vfio_dmabuf_export(iv.fd, BAR, 0, 4 * MiB, 0);
+	before = vm_stat(&vm, "pages_2m");
+	ret = fd < 0 ? fd : slot_dmabuf(&vm, fd, 0, 4 * MiB);
+	bar[2 * MiB + 0x5000] = 0x66;
+	if (!ret)
+		ret = tvm_read(&vm, GPA + 2 * MiB + 0x5000, &exit);
+	LAB_CHECK(ret == 0x66, "kvm-dmabuf-huge-read", "read %d (want 0x66) exit %u", ret, exit);
+	tvm_read(&vm, GPA, &exit);
+	after = vm_stat(&vm, "pages_2m");
+	LAB_CHECK(before >= 0 && after >= before + 2, "kvm-dmabuf-huge-2m-pages",
+		  "pages_2m went from %lld to %lld, want 2 more", before, after);
+	/* the revoke takes the huge mappings down too */
+	vfio_config_cmd(iv.fd, 0);
+	ret = tvm_read(&vm, GPA + 2 * MiB + 0x5000, &exit);
+	LAB_CHECK(ret == -EFAULT && exit == KVM_EXIT_MEMORY_FAULT, "kvm-dmabuf-huge-revoked",
+		  "KVM_RUN gave %d exit %u", ret, exit);
+	LAB_CHECK(vm_stat(&vm, "pages_2m") == before, "kvm-dmabuf-huge-revoked-zapped",
+		  "pages_2m %lld after the revoke, want %lld", vm_stat(&vm, "pages_2m"), before);
+	vfio_config_cmd(iv.fd, MEM_ON);
+	slot_delete(&vm, SLOT);
+	if (fd >= 0)
+		close(fd);
+
+	/* 1 GiB of BAR2 at a 1 GiB-aligned GPA: one 1 GiB page */
+	if (!cpu_has("pdpe1gb")) {
+		lab_skip("kvm-dmabuf-huge-1g-page", "the lab's CPU has no 1 GiB pages");
+		goto out;
+	}
+	fd = vfio_dmabuf_export(iv.fd, BAR, GiB, GiB, 0);
+	before = vm_stat(&vm, "pages_1g");
+	ret = fd < 0 ? fd : slot_dmabuf(&vm, fd, 0, GiB);
+	if (!ret)
+		ret = tvm_read(&vm, GPA + 0x3000, &exit);
+	after = vm_stat(&vm, "pages_1g");
+	LAB_CHECK(ret >= 0 && before >= 0 && after == before + 1, "kvm-dmabuf-huge-1g-page",
+		  "read %d exit %u; pages_1g went from %lld to %lld, want 1 more", ret, exit,
+		  before, after);
+	slot_delete(&vm, SLOT);
+	if (fd >= 0)
+		close(fd);
+out:
+	tvm_destroy(&vm);
+}
+
+static void test_refusals(void)
+{
+	struct tvm vm;
+	int fd, mfd, ubuf, ret;
+
+	if (tvm_create(&vm, KVM_X86_DEFAULT_VM))
+		return;
+	fd = vfio_dmabuf_export(iv.fd, BAR, 0, 64 * KiB, 0);
+	mfd = syscall(SYS_memfd_create, "not-a-dmabuf", 0);
+	if (ftruncate(mfd, 64 * KiB))
+		mfd = -1;
+
+	lab_expect(slot_add(&vm, SLOT, KVM_MEM_VFIO_DMABUF | KVM_MEM_LOG_DIRTY_PAGES, fd, 0, 0,
+			    GPA, 64 * KiB), EINVAL, "kvm-dmabuf-with-dirty-log-einval");
+	lab_expect(slot_add(&vm, SLOT, KVM_MEM_VFIO_DMABUF | KVM_MEM_READONLY, fd, 0, 0, GPA,
+			    64 * KiB), EINVAL, "kvm-dmabuf-readonly-einval");
+	lab_expect(slot_add(&vm, SLOT, KVM_MEM_VFIO_DMABUF, fd, 0, (uintptr_t)vm.mem, GPA,
+			    64 * KiB), EINVAL, "kvm-dmabuf-uaddr-einval");
+	lab_expect(slot_dmabuf(&vm, mfd, 0, 64 * KiB), EINVAL, "kvm-dmabuf-not-dmabuf-einval");
+	ubuf = vmm_udmabuf(64 * KiB);
+	ret = ubuf < 0 ? ubuf : slot_dmabuf(&vm, ubuf, 0, 64 * KiB);
+	lab_expect(ret, EOPNOTSUPP, "kvm-dmabuf-not-vfio-eopnotsupp");
+	if (ubuf >= 0)
+		close(ubuf);
+	lab_expect(slot_dmabuf(&vm, 1000, 0, 64 * KiB), EBADF, "kvm-dmabuf-bad-fd-ebadf");
+	lab_expect(slot_dmabuf(&vm, fd, 0x800, 32 * KiB), EINVAL,
+		   "kvm-dmabuf-offset-unaligned-einval");
+	lab_expect(slot_dmabuf(&vm, fd, 0x1000, 64 * KiB), EINVAL, "kvm-dmabuf-beyond-einval");
+	lab_expect(slot_dmabuf(&vm, fd, -0x1000UL, 64 * KiB), EINVAL,
+		   "kvm-dmabuf-offset-wraps-einval");
+	lab_expect(slot_add(&vm, SLOT, KVM_MEM_VFIO_DMABUF, fd, 0, 0, 0x8000, 64 * KiB), EEXIST,
+		   "kvm-dmabuf-overlap-eexist");
+
+	if (lab_expect(slot_dmabuf(&vm, fd, 0, 64 * KiB), 0, "kvm-dmabuf-slot-again")) {
+		lab_expect(slot_add(&vm, SLOT, KVM_MEM_VFIO_DMABUF, fd, 0, 0, GPA + 64 * KiB,
+				    64 * KiB), EINVAL, "kvm-dmabuf-move-einval");
+		lab_expect(slot_add(&vm, SLOT, 0, -1, 0, (uintptr_t)vm.mem, GPA, 64 * KiB),
+			   EINVAL, "kvm-dmabuf-to-plain-einval");
+		lab_expect(slot_add(&vm, SLOT, KVM_MEM_LOG_DIRTY_PAGES, -1, 0, 0, GPA, 64 * KiB),
+			   EINVAL, "kvm-dmabuf-flags-change-einval");
+	}
+	close(mfd);
+	close(fd);
+	tvm_destroy(&vm);
+}
+
+/*
+ * KVM writes the wall clock to a GPA the VMM (or a guest, through its MSR)
+ * chooses. On a DMABUF slot that GPA has no host address: KVM must not
+ * write to the VMM's memory at userspace_addr (0) + its offset in the slot.
+ */
+static void test_no_hva(void)
+{
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e;
+	} msrs = { .hdr = { .nmsrs = 1 }, .e = { .index = 0x4b564d00 /* WALL_CLOCK_NEW */ } };
+	const uint64_t off = 0x10000;	/* a would-be HVA above mmap_min_addr */
+	volatile uint8_t *low;
+	struct tvm vm;
+	int fd, ret;
+
+	low = mmap((void *)off, 0x1000, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (low == MAP_FAILED || low != (void *)off) {
+		lab_skip("kvm-dmabuf-no-hva-kvmclock", "cannot map a page at 0x10000");
+		return;
+	}
+	memset((void *)low, 0xee, 0x1000);
+	if (tvm_create(&vm, KVM_X86_DEFAULT_VM))
+		return;
+	fd = vfio_dmabuf_export(iv.fd, BAR, 0, 128 * KiB, 0);
+	ret = fd < 0 ? fd : slot_dmabuf(&vm, fd, 0, 128 * KiB);
+	if (!lab_expect(ret, 0, "kvm-dmabuf-no-hva-slot"))
+		goto out;
+	memset((void *)(bar + off), 0xcc, 16);
+	msrs.e.data = GPA + off;
+	ret = ioctl(vm.vcpu, KVM_SET_MSRS, &msrs);
+	LAB_CHECK(ret == 1, "kvm-dmabuf-no-hva-msr-set", "KVM_SET_MSRS gave %d", ret);
+	LAB_CHECK(low[0] == 0xee && low[4] == 0xee && low[8] == 0xee,
+		  "kvm-dmabuf-no-hva-kvmclock",
+		  "KVM wrote the wall clock into the VMM's page at %#lx (%02x %02x %02x)",
+		  (unsigned long)off, low[0], low[4], low[8]);
+	slot_delete(&vm, SLOT);
+out:
+	if (fd >= 0)
+		close(fd);
+	tvm_destroy(&vm);
+	munmap((void *)low, 0x1000);
+}
+
+static void test_private(void)
+{
+	struct kvm_memory_attributes attr = {
+		.address = GPA, .size = 64 * KiB, .attributes = KVM_MEMORY_ATTRIBUTE_PRIVATE,
+	};
+	struct tvm vm, plain, other;
+	uint32_t exit;
+	int fd, sfd, ret;
+
+	/* setup() made vm_fd a software-protected VM; the TSM binds to it */
+	if (!lab_expect(tvm_init(&vm, vm_fd), 0, "kvm-dmabuf-protected-vm"))
+		return;
+	if (!lab_expect(bind(iv.vdev), 0, "kvm-dmabuf-tsm-bind"))
+		return;
+	fd = vfio_dmabuf_export(iv.fd, BAR, PRIV_OFF, 64 * KiB, VFIO_DMA_BUF_PRIVATE);
+	if (!LAB_CHECK(fd >= 0, "kvm-dmabuf-export-private", "%s", strerror(-fd)))
+		goto out_unbind;
+
+	/* private MMIO goes only to the VM the interface is bound to */
+	tvm_create(&plain, KVM_X86_DEFAULT_VM);
+	lab_expect(slot_dmabuf(&plain, fd, 0, 64 * KiB), EPERM,
+		   "kvm-dmabuf-private-in-plain-vm-eperm");
+	tvm_destroy(&plain);
+	tvm_create(&other, KVM_X86_SW_PROTECTED_VM);
+	lab_expect(slot_dmabuf(&other, fd, 0, 64 * KiB), EPERM,
+		   "kvm-dmabuf-private-in-other-vm-eperm");
+	tvm_destroy(&other);
+
+	trace_reset();
+	lab_expect(slot_dmabuf(&vm, fd, 0, 64 * KiB), 0, "kvm-dmabuf-slot-private");
+	LAB_CHECK(traced("kvm_dmabuf_slot_bind", fd, PRIV_OFF, 16, 1),
+		  "kvm-dmabuf-trace-bind-private", "no kvm_dmabuf_slot_bind arg 1");
+
+	/* a shared access to a private slot is refused; a private one maps it */
+	ret = tvm_run(&vm, code_wr_rd, sizeof(code_wr_rd), GPA, &exit);
+	LAB_CHECK(ret == -EFAULT && exit == KVM_EXIT_MEMORY_FAULT,
+		  "kvm-dmabuf-private-shared-access-refused", "KVM_RUN gave %d exit %u", ret,
+		  exit);
+	ret = ioctl(vm.fd, KVM_SET_MEMORY_ATTRIBUTES, &attr) ? -errno : 0;
+	if (!ret)
+		ret = tvm_run(&vm, code_wr_rd, sizeof(code_wr_rd), GPA, &exit);
+	LAB_CHECK(ret == 0x77, "kvm-dmabuf-guest-access-private",
+		  "guest wrote and read %d (want 0x77), exit %u", ret, exit);
+
+	/* a shared DMABUF of the shared hole: shared accesses only */
+	sfd = vfio_dmabuf_export(iv.fd, BAR, 0, 64 * KiB, 0);
+	ret = sfd < 0 ? sfd : slot_add(&vm, SLOT + 1, KVM_MEM_VFIO_DMABUF, sfd, 0, 0,
+				       GPA + MiB, 64 * KiB);
+	lab_expect(ret, 0, "kvm-dmabuf-shared-slot-in-bound-vm");
+	bar[0] = 0x3c;
+	ret = tvm_read(&vm, GPA + MiB, &exit);
+	LAB_CHECK(ret == 0x3c, "kvm-dmabuf-shared-hole-read-while-bound", "read %d exit %u",
+		  ret, exit);
+	attr.address = GPA + MiB;
+	ret = ioctl(vm.fd, KVM_SET_MEMORY_ATTRIBUTES, &attr) ? -errno : 0;
+	if (!ret)
+		ret = tvm_read(&vm, GPA + MiB, &exit);
+	LAB_CHECK(ret == -EFAULT && exit == KVM_EXIT_MEMORY_FAULT,
+		  "kvm-dmabuf-shared-slot-private-access-refused", "KVM_RUN gave %d exit %u", ret,
+		  exit);
+
+	/* UNBIND revokes the private DMABUF: the VM loses the mapping */
+	lab_trace_clear();
+	lab_expect(unbind(iv.vdev), 0, "kvm-dmabuf-tsm-unbind");
+	LAB_CHECK(traced("kvm_dmabuf_slot_unbind", fd, PRIV_OFF, 16, 1),
+		  "kvm-dmabuf-trace-unbind-private-revoke", "no kvm_dmabuf_slot_unbind arg 1");
+	ret = tvm_run(&vm, code_wr_rd, sizeof(code_wr_rd), GPA, &exit);
+	LAB_CHECK(ret == -EFAULT && exit == KVM_EXIT_MEMORY_FAULT,
+		  "kvm-dmabuf-private-access-after-unbind",
+		  "KVM_RUN gave %d exit %u, want EFAULT and KVM_EXIT_MEMORY_FAULT", ret, exit);
+	slot_delete(&vm, SLOT);
+	lab_expect(slot_dmabuf(&vm, fd, 0, 64 * KiB), ENODEV, "kvm-dmabuf-private-after-unbind-enodev");
+	slot_delete(&vm, SLOT + 1);
+	if (sfd >= 0)
+		close(sfd);
+	close(fd);
+	return;
+out_unbind:
+	unbind(iv.vdev);
+}
+
+/* slots created, run and deleted against memory decode off and on */
+static volatile unsigned long decode_gen;	/* odd while decode is off */
+static volatile int race_stop;
+
+static void *race_slots(void *arg)
+{
+	long bad = 0, runs = 0;
+	struct tvm *vm = arg;
+	uint32_t exit;
+	int fd;
+
+	fd = vfio_dmabuf_export(iv.fd, BAR, 0, 64 * KiB, 0);
+	while (!race_stop && fd >= 0) {
+		unsigned long g1 = decode_gen;
+		int ret;
+
+		if (slot_dmabuf(vm, fd, 0, 64 * KiB)) {
+			/* revoked at export time: a fresh DMABUF once decode is back */
+			close(fd);
+			do
+				fd = vfio_dmabuf_export(iv.fd, BAR, 0, 64 * KiB, 0);
+			while (fd < 0 && !race_stop);
+			continue;
+		}
+		ret = tvm_read(vm, GPA, &exit);
+		runs++;
+		if (ret >= 0 && (g1 & 1) && decode_gen == g1)
+			bad++;
+		slot_delete(vm, SLOT);
+	}
+	if (fd >= 0)
+		close(fd);
+	return (void *)(bad ? -bad : runs);
+}
+
+static void test_race(void)
+{
+	pthread_t t;
+	struct tvm vm;
+	void *res;
+	long r;
+
+	if (tvm_create(&vm, KVM_X86_DEFAULT_VM))
+		return;
+	race_stop = 0;
+	if (pthread_create(&t, NULL, race_slots, &vm))
+		return;
+	for (int i = 0; i < 200; i++) {
+		__atomic_add_fetch(&decode_gen, 1, __ATOMIC_SEQ_CST);
+		vfio_config_cmd(iv.fd, 0);
+		usleep(500);
+		vfio_config_cmd(iv.fd, MEM_ON);
+		__atomic_add_fetch(&decode_gen, 1, __ATOMIC_SEQ_CST);
+		usleep(500);
+	}
+	race_stop = 1;
+	pthread_join(t, &res);
+	r = (long)res;
+	LAB_CHECK(r > 0, "kvm-dmabuf-race-revoke-vs-slots",
+		  r < 0 ? "%ld guest reads succeeded while decode was off" : "no run (%ld)",
+		  r < 0 ? -r : r);
+	tvm_destroy(&vm);
+}
+
+int main(void)
+{
+	int ret;
+
+	kvm_fd = open("/dev/kvm", O_RDWR);
+	if (!LAB_CHECK(kvm_fd >= 0, "kvm-dmabuf-open-kvm", "%s", strerror(errno)))
+		return 1;
+	vmm_vm_type = KVM_X86_SW_PROTECTED_VM;
+	ret = tsm_setup_bindable(HOLES);
+	if (!lab_expect(ret, 0, "kvm-dmabuf-setup"))
+		return 1;
+	bar = vfio_region_mmap(iv.fd, BAR, 8 * MiB, NULL);
+	bar_start = lab_bar_start(iv.bdf, BAR);
+	if (!LAB_CHECK(bar && bar_start, "kvm-dmabuf-bar", "BAR2 %p at %#llx", (void *)bar,
+		       (unsigned long long)bar_start))
+		return 1;
+	vfio_config_cmd(iv.fd, MEM_ON);
+	test_shared();
+	test_ranges_and_huge();
+	test_refusals();
+	test_no_hva();
+	test_race();
+	test_private();
+	lab_expect(set_attr(&iv, "tsm/disconnect", "tsm0"), 0, "kvm-dmabuf-disconnect");
+	return lab_failed;
+}

@@ -17,6 +17,8 @@ PKGS=(
 	clang llvm libbpf-dev bpftool zlib1g-dev libcap-dev
 	# comparison figures in the benchmarks
 	trace-cmd
+	# the host tests of tsmtrace's output: its JSON against the schema
+	python3-jsonschema
 )
 
 missing=()

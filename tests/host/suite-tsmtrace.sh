@@ -22,7 +22,37 @@ if ! out=$(make --no-print-directory -C "$ROOT/tools/tsmtrace" OUT="$OUT" all te
 	exit 1
 fi
 pass tsmtrace-build
-B=$OUT/tsmtrace
+
+# Every run below goes through this wrapper: it keeps a copy of what
+# tsmtrace writes in JSON (-j, --summary) for the schema test at the end,
+# which checks all of it. Runs without JSON are exec'd as they are.
+JS=$T/json
+mkdir -p "$JS" "$T/bin"
+cat >"$T/bin/tsmtrace" <<EOF
+#!/bin/bash
+json= summary= prev=
+for a; do
+	case \$a in -j|--json) json=1 ;; --summary=*) summary=\${a#--summary=} ;; esac
+	[ "\$prev" = --summary ] && summary=\$a
+	prev=\$a
+done
+[ -n "\$json\$summary" ] && out=\$(mktemp "$JS/XXXXXX" 2>/dev/null) || exec "$OUT/tsmtrace" "\$@"
+printf '%s\n' "\$*" >"\$out.args"
+if [ -n "\$json" ]; then
+	"$OUT/tsmtrace" "\$@" >"\$out.lines"
+elif [ "\$summary" = - ]; then
+	"$OUT/tsmtrace" "\$@" >"\$out.tail"
+else
+	"$OUT/tsmtrace" "\$@"
+fi
+rc=\$?
+[ -f "\$out.lines" ] && cat "\$out.lines"
+[ -f "\$out.tail" ] && cat "\$out.tail"
+case \$summary in ''|-) ;; *) [ -f "\$summary" ] && cp "\$summary" "\$out.summary" ;; esac
+exit \$rc
+EOF
+chmod 755 "$T/bin/tsmtrace"
+B=$T/bin/tsmtrace
 
 # ---- C unit tests (their own PASS/FAIL lines)
 "$OUT/test-engine" >"$T/unit.log" 2>&1
@@ -596,6 +626,91 @@ if bash -n "$S/tsmtrace.bash-completion" && [ "$c1" = check ] && [ "$c2" = --min
 	pass bash-completion
 else
 	fail bash-completion "[$c1] [$c2] [$c3] [$c4] [$c5]"
+fi
+
+# ---- JSON that tools accept: every JSON output of this suite against the
+# schema of docs/tsmtrace-report.schema.json. First the outputs the cases
+# above did not ask for in JSON: every trace through check and report (each
+# violation's story too), damaged and foreign files, usage errors.
+for f in "$TR"/*.tsm; do
+	"$B" -j check "$f" >/dev/null 2>&1
+	"$B" -j report "$f" >/dev/null 2>&1
+	nv=$("$OUT/tsmtrace" check "$f" 2>/dev/null | sed -n 's/^[^:]*: [A-Z]*: \([0-9]*\) violation.*/\1/p')
+	for ((n = 1; n <= ${nv:-0}; n++)); do
+		"$B" -j report "$f" --violation $n >/dev/null 2>&1
+	done
+done
+"$B" -j report "$TR/good-two-devices.tsm" --device 0000:02:00.0 >/dev/null 2>&1
+"$B" -j report "$TR/good-flow.tsm" --pfn 0x4010005 >/dev/null 2>&1
+f=$TR/bind-ioas-left-mapped.tsm
+for n in 0 100 272 400 $(( $(stat -c %s "$f") - 40 )); do
+	head -c $n "$f" >"$T/cut-$n.tsm"
+	"$B" -j check "$T/cut-$n.tsm" >/dev/null 2>&1
+	"$B" -j report "$T/cut-$n.tsm" >/dev/null 2>&1
+done
+for bad in bad foreign empty swapped v2 ioas-wrap; do
+	[ -f "$T/$bad.tsm" ] && "$B" -j report "$T/$bad.tsm" >/dev/null 2>&1
+	[ -f "$T/$bad.tsm" ] && "$B" -j check "$T/$bad.tsm" "$TR/good-flow.tsm" >/dev/null 2>&1
+done
+"$B" -j check "$T/foreign.txt" "$T" "$T/nonexistent.tsm" >/dev/null 2>&1
+"$B" -j check >/dev/null 2>&1
+"$B" -j check --bogus "$TR/good-flow.tsm" >/dev/null 2>&1
+"$B" check --max-violations 0 -j "$TR/good-flow.tsm" >/dev/null 2>&1
+"$B" -j check --symbols "$T/nonexistent" "$TR/good-flow.tsm" >/dev/null 2>&1
+"$B" -j check --summary "$T/nodir/sum.json" "$TR/good-flow.tsm" >/dev/null 2>&1
+"$B" -j report "$TR/good-flow.tsm" --device nonsense >/dev/null 2>&1
+"$B" -j report "$TR/good-flow.tsm" --violation 3 >/dev/null 2>&1
+"$B" -j report "$T/nonexistent.tsm" >/dev/null 2>&1
+"$B" -j live --device nonsense >/dev/null 2>&1
+"$B" -j record >/dev/null 2>&1
+TSMTRACE_BTF=$T/nobtf "$B" -j record -o "$T/rec.tsm" >/dev/null 2>&1
+"$OUT/tsmgen" --case non-utf8-host "$T/non-utf8.tsm" >/dev/null
+"$B" -j report "$T/non-utf8.tsm" >/dev/null 2>&1
+js=$("$B" -j check "$T/non-utf8.tsm" 2>&1 | tail -n 1)
+if echo "$js" | grep -qF '"host":"h\ufffdst-\ufffd\ufffd\"q\\\u0001\ufffd"'; then
+	pass json-header-bytes-not-utf8-replaced
+else
+	fail json-header-bytes-not-utf8-replaced "$js"
+fi
+
+# the checker itself refuses what breaks the rules (so the test can fail)
+PY=
+for p in /usr/bin/python3 python3; do
+	"$p" -c 'import jsonschema' 2>/dev/null && { PY=$p; break; }
+done
+CHK=$ROOT/tests/host/json-check.py
+SCHEMA=$ROOT/docs/tsmtrace-report.schema.json
+if [ -z "$PY" ]; then
+	fail json-schema-every-output "no python3 with jsonschema (python3-jsonschema: make deps)"
+else
+	mkdir -p "$T/badjson"
+	good=$("$OUT/tsmtrace" -j check "$TR/private-in-ioas.tsm" | tail -n 1)
+	echo "$good" | sed 's/"records":/"violations":0,"records":/' >"$T/badjson/repeated-key.lines"
+	echo "$good" | sed 's/"records":\([0-9]*\)/"records":"\1"/' >"$T/badjson/number-as-string.lines"
+	echo "$good" | sed 's/"host":"tsmgen"/"host":"ts\xffgen"/' >"$T/badjson/not-utf8.lines"
+	"$OUT/tsmtrace" -j report "$TR/good-flow.tsm" | head -n 3 >"$T/badjson/no-verdict.lines"
+	"$OUT/tsmtrace" -j report "$TR/good-flow.tsm" | sed '1s/"pfn":"0x\([0-9a-f]*\)"/"pfn":\1/' >"$T/badjson/hex-as-number.lines"
+	echo "$good" | sed 's/"verdict":"VIOLATION"/"verdict":"MAYBE"/' >"$T/badjson/unknown-verdict.lines"
+	bad=
+	for b in "$T"/badjson/*.lines; do
+		"$PY" "$CHK" "$SCHEMA" "$b" >/dev/null 2>&1 && bad="$bad $(basename "$b")"
+	done
+	echo "$good" >"$T/badjson/good.lines"
+	"$PY" "$CHK" "$SCHEMA" "$T/badjson/good.lines" >/dev/null 2>&1 || bad="$bad good-refused"
+	[ -z "$bad" ] && pass json-schema-check-refuses-bad-output || fail json-schema-check-refuses-bad-output "accepted:$bad"
+
+	outs=$(find "$JS" -name '*.lines' -o -name '*.summary' -o -name '*.tail' | sort)
+	n=$(echo "$outs" | grep -c .)
+	# shellcheck disable=SC2086
+	if out=$("$PY" "$CHK" "$SCHEMA" $outs 2>&1) && [ "$n" -gt 100 ]; then
+		pass json-schema-every-output
+		echo "NOTE: $(echo "$out" | tail -n 1) (every JSON output of this suite)"
+	else
+		for l in $(echo "$out" | sed -n 's|^\([^:]*\.[a-z]*\): .*|\1|p' | head -n 5); do
+			echo "  from: tsmtrace $(cat "${l%.*}.args")"
+		done
+		fail json-schema-every-output "$n outputs: $(echo "$out" | head -n 5 | tr '\n' ' ')"
+	fi
 fi
 
 # ---- the BPF programs: CO-RE objects and a skeleton the tool can include

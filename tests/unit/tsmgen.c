@@ -24,11 +24,14 @@ static int emit_file(void *ctx, const struct tsm_rec_hdr *rec)
 	return tsm_writer_add(ctx, rec);
 }
 
+/* the host the header names (a case may give bytes that are not UTF-8) */
+static const char *gen_hostname = "tsmgen";
+
 static struct tsm_writer *open_trace(const char *path, bool state_known, __u32 unobserved)
 {
 	struct tsm_meta m = {
 		.kernel_release = "6.12.0-synthetic",
-		.hostname = "tsmgen",
+		.hostname = gen_hostname,
 		.flags = TSM_FILE_F_SYNTHETIC | (state_known ? TSM_FILE_F_STATE_KNOWN : 0),
 		.start_realtime_ns = 1767225600000000000ULL,	/* 2026-01-01 */
 		.start_monotonic_ns = 1000000000ULL,
@@ -291,26 +294,43 @@ static void wrapped_range(struct gen *g, unsigned long long slot)
 		       f.buf0 + 1, f.base, 0x200, TSM_DMABUF_SHARED);
 }
 
+/* the correct flow (for a case that changes only the header) */
+static void good_flow(struct gen *g, unsigned long long n)
+{
+	struct flow f;
+
+	(void)n;
+	flow_default(&f, 0);
+	flow_run(g, &f);
+}
+
 /* traces the host suite makes for its own cases, not kept in tests/traces */
 static const struct gen_case {
 	const char *name;
 	void (*fn)(struct gen *g, unsigned long long n);
 	unsigned long long n;
+	const char *hostname;	/* NULL: "tsmgen" */
 } cases[] = {
-	{ "many-violations", many_violations, 5000 },
-	{ "unknown-record", unknown_record, 40 },
-	{ "unknown-before-violation", unknown_before_violation, 40 },
-	{ "ioas-wrap", wrapped_range, 0 },
-	{ "slot-wrap", wrapped_range, 1 },
+	{ "many-violations", many_violations, 5000, NULL },
+	{ "unknown-record", unknown_record, 40, NULL },
+	{ "unknown-before-violation", unknown_before_violation, 40, NULL },
+	{ "ioas-wrap", wrapped_range, 0, NULL },
+	{ "slot-wrap", wrapped_range, 1, NULL },
+	/* a recorder that wrote bytes that are not UTF-8 (Latin-1, a cut sequence) */
+	{ "non-utf8-host", good_flow, 0, "h\xf6st-\xe2\x82\"q\\\x01\xc3" },
 };
 
 static int write_case(const char *name, const char *path)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		if (!strcmp(cases[i].name, name))
-			return write_one(path, cases[i].fn, cases[i].n);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (strcmp(cases[i].name, name))
+			continue;
+		if (cases[i].hostname)
+			gen_hostname = cases[i].hostname;
+		return write_one(path, cases[i].fn, cases[i].n);
+	}
 	fprintf(stderr, "tsmgen: no case '%s'\n", name);
 	return 2;
 }

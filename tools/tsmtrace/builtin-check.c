@@ -23,15 +23,6 @@ static void print_meta(const struct tsm_file *f)
 						      "state unknown at start");
 }
 
-static void json_error(const char *path, const char *msg)
-{
-	fputs("{\"type\":\"error\",\"file\":", stdout);
-	json_str(stdout, path);
-	fputs(",\"verdict\":\"UNUSABLE\",\"message\":", stdout);
-	json_str(stdout, msg);
-	fputs("}\n", stdout);
-}
-
 struct check_opts {
 	unsigned int max_violations;
 	unsigned long long min_events;	/* --min-events */
@@ -101,9 +92,7 @@ static void print_text(const char *path, const struct tsm_file *f, const struct 
 
 static int unusable(struct result *r, const char *msg)
 {
-	p_err("check", "%s", msg);
-	if (json_output)
-		json_error(r->path, msg);
+	p_err_file("check", r->path, "%s", msg);
 	r->s.verdict = TSM_UNUSABLE;
 	return r->exit = EXIT_UNUSABLE;
 }

@@ -215,7 +215,7 @@ static int spool(const char *path)
 	snprintf(tmp, sizeof(tmp), "%s/tsmtrace-report.XXXXXX", dir);
 	out = mkostemp(tmp, O_CLOEXEC);
 	if (out < 0) {
-		p_err("report", "%s: cannot keep a copy of the stream in %s: %s (set TMPDIR)",
+		p_err_file("report", path, "%s: cannot keep a copy of the stream in %s: %s (set TMPDIR)",
 		      path, dir, strerror(errno));
 		return -1;
 	}
@@ -224,13 +224,13 @@ static int spool(const char *path)
 	while (in >= 0 && (n = read(in, buf, sizeof(buf))) != 0) {
 		if ((n < 0 && errno == EINTR) || (n > 0 && write(out, buf, n) == n))
 			continue;
-		p_err("report", "%s: cannot copy the stream to %s: %s", path, dir, strerror(errno));
+		p_err_file("report", path, "%s: cannot copy the stream to %s: %s", path, dir, strerror(errno));
 		close(in);
 		close(out);
 		return -1;
 	}
 	if (in < 0) {
-		p_err("report", "%s: cannot open: %s", path, strerror(errno));
+		p_err_file("report", path, "%s: cannot open: %s", path, strerror(errno));
 		close(out);
 		return -1;
 	}
@@ -254,7 +254,7 @@ static int open_trace(struct tsm_file *f, const char *path, int copy, unsigned i
 	else
 		st = tsm_file_open(f, path);
 	if (st != TSM_READ_OK) {
-		p_err("report", "%s", f->msg);
+		p_err_file("report", path, "%s", f->msg);
 		tsm_file_close(f);
 		return EXIT_UNUSABLE;
 	}
@@ -263,7 +263,7 @@ static int open_trace(struct tsm_file *f, const char *path, int copy, unsigned i
 	ksyms_auto(f->hdr.kernel_release);
 	*e = tsm_engine_new(&opts);
 	if (!*e) {
-		p_err("report", "out of memory");
+		p_err_file("report", path, "out of memory");
 		tsm_file_close(f);
 		return EXIT_UNUSABLE;
 	}
@@ -283,20 +283,20 @@ static int find_violation(struct report *r, const char *path, int copy, unsigned
 	if (ret)
 		return ret;
 	if (tsm_file_replay(&f, &tsm_engine_ops, e) >= TSM_READ_UNUSABLE) {
-		p_err("report", "%s", f.msg);
+		p_err_file("report", path, "%s", f.msg);
 		ret = EXIT_UNUSABLE;
 		goto out;
 	}
 	tsm_engine_summary(e, &s);
 	v = tsm_engine_violation(e, n);
 	if (!v && n <= s.nr_violations) {
-		p_err("report", "%s: violation #%u was counted but not kept: only the first %u are kept in full (raise --max-violations)",
+		p_err_file("report", path, "%s: violation #%u was counted but not kept: only the first %u are kept in full (raise --max-violations)",
 		      path, n, s.nr_violations_kept);
 		ret = EXIT_UNUSABLE;
 		goto out;
 	}
 	if (!v) {
-		p_err("report", "%s: no violation #%u: the trace has %u (list them with '%s check %s')",
+		p_err_file("report", path, "%s: no violation #%u: the trace has %u (list them with '%s check %s')",
 		      path, n, s.nr_violations, tsm_prog, path);
 		ret = EXIT_UNUSABLE;
 		goto out;
@@ -352,7 +352,7 @@ static void print_story_head(const struct report *r, const struct tsm_file *f,
 }
 
 static void print_story_tail(const struct report *r, const char *path,
-			     const struct tsm_summary *s)
+			     const struct tsm_file *f, const struct tsm_summary *s)
 {
 	unsigned int i;
 
@@ -371,8 +371,10 @@ static void print_story_tail(const struct report *r, const char *path,
 			print_violation(stdout, v, "");
 		}
 	}
-	if (json_output)
+	if (json_output) {
+		print_verdict_json(stdout, path, &f->hdr, r->e, s);
 		return;
+	}
 	if (r->all)
 		print_not_kept(stdout, s, "");
 	printf("\n%" PRIu64 " of %" PRIu64 " records shown; trace verdict %s\n",
@@ -471,7 +473,7 @@ int cmd_report(int argc, char **argv)
 		return ret;
 	path = argv[optind];
 	if (hash_init(&r.bufs, 64)) {
-		p_err("report", "out of memory");
+		p_err_file("report", path, "out of memory");
 		return EXIT_UNUSABLE;
 	}
 	ret = choose(&r, &a);
@@ -490,7 +492,7 @@ int cmd_report(int argc, char **argv)
 		print_story_head(&r, &f, path, a.pfn, a.dev);
 	st = tsm_file_replay(&f, &report_ops, &r);
 	if (st == TSM_READ_UNUSABLE || st == TSM_READ_HANDLER) {
-		p_err("report", "%s", f.msg);
+		p_err_file("report", path, "%s", f.msg);
 		ret = EXIT_UNUSABLE;
 		goto out;
 	}
@@ -501,7 +503,7 @@ int cmd_report(int argc, char **argv)
 		tsm_engine_lost_total(r.e, f.end.nr_lost);
 	}
 	tsm_engine_summary(r.e, &s);
-	print_story_tail(&r, path, &s);
+	print_story_tail(&r, path, &f, &s);
 out:
 	tsm_engine_free(r.e);
 	tsm_file_close(&f);

@@ -24,8 +24,14 @@ int cmd_live(int argc, char **argv);
 int parse_num(const char *s, unsigned long long min, unsigned long long max,
 	      unsigned long long *v);
 
+/*
+ * An error, on standard error; with --json also an "error" object on
+ * standard output (the last JSON line of the run, or of @file's check)
+ */
 __attribute__((format(printf, 2, 3)))
 void p_err(const char *cmd, const char *fmt, ...);
+__attribute__((format(printf, 3, 4)))
+void p_err_file(const char *cmd, const char *file, const char *fmt, ...);
 /* a usage error of @cmd: says why and where the help is; EXIT_UNUSABLE */
 int p_usage(const char *cmd, const char *why);
 __attribute__((format(printf, 2, 3)))

@@ -16,6 +16,8 @@
  */
 struct line {
 	char *p, *end;		/* end: the last byte, kept for the NUL */
+	bool json;		/* the fields as JSON members, not key=value */
+	bool first;		/* no field put yet */
 };
 
 static void put_c(struct line *l, char c)
@@ -97,6 +99,8 @@ static void line_init(struct line *l, char *buf, size_t len)
 {
 	l->p = buf;
 	l->end = buf + len - 1;
+	l->json = false;
+	l->first = true;
 }
 
 static void line_end(struct line *l)
@@ -154,41 +158,115 @@ static const char *const lost_names[] = { "RINGBUF", "MAP_FULL", "READER" };
 
 #define SYM(v, n) sym(v, n, ARRAY_SIZE(n))
 
-/* " key=value" pieces; @key carries its leading space and '=' */
+/*
+ * The fields of an event: "key=value" separated by spaces in text, and
+ * ,"key":value members in JSON. One rule for JSON, in events and violations
+ * alike: addresses and kernel pointers (PFN ranges, IOVAs, GFNs, ctx, vm)
+ * are hex strings, as the text prints them and without the loss of
+ * precision JSON numbers have past 2^53; counts, ids and indexes are
+ * numbers; enumerations are their names.
+ */
+static void put_key(struct line *l, const char *key)
+{
+	if (l->json) {
+		put_s(l, ",\"");
+		put_s(l, key);
+		put_s(l, "\":");
+		return;
+	}
+	if (!l->first)
+		put_c(l, ' ');
+	l->first = false;
+	put_s(l, key);
+	put_c(l, '=');
+}
+
 static void put_ku(struct line *l, const char *key, uint64_t v)
 {
-	put_s(l, key);
+	put_key(l, key);
 	put_u(l, v);
+}
+
+static void put_ki(struct line *l, const char *key, int64_t v)
+{
+	put_key(l, key);
+	if (v < 0)
+		put_c(l, '-');
+	put_u(l, v < 0 ? -(uint64_t)v : (uint64_t)v);
+}
+
+/* the quote around a JSON string; nothing in text */
+static void put_quote(struct line *l)
+{
+	if (l->json)
+		put_c(l, '"');
+}
+
+/* a string that needs no escaping: a name, a device */
+static void put_kq(struct line *l, const char *key, const char *v)
+{
+	put_key(l, key);
+	put_quote(l);
+	put_s(l, v);
+	put_quote(l);
 }
 
 static void put_kx(struct line *l, const char *key, uint64_t v)
 {
-	put_s(l, key);
+	put_key(l, key);
+	put_quote(l);
 	put_hex(l, v);
+	put_quote(l);
 }
 
-static void put_ks(struct line *l, const char *key, const char *v)
+/* an id the text prints in hex (a KVM slot: address space << 16 | id) */
+static void put_kxid(struct line *l, const char *key, uint64_t v)
 {
-	put_s(l, key);
-	put_s(l, v);
+	if (l->json)
+		put_ku(l, key, v);
+	else
+		put_kx(l, key, v);
+}
+
+static void put_kbool(struct line *l, const char *key, bool v)
+{
+	put_key(l, key);
+	if (l->json)
+		put_s(l, v ? "true" : "false");
+	else
+		put_u(l, v);
 }
 
 static void put_kdev(struct line *l, const char *key, __u32 dev)
 {
-	put_s(l, key);
-	put_dev(l, dev);
+	char d[16];
+
+	fmt_dev(d, sizeof(d), dev);
+	put_kq(l, key, d);
 }
 
-/* " OLD->NEW" */
-static void put_change(struct line *l, const char *old, const char *new)
+/* " OLD->NEW" in text; "old_@what":"OLD","new_@what":"NEW" in JSON */
+static void put_change(struct line *l, const char *what, const char *old, const char *new)
 {
-	put_c(l, ' ');
+	if (!l->json) {
+		put_c(l, ' ');
+		put_s(l, old);
+		put_s(l, "->");
+		put_s(l, new);
+		return;
+	}
+	put_s(l, ",\"old_");
+	put_s(l, what);
+	put_s(l, "\":\"");
 	put_s(l, old);
-	put_s(l, "->");
+	put_s(l, "\",\"new_");
+	put_s(l, what);
+	put_s(l, "\":\"");
 	put_s(l, new);
+	put_c(l, '"');
 }
 
-/* the event's fields as key=value */
+/* the event's fields, as key=value or as JSON members */
 static void put_fields(struct line *l, const struct tsm_rec_hdr *rec)
 {
 	switch (rec->type) {
@@ -199,43 +277,44 @@ static void put_fields(struct line *l, const struct tsm_rec_hdr *rec)
 		const struct tsm_ev_pci_tsm_op *e = (const void *)rec;
 		bool unbind = rec->type >= TSM_REC_PCI_TSM_UNBIND_BEGIN;
 
-		put_kdev(l, "dev=", e->dev);
-		put_ku(l, " tdi_id=", e->tdi_id);
-		put_kx(l, " vm=", e->vm);
-		put_ks(l, " reason=", unbind ? SYM(e->reason, unbind_names) : "0");
-		put_s(l, " ret=");
-		if (e->ret < 0)
-			put_c(l, '-');
-		put_u(l, e->ret < 0 ? -(int64_t)e->ret : e->ret);
+		put_kdev(l, "dev", e->dev);
+		put_ku(l, "tdi_id", e->tdi_id);
+		put_kx(l, "vm", e->vm);
+		/* a bind has no reason: the text says 0, JSON leaves it out */
+		if (unbind)
+			put_kq(l, "reason", SYM(e->reason, unbind_names));
+		else if (!l->json)
+			put_kq(l, "reason", "0");
+		put_ki(l, "ret", e->ret);
 		break;
 	}
 	case TSM_REC_PCI_TSM_TDI_STATE: {
 		const struct tsm_ev_pci_tsm_tdi_state *e = (const void *)rec;
 
-		put_kdev(l, "dev=", e->dev);
-		put_ku(l, " tdi_id=", e->tdi_id);
-		put_change(l, SYM(e->old_state, tdi_names), SYM(e->new_state, tdi_names));
+		put_kdev(l, "dev", e->dev);
+		put_ku(l, "tdi_id", e->tdi_id);
+		put_change(l, "state", SYM(e->old_state, tdi_names), SYM(e->new_state, tdi_names));
 		break;
 	}
 	case TSM_REC_PCI_TSM_RANGE: {
 		const struct tsm_ev_pci_tsm_range *e = (const void *)rec;
 
-		put_kdev(l, "dev=", e->dev);
-		put_ku(l, " bar=", e->bar);
-		put_kx(l, " pfn=", e->pfn);
-		put_kx(l, " npfns=", e->npfns);
-		put_change(l, SYM(e->old_attr, attr_names), SYM(e->new_attr, attr_names));
+		put_kdev(l, "dev", e->dev);
+		put_ku(l, "bar", e->bar);
+		put_kx(l, "pfn", e->pfn);
+		put_kx(l, "npfns", e->npfns);
+		put_change(l, "attr", SYM(e->old_attr, attr_names), SYM(e->new_attr, attr_names));
 		break;
 	}
 	case TSM_REC_VFIO_DMABUF_EXPORT_RANGE: {
 		const struct tsm_ev_vfio_dmabuf_range *e = (const void *)rec;
 
-		put_ku(l, "buf=", e->buf);
-		put_kdev(l, " dev=", e->dev);
-		put_ku(l, " bar=", e->bar);
-		put_ks(l, " kind=", SYM(e->kind, kind_names));
-		put_kx(l, " pfn=", e->pfn);
-		put_kx(l, " npfns=", e->npfns);
+		put_ku(l, "buf", e->buf);
+		put_kdev(l, "dev", e->dev);
+		put_ku(l, "bar", e->bar);
+		put_kq(l, "kind", SYM(e->kind, kind_names));
+		put_kx(l, "pfn", e->pfn);
+		put_kx(l, "npfns", e->npfns);
 		break;
 	}
 	case TSM_REC_VFIO_DMABUF_EXPORT:
@@ -244,16 +323,16 @@ static void put_fields(struct line *l, const struct tsm_rec_hdr *rec)
 	case TSM_REC_VFIO_DMABUF_RESTORE: {
 		const struct tsm_ev_vfio_dmabuf_obj *e = (const void *)rec;
 
-		put_ku(l, "buf=", e->buf);
-		put_kdev(l, " dev=", e->dev);
-		put_ku(l, " bar=", e->bar);
-		put_ks(l, " kind=", SYM(e->kind, kind_names));
+		put_ku(l, "buf", e->buf);
+		put_kdev(l, "dev", e->dev);
+		put_ku(l, "bar", e->bar);
+		put_kq(l, "kind", SYM(e->kind, kind_names));
 		if (rec->type == TSM_REC_VFIO_DMABUF_EXPORT)
-			put_ku(l, " nr_ranges=", e->arg);
+			put_ku(l, "nr_ranges", e->arg);
 		else if (rec->type == TSM_REC_VFIO_DMABUF_REVOKE)
-			put_ks(l, " reason=", SYM(e->arg, revoke_names));
+			put_kq(l, "reason", SYM(e->arg, revoke_names));
 		else if (rec->type == TSM_REC_VFIO_DMABUF_RESTORE)
-			put_ks(l, " ended=", SYM(e->arg, revoke_names));
+			put_kq(l, "ended", SYM(e->arg, revoke_names));
 		break;
 	}
 	case TSM_REC_IOMMUFD_IOAS_MAP_DMABUF:
@@ -261,62 +340,54 @@ static void put_fields(struct line *l, const struct tsm_rec_hdr *rec)
 		const struct tsm_ev_iommufd_ioas_dmabuf *e = (const void *)rec;
 		bool map = rec->type == TSM_REC_IOMMUFD_IOAS_MAP_DMABUF;
 
-		put_kx(l, "ctx=", e->ctx);
-		put_ku(l, " ioas=", e->ioas);
-		put_kx(l, " iova=", e->iova);
-		put_ku(l, " buf=", e->buf);
-		put_kx(l, " pfn=", e->pfn);
-		put_kx(l, " npfns=", e->npfns);
+		put_kx(l, "ctx", e->ctx);
+		put_ku(l, "ioas", e->ioas);
+		put_kx(l, "iova", e->iova);
+		put_ku(l, "buf", e->buf);
+		put_kx(l, "pfn", e->pfn);
+		put_kx(l, "npfns", e->npfns);
 		if (map)
-			put_ks(l, " kind=", SYM(e->arg, kind_names));
+			put_kq(l, "kind", SYM(e->arg, kind_names));
 		else
-			put_ks(l, " reason=", SYM(e->arg, unmap_names));
+			put_kq(l, "reason", SYM(e->arg, unmap_names));
 		break;
 	}
 	case TSM_REC_KVM_DMABUF_SLOT_BIND:
 	case TSM_REC_KVM_DMABUF_SLOT_UNBIND: {
 		const struct tsm_ev_kvm_dmabuf_slot *e = (const void *)rec;
 
-		put_kx(l, "vm=", e->vm);
-		put_kx(l, " slot=", e->slot);
-		put_kx(l, " gfn=", e->gfn);
-		put_ku(l, " buf=", e->buf);
-		put_kx(l, " pfn=", e->pfn);
-		put_kx(l, " npfns=", e->npfns);
+		put_kx(l, "vm", e->vm);
+		put_kxid(l, "slot", e->slot);
+		put_kx(l, "gfn", e->gfn);
+		put_ku(l, "buf", e->buf);
+		put_kx(l, "pfn", e->pfn);
+		put_kx(l, "npfns", e->npfns);
 		if (rec->type == TSM_REC_KVM_DMABUF_SLOT_BIND)
-			put_ku(l, " private=", e->arg);
+			put_kbool(l, "private", e->arg);
 		else
-			put_ks(l, " reason=", SYM(e->arg, unmap_names));
+			put_kq(l, "reason", SYM(e->arg, unmap_names));
 		break;
 	}
 	case TSM_REC_LOST: {
 		const struct tsm_rec_lost *e = (const void *)rec;
 
-		put_ku(l, "nr=", e->nr);
-		put_ks(l, " source=", SYM(e->source, lost_names));
+		put_ku(l, "nr", e->nr);
+		put_kq(l, "source", SYM(e->source, lost_names));
 		break;
 	}
 	case TSM_REC_STACK: {
 		const struct tsm_rec_stack *e = (const void *)rec;
 
-		put_ku(l, "event_seq=", e->event_seq);
-		put_ku(l, " frames=", e->nr);
+		put_ku(l, "event_seq", e->event_seq);
+		put_ku(l, "frames", e->nr);
 		break;
 	}
 	default:
-		put_ku(l, "type=", rec->type);
-		put_ku(l, " size=", rec->size);
+		/* "type" is the JSON line's own */
+		put_ku(l, l->json ? "record_type" : "type", rec->type);
+		put_ku(l, "size", rec->size);
 		break;
 	}
-}
-
-static void fmt_fields(char *b, size_t len, const struct tsm_rec_hdr *rec)
-{
-	struct line l;
-
-	line_init(&l, b, len);
-	put_fields(&l, rec);
-	line_end(&l);
 }
 
 /* "seq N  S.NNNNNNNNN cpu C  pid P      event fields": its length */
@@ -343,18 +414,64 @@ size_t fmt_record(char *buf, size_t len, const struct tsm_rec_hdr *rec)
 	return l.p - buf;
 }
 
+/* the length of the well-formed UTF-8 sequence at @s (RFC 3629), or 0 */
+static unsigned int utf8_len(const unsigned char *s)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	unsigned int n, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	/* no overlong forms, no surrogates, nothing past U+10FFFF */
+	if (s[0] == 0xe0)
+		lo = 0xa0;
+	else if (s[0] == 0xed)
+		hi = 0x9f;
+	else if (s[0] == 0xf0)
+		lo = 0x90;
+	else if (s[0] == 0xf4)
+		hi = 0x8f;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+/*
+ * A JSON string. The output is valid UTF-8 whatever @s holds: a byte that
+ * is not part of a well-formed sequence (a header written by a foreign
+ * recorder, a file name) becomes U+FFFD, the replacement character.
+ */
 void json_str(FILE *f, const char *s)
 {
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char c = *s;
+	const unsigned char *p = (const unsigned char *)s;
 
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
+	fputc('"', f);
+	while (*p) {
+		unsigned int n = utf8_len(p);
+
+		if (!n) {
+			fputs("\\ufffd", f);
+			p++;
+		} else if (*p == '"' || *p == '\\') {
+			fputc('\\', f);
+			fputc(*p++, f);
+		} else if (*p < 0x20 || *p == 0x7f) {
+			fprintf(f, "\\u%04x", *p++);
+		} else {
+			fwrite(p, 1, n, f);
+			p += n;
+		}
 	}
 	fputc('"', f);
 }
@@ -362,36 +479,31 @@ void json_str(FILE *f, const char *s)
 void print_record_json(FILE *f, const struct tsm_rec_hdr *rec, const unsigned int *vn,
 		       unsigned int nr_vn)
 {
-	char fields[256], *p, *tok, *save = NULL;
+	char buf[1024];
+	struct line l;
 	unsigned int i;
 
-	fprintf(f, "{\"type\":\"event\",\"seq\":%" PRIu64 ",\"ts\":%" PRIu64
-		",\"cpu\":%u,\"pid\":%u,\"event\":\"%s\"",
-		(uint64_t)rec->seq, (uint64_t)rec->ts, rec->cpu, rec->pid,
-		tsm_rec_name(rec->type));
-	/* the key=value fields, as strings, so nothing is lost to float precision */
-	fmt_fields(fields, sizeof(fields), rec);
-	for (p = fields; (tok = strtok_r(p, " ", &save)); p = NULL) {
-		char *eq = strchr(tok, '=');
-
-		if (!eq) {
-			fputs(",\"transition\":", f);
-			json_str(f, tok);
-			continue;
-		}
-		*eq = 0;
-		fputc(',', f);
-		json_str(f, tok);
-		fputc(':', f);
-		json_str(f, eq + 1);
-	}
+	line_init(&l, buf, sizeof(buf));
+	l.json = true;
+	put_s(&l, "{\"type\":\"event\"");
+	put_ku(&l, "seq", rec->seq);
+	put_ku(&l, "ts", rec->ts);
+	put_ku(&l, "cpu", rec->cpu);
+	put_ku(&l, "pid", rec->pid);
+	put_kq(&l, "event", tsm_rec_name(rec->type));
+	put_fields(&l, rec);
 	if (nr_vn) {
-		fputs(",\"violations\":[", f);
-		for (i = 0; i < nr_vn; i++)
-			fprintf(f, "%s%u", i ? "," : "", vn[i]);
-		fputc(']', f);
+		put_s(&l, ",\"violations\":[");
+		for (i = 0; i < nr_vn; i++) {
+			if (i)
+				put_c(&l, ',');
+			put_u(&l, vn[i]);
+		}
+		put_c(&l, ']');
 	}
-	fputs("}\n", f);
+	put_s(&l, "}\n");
+	line_end(&l);
+	fputs(buf, f);
 }
 
 static void fmt_objects(char *b, size_t len, const struct tsm_objects *o)

@@ -35,15 +35,49 @@ static const struct cmd {
 	{ "help", cmd_help, "help [COMMAND]            this text, or the options of COMMAND" },
 };
 
+/*
+ * An error: on standard error, and with --json also as the "error" object
+ * that ends the JSON output (of the run, or of @file's check when a file is
+ * named: its verdict is UNUSABLE).
+ */
+static void p_fail(const char *cmd, const char *file, const char *fmt, va_list ap)
+{
+	char msg[1024];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	fprintf(stderr, "%s: %s%serror: %s\n", tsm_prog, cmd ? cmd : "", cmd ? ": " : "", msg);
+	if (!json_output)
+		return;
+	fputs("{\"type\":\"error\"", stdout);
+	if (cmd)
+		printf(",\"command\":\"%s\"", cmd);
+	if (file) {
+		fputs(",\"file\":", stdout);
+		json_str(stdout, file);
+		fputs(",\"verdict\":\"UNUSABLE\"", stdout);
+	}
+	fputs(",\"message\":", stdout);
+	json_str(stdout, msg);
+	fputs("}\n", stdout);
+	fflush(stdout);
+}
+
 void p_err(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "%s: %s%serror: ", tsm_prog, cmd ? cmd : "", cmd ? ": " : "");
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	p_fail(cmd, NULL, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+}
+
+void p_err_file(const char *cmd, const char *file, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	p_fail(cmd, file, fmt, ap);
+	va_end(ap);
 }
 
 int p_usage(const char *cmd, const char *why)
@@ -134,6 +168,7 @@ static int cmd_help(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	const struct cmd *match;
+	int i;
 
 	while (argc > 1 && argv[1][0] == '-') {
 		if (!strcmp(argv[1], "-j") || !strcmp(argv[1], "--json")) {
@@ -156,6 +191,10 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_UNUSABLE;
 	}
+	/* a usage error before the command's own -j is parsed still ends in JSON */
+	for (i = 2; i < argc && strcmp(argv[i], "--"); i++)
+		if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json"))
+			json_output = true;
 	match = find_cmd(argv[1]);
 	if (!match)
 		return EXIT_UNUSABLE;

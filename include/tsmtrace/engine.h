@@ -73,6 +73,10 @@ enum tsm_verdict {
 #define TSM_OBJ_SLOT	(1u << 3)
 #define TSM_OBJ_RANGE	(1u << 4)
 #define TSM_OBJ_VM	(1u << 5)
+#define TSM_OBJ_BAR	(1u << 6)
+#define TSM_OBJ_OVERLAP	(1u << 7)  /* ov_pfn, ov_npfns: where it meets the event's range */
+#define TSM_OBJ_OV_IOVA	(1u << 8)  /* ov_addr: the IOVA that maps ov_pfn */
+#define TSM_OBJ_OV_GPA	(1u << 9)  /* ov_addr: the guest physical address that maps ov_pfn */
 
 struct tsm_objects {
 	__u32 valid;
@@ -83,9 +87,24 @@ struct tsm_objects {
 	__u32 slot;
 	__u64 iova;
 	__u64 vm;
+	__u64 gfn;		/* with TSM_OBJ_SLOT */
 	__u64 pfn;
 	__u64 npfns;
+	__u32 bar;
+	__u64 ov_pfn, ov_npfns, ov_addr;
 };
+
+/* the phase of a TDI, as a violation saw it */
+enum tsm_tdi_phase {
+	TSM_TDI_UNKNOWN,	/* no device, or its state is not known */
+	TSM_TDI_UNBOUND,
+	TSM_TDI_BINDING,
+	TSM_TDI_BOUND,
+	TSM_TDI_UNBINDING,
+};
+
+/* objects in conflict kept per violation (all are counted) */
+#define TSM_MAX_CONFLICTS	4096
 
 struct tsm_violation {
 	unsigned int n;		/* 1-based, in detection order */
@@ -94,9 +113,19 @@ struct tsm_violation {
 		struct tsm_rec_hdr hdr;
 		unsigned char raw[96];
 	} ev;
-	struct tsm_objects obj;	/* the event's object and the one in conflict */
-	struct tsm_objects other;
-	unsigned int nr_other;	/* objects in conflict (other is the first) */
+	struct tsm_objects obj;	/* the event's objects (with the device and BAR when known) */
+	struct tsm_objects other;	/* the first object in conflict */
+	unsigned int nr_other;	/* objects in conflict */
+	/*
+	 * Every object in conflict (the first TSM_MAX_CONFLICTS): mappings,
+	 * DMABUFs, or, when still_private, the device's ranges that are still
+	 * private (TSM-I6, TSM-I8). NULL in a violation that is not kept.
+	 */
+	struct tsm_objects *conflicts;
+	unsigned int nr_conflicts;
+	bool still_private;
+	enum tsm_tdi_phase tdi;	/* the TDI of the event's device ... */
+	__u64 tdi_vm;		/* ... and the VM it is (being) bound to */
 	unsigned int nr_stack;
 	__u64 stack[TSM_STACK_MAX];
 };

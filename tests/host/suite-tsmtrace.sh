@@ -628,6 +628,54 @@ else
 	fail bash-completion "[$c1] [$c2] [$c3] [$c4] [$c5]"
 fi
 
+# ---- a violation tells the whole story: device, BAR, the PFNs that meet and
+# the IOVA or guest address that maps them, the VMs, what stays private,
+# every mapping in conflict
+out=$("$B" check "$TR/lab73-broken-revoke.tsm")
+v=$("$B" -j check "$TR/lab73-broken-revoke.tsm" | grep '"invariant":"TSM-I1"')
+if echo "$out" | grep -q '^      device 0000:00:04.0 BAR 2; its TDI is being bound to vm=0xff11000003f40000$' &&
+   echo "$out" | grep -q 'in conflict with: dev=0000:00:04.0 bar=2 buf=1859 ctx=0xff11000002c07800 ioas=1 iova=0x1000000 pfn=0x100200 npfns=0x200$' &&
+   echo "$out" | grep -q '^        overlap: pfn=0x100200 npfns=0x200 iova=0x1000000$' &&
+   echo "$v" | grep -q '"objects":{"dev":"0000:00:04.0","bar":2,"pfn":"0x100200","npfns":"0x200"},"tdi":{"phase":"binding","vm":"0xff11000003f40000"}' &&
+   echo "$v" | grep -q '"overlap":{"pfn":"0x100200","npfns":"0x200","iova":"0x1000000"}},"conflicts":1,"conflicting":\[{'; then
+	pass violation-device-bar-overlap-iova-tdi-vm
+else
+	fail violation-device-bar-overlap-iova-tdi-vm "$out $v"
+fi
+out=$("$B" check "$TR/private-slot-wrong-vm.tsm")
+v=$("$B" -j check "$TR/private-slot-wrong-vm.tsm" | grep '"type":"violation"')
+if echo "$out" | grep -q 'device 0000:01:00.0 BAR 2; its TDI is bound to vm=0xffff888100000000; the slot is in vm=0xffff888100001000$' &&
+   echo "$v" | grep -q '"objects":{"dev":"0000:01:00.0","bar":2,"buf":1002,"vm":"0xffff888100001000","slot":3,"gfn":"0x810000",' &&
+   echo "$v" | grep -q '"tdi":{"phase":"bound","vm":"0xffff888100000000"}'; then
+	pass violation-tsm-i4-both-vms
+else
+	fail violation-tsm-i4-both-vms "$out $v"
+fi
+out=$("$B" check "$TR/unbind-leaves-private.tsm" "$TR/failed-bind-left-private.tsm")
+js=$("$B" -j check "$TR/unbind-leaves-private.tsm" "$TR/failed-bind-left-private.tsm")
+if [ "$(echo "$out" | grep -c '^      still private: pfn=0x4010000 npfns=0x20000$')" = 2 ] &&
+   [ "$(echo "$js" | grep -E '"invariant":"TSM-I(6|8)","state":"pfn_private"' |
+	grep -c '"still_private":\[{"dev":"0000:01:00.0","pfn":"0x4010000","npfns":"0x20000"')" = 2 ] &&
+   echo "$out" | grep -q 'in conflict with: dev=0000:01:00.0 bar=2 buf=1002 vm=0xffff888100000000 slot=0x3 gfn=0x810000 pfn=0x4010000'; then
+	pass violation-tsm-i6-i8-ranges-still-private
+else
+	fail violation-tsm-i6-i8-ranges-still-private "$out $js"
+fi
+"$OUT/tsmgen" --case many-mappings "$T/many-maps.tsm" >/dev/null
+out=$("$B" check "$T/many-maps.tsm" | sed -n '/#1 TSM-I1/,/#2/p')
+v=$("$B" -j check "$T/many-maps.tsm" | grep '"invariant":"TSM-I1"')
+if [ "$(echo "$out" | grep -c 'in conflict with: ')" = 8 ] &&
+   echo "$out" | grep -q '\.\.\. and 4 more in conflict (all of them in JSON, -j)' &&
+   echo "$out" | grep -q 'slot=0x11 gfn=0x1000000 .*' && echo "$out" | grep -q 'overlap: pfn=0x4010000 npfns=0x20000 gpa=0x1010000000$' &&
+   echo "$v" | grep -q '"conflicts":12,' &&
+   [ "$(echo "$v" | grep -o '"overlap":{[^}]*"iova"' | wc -l)" = 7 ] &&
+   [ "$(echo "$v" | grep -o '"overlap":{[^}]*"gpa"' | wc -l)" = 6 ] &&
+   echo "$v" | grep -q '"iova":"0xa000000000",.*"overlap":{"pfn":"0x4010000","npfns":"0x20000","iova":"0xa010000000"}'; then
+	pass violation-every-conflicting-mapping
+else
+	fail violation-every-conflicting-mapping "$out $v"
+fi
+
 # ---- JSON that tools accept: every JSON output of this suite against the
 # schema of docs/tsmtrace-report.schema.json. First the outputs the cases
 # above did not ask for in JSON: every trace through check and report (each

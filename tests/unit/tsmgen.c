@@ -304,6 +304,40 @@ static void good_flow(struct gen *g, unsigned long long n)
 	flow_run(g, &f);
 }
 
+/*
+ * A bind that leaves @n mappings of the shared DMABUF over the range that
+ * turns private, half in IOAS areas and half in shared slots: TSM-I1 in
+ * conflict with every one of them.
+ */
+static void many_mappings(struct gen *g, unsigned long long n)
+{
+	unsigned long long i;
+	struct flow f;
+
+	flow_default(&f, 0);
+	f.faults = F_IOAS_LEFT_AT_BIND;
+	flow_start(g, &f);
+	for (i = 1; i < n; i++) {
+		if (i & 1)
+			g_slot(g, TSM_REC_KVM_DMABUF_SLOT_BIND, f.vm, 16 + i, i << 24, f.buf0,
+			       f.base, f.npfns, 0);
+		else
+			g_ioas(g, TSM_REC_IOMMUFD_IOAS_MAP_DMABUF, f.ctx, f.ioas, i << 36, f.buf0,
+			       f.base, f.npfns, TSM_DMABUF_SHARED);
+	}
+	flow_bind(g, &f);
+	flow_bound(g, &f);
+	for (i = 1; i < n; i++) {
+		if (i & 1)
+			g_slot(g, TSM_REC_KVM_DMABUF_SLOT_UNBIND, f.vm, 16 + i, i << 24, f.buf0,
+			       f.base, f.npfns, TSM_UNMAP_DESTROY);
+		else
+			g_ioas(g, TSM_REC_IOMMUFD_IOAS_UNMAP_DMABUF, f.ctx, f.ioas, i << 36, f.buf0,
+			       f.base, f.npfns, TSM_UNMAP_DESTROY);
+	}
+	flow_unbind(g, &f);
+}
+
 /* traces the host suite makes for its own cases, not kept in tests/traces */
 static const struct gen_case {
 	const char *name;
@@ -316,6 +350,7 @@ static const struct gen_case {
 	{ "unknown-before-violation", unknown_before_violation, 40, NULL },
 	{ "ioas-wrap", wrapped_range, 0, NULL },
 	{ "slot-wrap", wrapped_range, 1, NULL },
+	{ "many-mappings", many_mappings, 12, NULL },
 	/* a recorder that wrote bytes that are not UTF-8 (Latin-1, a cut sequence) */
 	{ "non-utf8-host", good_flow, 0, "h\xf6st-\xe2\x82\"q\\\x01\xc3" },
 };

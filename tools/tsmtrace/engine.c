@@ -83,6 +83,9 @@ struct tsm_engine {
 	struct tsm_summary sum;
 	struct tsm_violation *v;	/* the first max_v violations, in full */
 	unsigned int nr_v, cap_v, max_v;
+	/* the objects behind each fact (TSM_F_* bit) of the event being checked */
+	struct tsm_objects *found[16];
+	unsigned int found_cap[16];
 	char *notes[MAX_NOTES + 1];
 	unsigned int nr_notes, notes_dropped;
 	int err;			/* -ENOMEM seen */
@@ -473,13 +476,28 @@ static void obj_range(struct tsm_objects *o, __u64 pfn, __u64 npfns)
 	o->npfns = npfns;
 }
 
-static void obj_buf(struct tsm_objects *o, const struct buf *b)
+static void obj_bar(struct tsm_objects *o, __u32 bar)
 {
+	o->valid |= TSM_OBJ_BAR;
+	o->bar = bar;
+}
+
+/* a DMABUF, by its range that meets [pfn, +npfns) (npfns 0: its first) */
+static void obj_buf(struct tsm_objects *o, const struct buf *b, __u64 pfn, __u64 npfns)
+{
+	__u32 i;
+
 	o->valid |= TSM_OBJ_BUF;
 	o->buf = b->id;
 	if (b->d)
 		obj_dev(o, b->d->id);
-	if (b->nr)
+	obj_bar(o, b->bar);
+	for (i = 0; npfns && i < b->nr; i++)
+		if (tsm_range_overlap(b->r[i].pfn, b->r[i].npfns, pfn, npfns))
+			break;
+	if (i < b->nr)
+		obj_range(o, b->r[i].pfn, b->r[i].npfns);
+	else if (b->nr)
 		obj_range(o, b->r[0].pfn, b->r[0].npfns);
 }
 
@@ -496,10 +514,49 @@ static void obj_map(struct tsm_objects *o, const struct map *m)
 		o->valid |= TSM_OBJ_SLOT | TSM_OBJ_VM;
 		o->vm = m->key.k[0];
 		o->slot = (__u32)m->key.k[1];
+		o->gfn = m->addr;
 	}
 	if (m->d)
 		obj_dev(o, m->d->id);
+	if (m->b)
+		obj_bar(o, m->b->bar);
 	obj_range(o, m->pfn, m->npfns);
+}
+
+/* the address mapping @m (an IOAS area or a slot) gives to o->ov_pfn */
+static void overlap_addr(struct tsm_objects *o, const struct tsm_objects *m)
+{
+	if (m->valid & TSM_OBJ_IOAS) {
+		o->valid |= TSM_OBJ_OV_IOVA;
+		o->ov_addr = m->iova + ((o->ov_pfn - m->pfn) << 12);
+	} else if (m->valid & TSM_OBJ_SLOT) {
+		o->valid |= TSM_OBJ_OV_GPA;
+		o->ov_addr = (m->gfn + (o->ov_pfn - m->pfn)) << 12;
+	}
+}
+
+/*
+ * Where an object in conflict meets the event's range @ev, and the IOVA or
+ * guest address that maps those PFNs: the object's own when it is a
+ * mapping, else the event's when the event is one.
+ */
+static void overlap(struct tsm_objects *o, const struct tsm_objects *ev)
+{
+	__u64 s, end;
+
+	if (!(o->valid & TSM_OBJ_OVERLAP)) {
+		if (!(o->valid & ev->valid & TSM_OBJ_RANGE))
+			return;
+		s = o->pfn > ev->pfn ? o->pfn : ev->pfn;
+		end = o->pfn + o->npfns < ev->pfn + ev->npfns ? o->pfn + o->npfns :
+								 ev->pfn + ev->npfns;
+		if (s >= end)
+			return;
+		o->valid |= TSM_OBJ_OVERLAP;
+		o->ov_pfn = s;
+		o->ov_npfns = end - s;
+	}
+	overlap_addr(o, o->valid & (TSM_OBJ_IOAS | TSM_OBJ_SLOT) ? o : ev);
 }
 
 /* the objects of the event itself */
@@ -524,6 +581,7 @@ static void obj_event(struct tsm_objects *o, const struct tsm_rec_hdr *rec)
 		const struct tsm_ev_pci_tsm_range *ev = (const void *)rec;
 
 		obj_dev(o, ev->dev);
+		obj_bar(o, ev->bar);
 		obj_range(o, ev->pfn, ev->npfns);
 		break;
 	}
@@ -534,6 +592,7 @@ static void obj_event(struct tsm_objects *o, const struct tsm_rec_hdr *rec)
 		const struct tsm_ev_vfio_dmabuf_obj *ev = (const void *)rec;
 
 		obj_dev(o, ev->dev);
+		obj_bar(o, ev->bar);
 		o->valid |= TSM_OBJ_BUF;
 		o->buf = ev->buf;
 		break;
@@ -557,6 +616,7 @@ static void obj_event(struct tsm_objects *o, const struct tsm_rec_hdr *rec)
 		o->valid |= TSM_OBJ_SLOT | TSM_OBJ_VM | TSM_OBJ_BUF;
 		o->vm = ev->vm;
 		o->slot = ev->slot;
+		o->gfn = ev->gfn;
 		o->buf = ev->buf;
 		obj_range(o, ev->pfn, ev->npfns);
 		break;
@@ -566,11 +626,17 @@ static void obj_event(struct tsm_objects *o, const struct tsm_rec_hdr *rec)
 	}
 }
 
-/* what a check found: facts, and for each fact the first object behind it */
+/*
+ * What a check found: facts, and for each fact how many objects are behind
+ * it (the first TSM_MAX_CONFLICTS in engine.found[fact bit]); the event's
+ * device and DMABUF when they are known.
+ */
 struct findings {
 	__u32 facts;
-	struct tsm_objects why[16];	/* indexed by fact bit */
-	unsigned int nr[16];
+	unsigned int nr[16];		/* indexed by fact bit */
+	struct tsm_engine *e;
+	const struct dev *d;
+	const struct buf *b;
 };
 
 static int fact_bit(__u32 fact)
@@ -580,11 +646,43 @@ static int fact_bit(__u32 fact)
 
 static void found(struct findings *f, __u32 fact, const struct tsm_objects *o)
 {
+	struct tsm_engine *e = f->e;
 	int i = fact_bit(fact);
 
-	if (!f->nr[i]++ && o)
-		f->why[i] = *o;
 	f->facts |= fact;
+	if (f->nr[i] < TSM_MAX_CONFLICTS && f->nr[i] == e->found_cap[i]) {
+		unsigned int cap = e->found_cap[i] ? e->found_cap[i] * 2 : 8;
+		struct tsm_objects *n = realloc(e->found[i], cap * sizeof(*n));
+
+		if (!n) {
+			e->err = -ENOMEM;
+			return;
+		}
+		e->found[i] = n;
+		e->found_cap[i] = cap;
+	}
+	if (f->nr[i] < TSM_MAX_CONFLICTS)
+		e->found[i][f->nr[i]] = *o;
+	f->nr[i]++;
+}
+
+/* the private ranges of @d within [start, end), each behind @fact */
+static void found_private(struct findings *f, __u32 fact, const struct dev *d,
+			  __u64 start, __u64 end)
+{
+	size_t i;
+
+	for (i = rset_lower(&d->priv, start); i < d->priv.nr && d->priv.seg[i].start < end; i++) {
+		const struct rseg *g = &d->priv.seg[i];
+		struct tsm_objects o = { 0 };
+
+		obj_dev(&o, d->id);
+		obj_range(&o, g->start, g->end - g->start);
+		o.valid |= TSM_OBJ_OVERLAP;
+		o.ov_pfn = g->start > start ? g->start : start;
+		o.ov_npfns = (g->end < end ? g->end : end) - o.ov_pfn;
+		found(f, fact, &o);
+	}
 }
 
 /* the fact whose presence or absence makes a rule fire */
@@ -602,6 +700,9 @@ static __u32 rule_fact(enum tsm_rule r)
 	case TSM_R_I1_MAP_PFN_PRIVATE:
 	case TSM_R_I2_EXPORT_SHARED_OVER_PRIVATE:
 		return TSM_F_OVERLAPS_PRIVATE;
+	case TSM_R_I6_PFN_PRIVATE:
+	case TSM_R_I8_PFN_PRIVATE:
+		return TSM_F_PFN_PRIVATE;
 	default:
 		return 0;
 	}
@@ -627,6 +728,52 @@ static struct tsm_violation *violation_slot(struct tsm_engine *e)
 		e->cap_v = cap;
 	}
 	return &e->v[e->nr_v];
+}
+
+/* the event's device and BAR, and the VM its TDI is bound to */
+static void violation_context(struct tsm_violation *v, const struct findings *f)
+{
+	const struct dev *d = f->d ? f->d : f->b ? f->b->d : NULL;
+
+	if (f->b) {
+		if (f->b->d && !(v->obj.valid & TSM_OBJ_DEV))
+			obj_dev(&v->obj, f->b->d->id);
+		if (!(v->obj.valid & TSM_OBJ_BAR))
+			obj_bar(&v->obj, f->b->bar);
+	}
+	if (!d || !d->certain)
+		return;
+	if (!(v->obj.valid & TSM_OBJ_DEV))
+		obj_dev(&v->obj, d->id);
+	v->tdi = d->phase == DEV_UNBOUND ? TSM_TDI_UNBOUND : d->phase == DEV_BINDING ?
+		 TSM_TDI_BINDING : d->phase == DEV_BOUND ? TSM_TDI_BOUND : TSM_TDI_UNBINDING;
+	if (d->phase != DEV_UNBOUND)
+		v->tdi_vm = d->vm;
+}
+
+/* the objects behind @fact: the first, the count, and (@keep) all of them */
+static void violation_conflicts(struct tsm_engine *e, struct tsm_violation *v, bool keep,
+				__u32 fact, unsigned int nr)
+{
+	const struct tsm_objects *all = e->found[fact_bit(fact)];
+	unsigned int i, kept = nr < TSM_MAX_CONFLICTS ? nr : TSM_MAX_CONFLICTS;
+
+	v->other = all[0];
+	overlap(&v->other, &v->obj);
+	v->nr_other = nr;
+	v->still_private = fact == TSM_F_PFN_PRIVATE;
+	if (!keep)
+		return;
+	v->conflicts = malloc(kept * sizeof(*v->conflicts));
+	if (!v->conflicts) {
+		e->err = -ENOMEM;
+		return;
+	}
+	for (i = 0; i < kept; i++) {
+		v->conflicts[i] = all[i];
+		overlap(&v->conflicts[i], &v->obj);
+	}
+	v->nr_conflicts = kept;
 }
 
 /*
@@ -661,11 +808,10 @@ static void raise_violations(struct tsm_engine *e, const struct tsm_rec_hdr *rec
 		len = rec->size < sizeof(v->ev.raw) ? rec->size : sizeof(v->ev.raw);
 		memcpy(v->ev.raw, rec, len);
 		obj_event(&v->obj, rec);
+		violation_context(v, f);
 		fact = rule_fact(r);
-		if (fact && f->nr[fact_bit(fact)]) {
-			v->other = f->why[fact_bit(fact)];
-			v->nr_other = f->nr[fact_bit(fact)];
-		}
+		if (fact && f->nr[fact_bit(fact)])
+			violation_conflicts(e, v, v != &scratch, fact, f->nr[fact_bit(fact)]);
 		if (e->opts.on_violation)
 			e->opts.on_violation(e->opts.arg, v);
 	}
@@ -743,7 +889,7 @@ static void find_bufs(struct tsm_engine *e, const struct tsm_rec_hdr *rec,
 			doubted = true;
 			continue;
 		}
-		obj_buf(&o, b);
+		obj_buf(&o, b, pfn, npfns);
 		found(f, fact, &o);
 	}
 	if (doubted && !(f->facts & fact))
@@ -758,19 +904,12 @@ static void find_private(struct tsm_engine *e, const struct tsm_rec_hdr *rec,
 	bool doubted = false;
 
 	if (hint && hint->certain) {
-		if (rset_overlaps(&hint->priv, pfn, pfn + npfns)) {
-			struct tsm_objects o = { 0 };
-
-			obj_dev(&o, hint->id);
-			obj_range(&o, pfn, npfns);
-			found(f, TSM_F_OVERLAPS_PRIVATE, &o);
-		}
+		found_private(f, TSM_F_OVERLAPS_PRIVATE, hint, pfn, pfn + npfns);
 		return;
 	}
 	/* only the devices with private PFNs: not every device there is */
 	list_for_each_safe(p, t, &e->priv_devs) {
 		struct dev *d = container_of(p, struct dev, priv_node);
-		struct tsm_objects o = { 0 };
 
 		if (!rset_overlaps(&d->priv, pfn, pfn + npfns))
 			continue;
@@ -778,9 +917,9 @@ static void find_private(struct tsm_engine *e, const struct tsm_rec_hdr *rec,
 			doubted = true;
 			continue;
 		}
-		obj_dev(&o, d->id);
-		obj_range(&o, pfn, npfns);
-		found(f, TSM_F_OVERLAPS_PRIVATE, &o);
+		if (!f->d)
+			f->d = d;
+		found_private(f, TSM_F_OVERLAPS_PRIVATE, d, pfn, pfn + npfns);
 		return;
 	}
 	if (doubted)
@@ -852,7 +991,7 @@ static int on_bind_end(void *ctx, const struct tsm_rec_hdr *rec)
 {
 	struct tsm_engine *e = ctx;
 	const struct tsm_ev_pci_tsm_op *ev = (const void *)rec;
-	struct findings f = { 0 };
+	struct findings f = { .e = e };
 	bool failed = ev->ret < 0;
 	struct dev *d;
 
@@ -860,6 +999,7 @@ static int on_bind_end(void *ctx, const struct tsm_rec_hdr *rec)
 	d = dev_get(e, ev->dev);
 	if (!d)
 		return -ENOMEM;
+	f.d = d;
 	if (failed && d->certain && d->prev_phase == DEV_BOUND) {
 		/* binding a bound TDI fails and changes nothing */
 		d->phase = DEV_BOUND;
@@ -867,12 +1007,7 @@ static int on_bind_end(void *ctx, const struct tsm_rec_hdr *rec)
 	}
 	if (failed) {
 		if (d->certain && d->priv.nr) {
-			struct tsm_objects o = { 0 };
-
-			obj_dev(&o, d->id);
-			obj_range(&o, d->priv.seg[0].start,
-				  d->priv.seg[0].end - d->priv.seg[0].start);
-			found(&f, TSM_F_PFN_PRIVATE, &o);
+			found_private(&f, TSM_F_PFN_PRIVATE, d, 0, ~0ULL);
 		} else if (!d->certain) {
 			doubt(e, rec, "failed bind on a device whose layout is unknown");
 		}
@@ -917,7 +1052,7 @@ static int on_unbind_end(void *ctx, const struct tsm_rec_hdr *rec)
 {
 	struct tsm_engine *e = ctx;
 	const struct tsm_ev_pci_tsm_op *ev = (const void *)rec;
-	struct findings f = { 0 };
+	struct findings f = { .e = e };
 	struct list_head *p, *t;
 	bool doubted = false;
 	struct dev *d;
@@ -926,6 +1061,7 @@ static int on_unbind_end(void *ctx, const struct tsm_rec_hdr *rec)
 	d = dev_get(e, ev->dev);
 	if (!d)
 		return -ENOMEM;
+	f.d = d;
 	find_bufs(e, rec, &f, d, TSM_DMABUF_PRIVATE, 0, 0, TSM_F_PRIVATE_BUF_LIVE);
 	list_for_each_safe(p, t, &d->maps) {
 		struct map *m = container_of(p, struct map, dev_node);
@@ -942,13 +1078,8 @@ static int on_unbind_end(void *ctx, const struct tsm_rec_hdr *rec)
 	}
 	if (doubted && !(f.facts & TSM_F_PRIVATE_SLOT))
 		doubt(e, rec, "a private slot that may already be gone maps the device");
-	if (d->certain && d->priv.nr) {
-		struct tsm_objects o = { 0 };
-
-		obj_dev(&o, d->id);
-		obj_range(&o, d->priv.seg[0].start, d->priv.seg[0].end - d->priv.seg[0].start);
-		found(&f, TSM_F_PFN_PRIVATE, &o);
-	}
+	if (d->certain && d->priv.nr)
+		found_private(&f, TSM_F_PFN_PRIVATE, d, 0, ~0ULL);
 	check(e, rec, 0, &f);
 	d->phase = DEV_UNBOUND;
 	d->vm = 0;
@@ -976,7 +1107,7 @@ static int on_range(void *ctx, const struct tsm_rec_hdr *rec)
 {
 	struct tsm_engine *e = ctx;
 	const struct tsm_ev_pci_tsm_range *ev = (const void *)rec;
-	struct findings f = { 0 };
+	struct findings f = { .e = e };
 	__u64 end = ev->pfn + ev->npfns;
 	struct dev *d;
 
@@ -984,6 +1115,7 @@ static int on_range(void *ctx, const struct tsm_rec_hdr *rec)
 	d = dev_get(e, ev->dev);
 	if (!d)
 		return -ENOMEM;
+	f.d = d;
 	if (ev->npfns == 0 || ev->new_attr > TSM_ATTR_PRIVATE ||
 	    ev->old_attr == ev->new_attr) {
 		inconsistent(e, rec, "malformed range event");
@@ -1082,7 +1214,10 @@ static int on_export(void *ctx, const struct tsm_rec_hdr *rec)
 static void check_layout(struct tsm_engine *e, const struct tsm_rec_hdr *rec,
 			 struct buf *b, struct dev *d)
 {
-	struct findings f = { 0 };
+	struct findings f = { .e = e };
+
+	f.d = d;
+	f.b = b;
 	__u32 i;
 
 	if (b->kind == TSM_DMABUF_PRIVATE)
@@ -1101,13 +1236,7 @@ static void check_layout(struct tsm_engine *e, const struct tsm_rec_hdr *rec,
 
 			if (!rset_covers(&d->priv, s, s + n))
 				all = false;
-			if (rset_overlaps(&d->priv, s, s + n)) {
-				struct tsm_objects po = { 0 };
-
-				obj_dev(&po, d->id);
-				obj_range(&po, s, n);
-				found(&f, TSM_F_OVERLAPS_PRIVATE, &po);
-			}
+			found_private(&f, TSM_F_OVERLAPS_PRIVATE, d, s, s + n);
 		}
 		if (all)
 			f.facts |= TSM_F_ALL_PRIVATE;
@@ -1119,10 +1248,11 @@ static void check_layout(struct tsm_engine *e, const struct tsm_rec_hdr *rec,
 static void check_buf_unmapped(struct tsm_engine *e, const struct tsm_rec_hdr *rec,
 			       struct buf *b)
 {
-	struct findings f = { 0 };
+	struct findings f = { .e = e };
 	struct list_head *p, *t;
 	bool doubted = !b->certain;
 
+	f.b = b;
 	list_for_each_safe(p, t, &b->maps) {
 		struct map *m = container_of(p, struct map, buf_node);
 		struct tsm_objects o = { 0 };
@@ -1289,11 +1419,12 @@ static int on_ioas_map(void *ctx, const struct tsm_rec_hdr *rec)
 	struct tsm_engine *e = ctx;
 	const struct tsm_ev_iommufd_ioas_dmabuf *ev = (const void *)rec;
 	struct hkey k = { { ev->ctx, (1ULL << 32) | ev->ioas, ev->iova } };
-	struct findings f = { 0 };
+	struct findings f = { .e = e };
 	struct buf *b;
 
 	ev_begin(e, rec);
 	b = map_buf(e, rec, ev->buf);
+	f.b = b;
 	map_facts(e, rec, &f, b, ev->arg, false, false, 0, ev->pfn, ev->npfns);
 	check(e, rec, 0, &f);
 	return map_new(e, rec, MAP_IOAS, &k, ev->buf, ev->pfn, ev->npfns, ev->iova, b) ?
@@ -1316,12 +1447,13 @@ static int on_slot_bind(void *ctx, const struct tsm_rec_hdr *rec)
 	struct tsm_engine *e = ctx;
 	const struct tsm_ev_kvm_dmabuf_slot *ev = (const void *)rec;
 	struct hkey k = { { ev->vm, (2ULL << 32) | ev->slot, ev->gfn } };
-	struct findings f = { 0 };
+	struct findings f = { .e = e };
 	bool priv = ev->arg != 0;
 	struct buf *b;
 
 	ev_begin(e, rec);
 	b = map_buf(e, rec, ev->buf);
+	f.b = b;
 	map_facts(e, rec, &f, b, 0, true, priv, ev->vm, ev->pfn, ev->npfns);
 	check(e, rec, priv, &f);
 	return map_new(e, rec, priv ? MAP_SLOT_PRIVATE : MAP_SLOT_SHARED, &k, ev->buf,
@@ -1585,6 +1717,10 @@ void tsm_engine_free(struct tsm_engine *e)
 	hash_fini(&e->dev_ids);
 	for (i = 0; i < e->nr_notes; i++)
 		free(e->notes[i]);
+	for (i = 0; i < e->nr_v; i++)
+		free(e->v[i].conflicts);
+	for (i = 0; i < ARRAY_SIZE(e->found); i++)
+		free(e->found[i]);
 	free(e->v);
 	free(e);
 }

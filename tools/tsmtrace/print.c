@@ -168,17 +168,17 @@ static const char *const lost_names[] = { "RINGBUF", "MAP_FULL", "READER" };
  */
 static void put_key(struct line *l, const char *key)
 {
-	if (l->json) {
-		put_s(l, ",\"");
+	if (!l->first)
+		put_c(l, l->json ? ',' : ' ');
+	l->first = false;
+	if (!l->json) {
 		put_s(l, key);
-		put_s(l, "\":");
+		put_c(l, '=');
 		return;
 	}
-	if (!l->first)
-		put_c(l, ' ');
-	l->first = false;
+	put_c(l, '"');
 	put_s(l, key);
-	put_c(l, '=');
+	put_s(l, "\":");
 }
 
 static void put_ku(struct line *l, const char *key, uint64_t v)
@@ -486,6 +486,7 @@ void print_record_json(FILE *f, const struct tsm_rec_hdr *rec, const unsigned in
 	line_init(&l, buf, sizeof(buf));
 	l.json = true;
 	put_s(&l, "{\"type\":\"event\"");
+	l.first = false;
 	put_ku(&l, "seq", rec->seq);
 	put_ku(&l, "ts", rec->ts);
 	put_ku(&l, "cpu", rec->cpu);
@@ -506,31 +507,84 @@ void print_record_json(FILE *f, const struct tsm_rec_hdr *rec, const unsigned in
 	fputs(buf, f);
 }
 
+/* the objects as key=value (text) or as the members of a JSON object */
+static void put_objects(struct line *l, const struct tsm_objects *o)
+{
+	if (o->valid & TSM_OBJ_DEV)
+		put_kdev(l, "dev", o->dev);
+	if (o->valid & TSM_OBJ_BAR)
+		put_ku(l, "bar", o->bar);
+	if (o->valid & TSM_OBJ_BUF)
+		put_ku(l, "buf", o->buf);
+	if (o->valid & TSM_OBJ_IOAS) {
+		put_kx(l, "ctx", o->ctx);
+		put_ku(l, "ioas", o->ioas);
+		put_kx(l, "iova", o->iova);
+	}
+	if (o->valid & TSM_OBJ_VM)
+		put_kx(l, "vm", o->vm);
+	if (o->valid & TSM_OBJ_SLOT) {
+		put_kxid(l, "slot", o->slot);
+		put_kx(l, "gfn", o->gfn);
+	}
+	if (o->valid & TSM_OBJ_RANGE) {
+		put_kx(l, "pfn", o->pfn);
+		put_kx(l, "npfns", o->npfns);
+	}
+}
+
+/* where an object in conflict meets the event's range, and what maps it */
+static void put_overlap(struct line *l, const struct tsm_objects *o)
+{
+	if (!(o->valid & TSM_OBJ_OVERLAP))
+		return;
+	if (l->json)
+		put_s(l, ",\"overlap\":{");
+	else
+		put_s(l, "overlap: ");
+	l->first = true;
+	put_kx(l, "pfn", o->ov_pfn);
+	put_kx(l, "npfns", o->ov_npfns);
+	if (o->valid & TSM_OBJ_OV_IOVA)
+		put_kx(l, "iova", o->ov_addr);
+	else if (o->valid & TSM_OBJ_OV_GPA)
+		put_kx(l, "gpa", o->ov_addr);
+	if (l->json)
+		put_c(l, '}');
+}
+
+/* @o as a JSON object */
+static void json_objects(FILE *f, const struct tsm_objects *o, bool with_overlap)
+{
+	char buf[512];
+	struct line l;
+
+	line_init(&l, buf, sizeof(buf));
+	l.json = true;
+	put_objects(&l, o);
+	if (with_overlap)
+		put_overlap(&l, o);
+	line_end(&l);
+	fprintf(f, "{%s}", buf);
+}
+
+/* the objects of a text line: "dev=... bar=... buf=..." */
 static void fmt_objects(char *b, size_t len, const struct tsm_objects *o)
 {
-	char dev[16];
-	int n = 0;
+	struct line l;
 
-	b[0] = 0;
-#define ADD(...) do { if (n < (int)len) n += snprintf(b + n, len - n, __VA_ARGS__); } while (0)
-	if (o->valid & TSM_OBJ_DEV) {
-		fmt_dev(dev, sizeof(dev), o->dev);
-		ADD("dev=%s ", dev);
-	}
-	if (o->valid & TSM_OBJ_BUF)
-		ADD("buf=%" PRIu64 " ", (uint64_t)o->buf);
-	if (o->valid & TSM_OBJ_IOAS)
-		ADD("ctx=0x%" PRIx64 " ioas=%u iova=0x%" PRIx64 " ", (uint64_t)o->ctx, o->ioas,
-		    (uint64_t)o->iova);
-	if (o->valid & TSM_OBJ_VM)
-		ADD("vm=0x%" PRIx64 " ", (uint64_t)o->vm);
-	if (o->valid & TSM_OBJ_SLOT)
-		ADD("slot=0x%x ", o->slot);
-	if (o->valid & TSM_OBJ_RANGE)
-		ADD("pfn=0x%" PRIx64 " npfns=0x%" PRIx64 " ", (uint64_t)o->pfn, (uint64_t)o->npfns);
-#undef ADD
-	if (n > 0 && n <= (int)len && b[n - 1] == ' ')
-		b[n - 1] = 0;
+	line_init(&l, b, len);
+	put_objects(&l, o);
+	line_end(&l);
+}
+
+static void fmt_overlap(char *b, size_t len, const struct tsm_objects *o)
+{
+	struct line l;
+
+	line_init(&l, b, len);
+	put_overlap(&l, o);
+	line_end(&l);
 }
 
 /* ---- kernel symbols for the stacks (kallsyms or System.map format) ---- */
@@ -611,10 +665,65 @@ static const struct ksym *ksym_find(__u64 addr)
 	return lo ? &ksyms[lo - 1] : NULL;
 }
 
+/* conflicts the text prints; JSON has them all */
+#define TEXT_CONFLICTS	8
+
+static const char *const tdi_phases[] = {
+	[TSM_TDI_UNBOUND] = "unbound", [TSM_TDI_BINDING] = "binding",
+	[TSM_TDI_BOUND] = "bound", [TSM_TDI_UNBINDING] = "unbinding",
+};
+
+/* "device D BAR B; its TDI is bound to vm=V; the slot is in vm=W" */
+static void print_context(FILE *f, const struct tsm_violation *v, const char *indent)
+{
+	const struct tsm_objects *o = &v->obj;
+	char dev[16];
+
+	if (!(o->valid & TSM_OBJ_DEV))
+		return;
+	fmt_dev(dev, sizeof(dev), o->dev);
+	fprintf(f, "%s    device %s", indent, dev);
+	if (o->valid & TSM_OBJ_BAR)
+		fprintf(f, " BAR %u", o->bar);
+	if (v->tdi == TSM_TDI_UNBOUND)
+		fputs("; its TDI is not bound", f);
+	else if (v->tdi != TSM_TDI_UNKNOWN)
+		fprintf(f, "; its TDI is %s vm=0x%" PRIx64,
+			v->tdi == TSM_TDI_BOUND ? "bound to" : v->tdi == TSM_TDI_BINDING ?
+			"being bound to" : "being unbound from", (uint64_t)v->tdi_vm);
+	if (o->valid & TSM_OBJ_SLOT)
+		fprintf(f, "; the slot is in vm=0x%" PRIx64, (uint64_t)o->vm);
+	fputc('\n', f);
+}
+
+/* the objects in conflict, or the ranges still private; "and N more" past a few */
+static void print_conflicts(FILE *f, const struct tsm_violation *v, const char *indent)
+{
+	const struct tsm_objects *all = v->conflicts ? v->conflicts : &v->other;
+	unsigned int i, nr = v->conflicts ? v->nr_conflicts : !!v->nr_other;
+	char objs[256], ov[128];
+
+	for (i = 0; i < nr && i < TEXT_CONFLICTS; i++) {
+		if (v->still_private) {
+			fprintf(f, "%s    still private: pfn=0x%" PRIx64 " npfns=0x%" PRIx64 "\n",
+				indent, (uint64_t)all[i].pfn, (uint64_t)all[i].npfns);
+			continue;
+		}
+		fmt_objects(objs, sizeof(objs), &all[i]);
+		fprintf(f, "%s    in conflict with: %s\n", indent, objs);
+		fmt_overlap(ov, sizeof(ov), &all[i]);
+		if (ov[0])
+			fprintf(f, "%s      %s\n", indent, ov);
+	}
+	if (v->nr_other > i)
+		fprintf(f, "%s    ... and %u more %s (all of them in JSON, -j)\n", indent,
+			v->nr_other - i, v->still_private ? "private ranges" : "in conflict");
+}
+
 void print_violation(FILE *f, const struct tsm_violation *v, const char *indent)
 {
 	const struct tsm_rule_desc *r = &tsm_rules[v->rule];
-	char line[512], objs[256];
+	char line[512];
 	unsigned int i;
 
 	fmt_record(line, sizeof(line), &v->ev.hdr);
@@ -622,13 +731,8 @@ void print_violation(FILE *f, const struct tsm_violation *v, const char *indent)
 		tsm_inv_id(r->inv), tsm_inv_title(r->inv), tsm_rec_name(v->ev.hdr.type), r->state);
 	fprintf(f, "%s    %s\n", indent, r->what);
 	fprintf(f, "%s    at %s\n", indent, line);
-	if (v->nr_other) {
-		fmt_objects(objs, sizeof(objs), &v->other);
-		fprintf(f, "%s    in conflict with: %s", indent, objs);
-		if (v->nr_other > 1)
-			fprintf(f, " (and %u more)", v->nr_other - 1);
-		fputc('\n', f);
-	}
+	print_context(f, v, indent);
+	print_conflicts(f, v, indent);
 	if (!v->nr_stack) {
 		fprintf(f, "%s    stack: not captured\n", indent);
 		return;
@@ -643,44 +747,6 @@ void print_violation(FILE *f, const struct tsm_violation *v, const char *indent)
 			fprintf(f, " %s+0x%" PRIx64, k->name, (uint64_t)(v->stack[i] - k->addr));
 		fputc('\n', f);
 	}
-}
-
-static void json_objects(FILE *f, const struct tsm_objects *o)
-{
-	char dev[16];
-	bool first = true;
-
-#define SEP() do { if (!first) fputc(',', f); first = false; } while (0)
-	fputc('{', f);
-	if (o->valid & TSM_OBJ_DEV) {
-		fmt_dev(dev, sizeof(dev), o->dev);
-		SEP();
-		fprintf(f, "\"dev\":\"%s\"", dev);
-	}
-	if (o->valid & TSM_OBJ_BUF) {
-		SEP();
-		fprintf(f, "\"buf\":%" PRIu64, (uint64_t)o->buf);
-	}
-	if (o->valid & TSM_OBJ_IOAS) {
-		SEP();
-		fprintf(f, "\"ctx\":\"0x%" PRIx64 "\",\"ioas\":%u,\"iova\":\"0x%" PRIx64 "\"",
-			(uint64_t)o->ctx, o->ioas, (uint64_t)o->iova);
-	}
-	if (o->valid & TSM_OBJ_VM) {
-		SEP();
-		fprintf(f, "\"vm\":\"0x%" PRIx64 "\"", (uint64_t)o->vm);
-	}
-	if (o->valid & TSM_OBJ_SLOT) {
-		SEP();
-		fprintf(f, "\"slot\":%u", o->slot);
-	}
-	if (o->valid & TSM_OBJ_RANGE) {
-		SEP();
-		fprintf(f, "\"pfn\":\"0x%" PRIx64 "\",\"npfns\":\"0x%" PRIx64 "\"",
-			(uint64_t)o->pfn, (uint64_t)o->npfns);
-	}
-	fputc('}', f);
-#undef SEP
 }
 
 void print_violation_json(FILE *f, const char *file, const struct tsm_violation *v)
@@ -705,10 +771,26 @@ void print_violation_json(FILE *f, const char *file, const struct tsm_violation 
 		tsm_rec_name(v->ev.hdr.type), (uint64_t)v->ev.hdr.seq, (uint64_t)v->ev.hdr.ts,
 		v->ev.hdr.cpu, v->ev.hdr.pid);
 	fputs(",\"objects\":", f);
-	json_objects(f, &v->obj);
+	json_objects(f, &v->obj, false);
+	if (v->tdi != TSM_TDI_UNKNOWN) {
+		fprintf(f, ",\"tdi\":{\"phase\":\"%s\"", tdi_phases[v->tdi]);
+		if (v->tdi != TSM_TDI_UNBOUND)
+			fprintf(f, ",\"vm\":\"0x%" PRIx64 "\"", (uint64_t)v->tdi_vm);
+		fputc('}', f);
+	}
 	fputs(",\"conflict\":", f);
-	json_objects(f, &v->other);
-	fprintf(f, ",\"conflicts\":%u,\"stack\":[", v->nr_other);
+	json_objects(f, &v->other, true);
+	fprintf(f, ",\"conflicts\":%u", v->nr_other);
+	if (v->nr_other && v->conflicts) {
+		fprintf(f, ",\"%s\":[", v->still_private ? "still_private" : "conflicting");
+		for (i = 0; i < v->nr_conflicts; i++) {
+			if (i)
+				fputc(',', f);
+			json_objects(f, &v->conflicts[i], true);
+		}
+		fputc(']', f);
+	}
+	fputs(",\"stack\":[", f);
 	for (i = 0; i < v->nr_stack; i++)
 		fprintf(f, "%s\"0x%" PRIx64 "\"", i ? "," : "", (uint64_t)v->stack[i]);
 	fputs("]}\n", f);

@@ -146,7 +146,7 @@ void rset_clear(struct rset *s)
 }
 
 /* first segment whose end > pfn */
-static size_t rset_lower(const struct rset *s, __u64 pfn)
+size_t rset_lower(const struct rset *s, __u64 pfn)
 {
 	size_t lo = 0, hi = s->nr;
 

@@ -89,6 +89,8 @@ int rset_add(struct rset *s, __u64 start, __u64 end);	/* -ENOMEM */
 int rset_remove(struct rset *s, __u64 start, __u64 end);
 bool rset_overlaps(const struct rset *s, __u64 start, __u64 end);
 bool rset_covers(const struct rset *s, __u64 start, __u64 end);
+/* the first segment that ends after @pfn (s->nr: none) */
+size_t rset_lower(const struct rset *s, __u64 pfn);
 /* PFNs of [start, end) in the set */
 __u64 rset_count(const struct rset *s, __u64 start, __u64 end);
 

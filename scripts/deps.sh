@@ -17,8 +17,9 @@ PKGS=(
 	clang llvm libbpf-dev bpftool zlib1g-dev libcap-dev
 	# comparison figures in the benchmarks
 	trace-cmd
-	# the host tests of tsmtrace's output: its JSON against the schema
-	python3-jsonschema
+	# the host tests of tsmtrace's output: its JSON against the schema, its
+	# SVG timeline rendered
+	python3-jsonschema librsvg2-bin
 )
 
 missing=()

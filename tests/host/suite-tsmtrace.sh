@@ -676,6 +676,85 @@ else
 	fail violation-every-conflicting-mapping "$out $v"
 fi
 
+# ---- a timeline out: Chrome trace-event JSON (Perfetto) and SVG
+PYJ=/usr/bin/python3; [ -x "$PYJ" ] || PYJ=python3
+"$B" report --format=perfetto "$TR/lab73-broken-revoke.tsm" >"$T/tl.json"; r=$?
+got=$("$PYJ" - "$T/tl.json" <<'PYEOF' 2>&1
+import json, sys
+d = json.load(open(sys.argv[1]))
+ev = d["traceEvents"]
+procs = {e["pid"]: e["args"]["name"] for e in ev if e["ph"] == "M" and e["name"] == "process_name"}
+threads = {(e["pid"], e["tid"]): e["args"]["name"] for e in ev if e["ph"] == "M" and e["name"] == "thread_name"}
+assert all(e["ph"] in "MXi" for e in ev), "unexpected phase"
+assert all(e["dur"] >= 0 for e in ev if e["ph"] == "X"), "negative duration"
+out = ["tracks: " + " | ".join(sorted(procs.values()))]
+for e in ev:
+    if e["ph"] == "X":
+        out.append("slice %s / %s: %s" % (procs[e["pid"]], threads[(e["pid"], e["tid"])], e["name"]))
+    elif e["ph"] == "i" and e.get("cat") == "violation":
+        out.append("marker %s: %s %s" % (procs[e["pid"]], e["name"], e["args"]["state"]))
+print("\n".join(out))
+PYEOF
+)
+if [ $r = 0 ] && echo "$got" | grep -q '^tracks: IOAS 1 (ctx 0xff11000002c07800) | VM 0xff11000003f40000 | device 0000:00:04.0$' &&
+   echo "$got" | grep -q '^slice device 0000:00:04.0 / TDI: bound to VM 0xff11000003f40000$' &&
+   echo "$got" | grep -q '^slice device 0000:00:04.0 / DMABUF 1859: shared DMABUF 1859$' &&
+   echo "$got" | grep -q '^slice IOAS 1 (ctx 0xff11000002c07800) / IOVA 0x1000000: DMABUF 1859 shared$' &&
+   echo "$got" | grep -q '^slice VM 0xff11000003f40000 / TDI 0000:00:04.0: bound$' &&
+   echo "$got" | grep -q '^marker device 0000:00:04.0: TSM-I5 #1 dmabuf_mapped$' &&
+   echo "$got" | grep -q '^marker device 0000:00:04.0: TSM-I1 #2 pfn_mapped_shared$'; then
+	pass report-perfetto-tracks-slices-markers
+else
+	fail report-perfetto-tracks-slices-markers "exit $r: $got"
+fi
+bad=
+for f in "$TR"/*.tsm; do
+	"$B" report --format=perfetto "$f" >"$T/tl.json" 2>/dev/null || bad="$bad $(basename "$f"):exit"
+	"$PYJ" -c 'import json,sys; json.load(open(sys.argv[1]))' "$T/tl.json" 2>/dev/null || bad="$bad $(basename "$f"):json"
+	"$B" report --format=svg "$f" >"$T/tl.svg" 2>/dev/null || bad="$bad $(basename "$f"):svg-exit"
+	"$PYJ" -c 'import xml.etree.ElementTree as E,sys; E.parse(sys.argv[1])' "$T/tl.svg" 2>/dev/null || bad="$bad $(basename "$f"):xml"
+done
+[ -z "$bad" ] && pass report-timelines-of-every-trace-parse || fail report-timelines-of-every-trace-parse "$bad"
+"$B" report --format=svg "$TR/lab73-broken-revoke.tsm" >"$T/tl.svg"
+lanes=$("$PYJ" - "$T/tl.svg" <<'PYEOF' 2>&1
+import sys
+import xml.etree.ElementTree as E
+ns = "{http://www.w3.org/2000/svg}"
+root = E.parse(sys.argv[1]).getroot()
+texts = [t.text for t in root.iter(ns + "text")]
+tracks = [g.find(ns + "text").text for g in root.iter(ns + "g") if g.get("class") == "track"]
+lanes = [t.text for t in root.iter(ns + "text") if t.get("class") == "lane"]
+marks = [g.find(ns + "title").text for g in root.iter(ns + "g") if g.get("class") == "violation"]
+print("tracks:", " | ".join(tracks))
+print("lanes:", " | ".join(lanes))
+print("violations:", " | ".join(marks))
+PYEOF
+)
+if ! command -v rsvg-convert >/dev/null; then
+	fail report-svg-renders "no rsvg-convert (librsvg2-bin: make deps)"
+elif rsvg-convert "$T/tl.svg" -o "$T/tl.png" 2>"$T/rsvg.err" && [ -s "$T/tl.png" ] &&
+     [ "$(head -c 8 "$T/tl.png" | od -An -tx1 | tr -d ' ')" = 89504e470d0a1a0a ] &&
+     echo "$lanes" | grep -q '^tracks: device 0000:00:04.0 | IOAS 1 (ctx 0xff11000002c07800) | VM 0xff11000003f40000$' &&
+     echo "$lanes" | grep -q '^lanes: DMABUF 1859 | IOVA 0x1000000 | TDI | TDI 0000:00:04.0$' &&
+     echo "$lanes" | grep -q '^violations: TSM-I5 #1 | TSM-I1 #2$'; then
+	pass report-svg-renders
+else
+	fail report-svg-renders "$(cat "$T/rsvg.err") $lanes"
+fi
+(cd "$ROOT" && "$B" report --format=svg tests/traces/lab73-broken-revoke.tsm) >"$T/readme.svg"
+if cmp -s "$T/readme.svg" "$ROOT/docs/lab73-broken-revoke.svg"; then
+	pass report-svg-readme-example-current
+else
+	fail report-svg-readme-example-current "docs/lab73-broken-revoke.svg differs: run 'build/tsmtrace/tsmtrace report --format=svg tests/traces/lab73-broken-revoke.tsm >docs/lab73-broken-revoke.svg'"
+fi
+err=$("$B" report --format=svg "$TR/good-flow.tsm" --device 1 2>&1); r=$?
+r2=$(exit_of report --format=gif "$TR/good-flow.tsm")
+if [ $r = 3 ] && echo "$err" | grep -q 'shows the whole trace' && [ "$r2" = 3 ]; then
+	pass report-format-usage-errors
+else
+	fail report-format-usage-errors "exit $r $r2: $err"
+fi
+
 # ---- JSON that tools accept: every JSON output of this suite against the
 # schema of docs/tsmtrace-report.schema.json. First the outputs the cases
 # above did not ask for in JSON: every trace through check and report (each

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "builtin.h"
+#include "timeline.h"
 #include "tracefile.h"
 #include "util.h"
 
@@ -188,7 +189,11 @@ static void usage(FILE *f)
 		"  -v, --violation N          the story of violation N, as 'check' numbers them\n"
 		"      --symbols FILE         name stack frames from a System.map or kallsyms copy\n"
 		"      --max-violations N     keep the first N violations in full (default %u)\n"
-		"  -j, --json                 JSON Lines output\n"
+		"  -j, --json                 JSON Lines output (the same as --format=json)\n"
+		"      --format FORMAT        text (default), json, perfetto (a timeline for\n"
+		"                             Perfetto UI and chrome://tracing) or svg (a\n"
+		"                             timeline drawn as SVG); the timelines show the\n"
+		"                             whole trace, without a selector\n"
 		"  -h, --help                 this text\n"
 		"at most one of --device, --pfn, --violation; without one, every record\n"
 		"exit status: 0 the story was printed, 3 otherwise\n",
@@ -386,6 +391,7 @@ static void print_story_tail(const struct report *r, const char *path,
 struct report_args {
 	const char *dev, *pfn, *vio;
 	unsigned int max_v;
+	int timeline;			/* enum timeline_format, or -1 */
 };
 
 static int parse_report(int argc, char **argv, struct report_args *a)
@@ -397,12 +403,14 @@ static int parse_report(int argc, char **argv, struct report_args *a)
 		{ "symbols", required_argument, NULL, 's' },
 		{ "max-violations", required_argument, NULL, 'M' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "format", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	unsigned long long n;
 	int c;
 
+	a->timeline = -1;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "d:p:v:jh", report_opts, NULL)) != -1) {
 		switch (c) {
@@ -419,6 +427,16 @@ static int parse_report(int argc, char **argv, struct report_args *a)
 			a->max_v = n;
 			break;
 		case 'j': json_output = true; break;
+		case 'F':
+			if (!strcmp(optarg, "perfetto"))
+				a->timeline = TIMELINE_PERFETTO;
+			else if (!strcmp(optarg, "svg"))
+				a->timeline = TIMELINE_SVG;
+			else if (!strcmp(optarg, "json"))
+				json_output = true;
+			else if (strcmp(optarg, "text"))
+				return p_usage("report", "--format takes text, json, perfetto or svg");
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -430,6 +448,10 @@ static int parse_report(int argc, char **argv, struct report_args *a)
 		return p_usage("report", "give exactly one trace file");
 	if (!!a->dev + !!a->pfn + !!a->vio > 1)
 		return p_usage("report", "give at most one of --device, --pfn, --violation");
+	if (a->timeline >= 0 && (a->dev || a->pfn || a->vio))
+		return p_usage("report", "a timeline (--format perfetto or svg) shows the whole trace: no --device, --pfn or --violation");
+	if (a->timeline >= 0 && json_output)
+		return p_usage("report", "--format perfetto or svg writes its own format: not with -j");
 	return 0;
 }
 
@@ -487,6 +509,10 @@ int cmd_report(int argc, char **argv)
 		ret = open_trace(&f, path, copy, a.max_v, &r.e);
 	if (ret)
 		goto out_bufs;
+	if (a.timeline >= 0) {
+		ret = timeline_write(stdout, &f, path, r.e, a.timeline);
+		goto out;
+	}
 	init_ops();
 	if (!json_output)
 		print_story_head(&r, &f, path, a.pfn, a.dev);

@@ -496,18 +496,15 @@ out:
 	munmap((void *)low, 0x1000);
 }
 
-static void test_private(void)
+static void test_private(struct tvm *bvm)
 {
 	struct kvm_memory_attributes attr = {
 		.address = GPA, .size = 64 * KiB, .attributes = KVM_MEMORY_ATTRIBUTE_PRIVATE,
 	};
-	struct tvm vm, plain, other;
+	struct tvm plain, other;
 	uint32_t exit;
 	int fd, sfd, ret;
 
-	/* setup() made vm_fd a software-protected VM; the TSM binds to it */
-	if (!lab_expect(tvm_init(&vm, vm_fd), 0, "kvm-dmabuf-protected-vm"))
-		return;
 	if (!lab_expect(bind(iv.vdev), 0, "kvm-dmabuf-tsm-bind"))
 		return;
 	fd = vfio_dmabuf_export(iv.fd, BAR, PRIV_OFF, 64 * KiB, VFIO_DMA_BUF_PRIVATE);
@@ -525,34 +522,34 @@ static void test_private(void)
 	tvm_destroy(&other);
 
 	trace_reset();
-	lab_expect(slot_dmabuf(&vm, fd, 0, 64 * KiB), 0, "kvm-dmabuf-slot-private");
+	lab_expect(slot_dmabuf(bvm, fd, 0, 64 * KiB), 0, "kvm-dmabuf-slot-private");
 	LAB_CHECK(traced("kvm_dmabuf_slot_bind", fd, PRIV_OFF, 16, 1),
 		  "kvm-dmabuf-trace-bind-private", "no kvm_dmabuf_slot_bind arg 1");
 
 	/* a shared access to a private slot is refused; a private one maps it */
-	ret = tvm_run(&vm, code_wr_rd, sizeof(code_wr_rd), GPA, &exit);
+	ret = tvm_run(bvm, code_wr_rd, sizeof(code_wr_rd), GPA, &exit);
 	LAB_CHECK(ret == -EFAULT && exit == KVM_EXIT_MEMORY_FAULT,
 		  "kvm-dmabuf-private-shared-access-refused", "KVM_RUN gave %d exit %u", ret,
 		  exit);
-	ret = ioctl(vm.fd, KVM_SET_MEMORY_ATTRIBUTES, &attr) ? -errno : 0;
+	ret = ioctl(bvm->fd, KVM_SET_MEMORY_ATTRIBUTES, &attr) ? -errno : 0;
 	if (!ret)
-		ret = tvm_run(&vm, code_wr_rd, sizeof(code_wr_rd), GPA, &exit);
+		ret = tvm_run(bvm, code_wr_rd, sizeof(code_wr_rd), GPA, &exit);
 	LAB_CHECK(ret == 0x77, "kvm-dmabuf-guest-access-private",
 		  "guest wrote and read %d (want 0x77), exit %u", ret, exit);
 
 	/* a shared DMABUF of the shared hole: shared accesses only */
 	sfd = vfio_dmabuf_export(iv.fd, BAR, 0, 64 * KiB, 0);
-	ret = sfd < 0 ? sfd : slot_add(&vm, SLOT + 1, KVM_MEM_VFIO_DMABUF, sfd, 0, 0,
+	ret = sfd < 0 ? sfd : slot_add(bvm, SLOT + 1, KVM_MEM_VFIO_DMABUF, sfd, 0, 0,
 				       GPA + MiB, 64 * KiB);
 	lab_expect(ret, 0, "kvm-dmabuf-shared-slot-in-bound-vm");
 	bar[0] = 0x3c;
-	ret = tvm_read(&vm, GPA + MiB, &exit);
+	ret = tvm_read(bvm, GPA + MiB, &exit);
 	LAB_CHECK(ret == 0x3c, "kvm-dmabuf-shared-hole-read-while-bound", "read %d exit %u",
 		  ret, exit);
 	attr.address = GPA + MiB;
-	ret = ioctl(vm.fd, KVM_SET_MEMORY_ATTRIBUTES, &attr) ? -errno : 0;
+	ret = ioctl(bvm->fd, KVM_SET_MEMORY_ATTRIBUTES, &attr) ? -errno : 0;
 	if (!ret)
-		ret = tvm_read(&vm, GPA + MiB, &exit);
+		ret = tvm_read(bvm, GPA + MiB, &exit);
 	LAB_CHECK(ret == -EFAULT && exit == KVM_EXIT_MEMORY_FAULT,
 		  "kvm-dmabuf-shared-slot-private-access-refused", "KVM_RUN gave %d exit %u", ret,
 		  exit);
@@ -562,13 +559,13 @@ static void test_private(void)
 	lab_expect(unbind(iv.vdev), 0, "kvm-dmabuf-tsm-unbind");
 	LAB_CHECK(traced("kvm_dmabuf_slot_unbind", fd, PRIV_OFF, 16, 1),
 		  "kvm-dmabuf-trace-unbind-private-revoke", "no kvm_dmabuf_slot_unbind arg 1");
-	ret = tvm_run(&vm, code_wr_rd, sizeof(code_wr_rd), GPA, &exit);
+	ret = tvm_run(bvm, code_wr_rd, sizeof(code_wr_rd), GPA, &exit);
 	LAB_CHECK(ret == -EFAULT && exit == KVM_EXIT_MEMORY_FAULT,
 		  "kvm-dmabuf-private-access-after-unbind",
 		  "KVM_RUN gave %d exit %u, want EFAULT and KVM_EXIT_MEMORY_FAULT", ret, exit);
-	slot_delete(&vm, SLOT);
-	lab_expect(slot_dmabuf(&vm, fd, 0, 64 * KiB), ENODEV, "kvm-dmabuf-private-after-unbind-enodev");
-	slot_delete(&vm, SLOT + 1);
+	slot_delete(bvm, SLOT);
+	lab_expect(slot_dmabuf(bvm, fd, 0, 64 * KiB), ENODEV, "kvm-dmabuf-private-after-unbind-enodev");
+	slot_delete(bvm, SLOT + 1);
 	if (sfd >= 0)
 		close(sfd);
 	close(fd);
@@ -641,8 +638,129 @@ static void test_race(void)
 	tvm_destroy(&vm);
 }
 
+/*
+ * The device reports a TDI error (fail_pci_tsm_sw_tdi_error): the kernel
+ * unbinds the interface, revokes its private DMABUF (reason TDI_ERROR) and
+ * zaps the private slot over it; the VMM's UNBIND afterwards is harmless.
+ */
+static void test_tdi_error(struct tvm *bvm)
+{
+	struct kvm_memory_attributes pa = {
+		.address = GPA, .size = 64 * KiB, .attributes = KVM_MEMORY_ATTRIBUTE_PRIVATE,
+	};
+	char match[160];
+	uint32_t exit = 0;
+	int fd, ret, i;
+
+	if (!lab_expect(bind(iv.vdev), 0, "kvm-dmabuf-error-bind"))
+		return;
+	fd = vfio_dmabuf_export(iv.fd, BAR, PRIV_OFF, 64 * KiB, VFIO_DMA_BUF_PRIVATE);
+	ret = fd < 0 ? fd : slot_dmabuf(bvm, fd, 0, 64 * KiB);
+	if (!ret)
+		ret = ioctl(bvm->fd, KVM_SET_MEMORY_ATTRIBUTES, &pa) ? -errno : 0;
+	if (!ret)
+		ret = tvm_run(bvm, code_wr_rd, sizeof(code_wr_rd), GPA, &exit);
+	if (!LAB_CHECK(ret == 0x77, "kvm-dmabuf-error-private-slot-runs", "got %d exit %u", ret,
+		       exit))
+		goto out;
+
+	trace_reset();
+	lab_trace_event("pci_tsm/pci_tsm_tdi_state", 1);
+	lab_trace_event("pci_tsm/pci_tsm_unbind_begin", 1);
+	lab_trace_event("vfio_dmabuf/vfio_dmabuf_revoke", 1);
+	lab_trace_clear();
+	ret = lab_fault_arm("fail_pci_tsm_sw_tdi_error", 1, 1);
+	if (!lab_expect(ret, 0, "kvm-dmabuf-error-inject"))
+		goto out;
+	for (i = 0; i < 500 && strcmp(attr(&iv, "tsm_sw/state"), "CONFIG_UNLOCKED"); i++)
+		usleep(10000);
+	lab_fault_arm("fail_pci_tsm_sw_tdi_error", 0, 1);
+	LAB_CHECK(!strcmp(attr(&iv, "tsm_sw/state"), "CONFIG_UNLOCKED"),
+		  "kvm-dmabuf-error-unbinds", "tsm_sw/state %s after 5 s", attr(&iv, "tsm_sw/state"));
+	LAB_CHECK(lab_trace_count("pci_tsm_tdi_state", "RUN -> ERROR") == 1 &&
+		  lab_trace_count("pci_tsm_tdi_state", "ERROR -> CONFIG_UNLOCKED") == 1,
+		  "kvm-dmabuf-error-trace-state", "want RUN -> ERROR -> CONFIG_UNLOCKED");
+	LAB_CHECK(lab_trace_count("pci_tsm_unbind_begin", "reason=ERROR") == 1,
+		  "kvm-dmabuf-error-trace-unbind-error", "no pci_tsm_unbind_begin reason=ERROR");
+	snprintf(match, sizeof(match), "buf=%llu", ino(fd));
+	LAB_CHECK(lab_trace_count("vfio_dmabuf_revoke", match) == 1 &&
+		  lab_trace_count("vfio_dmabuf_revoke", "kind=PRIVATE arg=2") == 1,
+		  "kvm-dmabuf-error-trace-revoke-tdi-error", "no revoke of %s with arg=2 (TDI_ERROR)",
+		  match);
+	LAB_CHECK(traced("kvm_dmabuf_slot_unbind", fd, PRIV_OFF, 16, 1),
+		  "kvm-dmabuf-error-trace-slot-revoke", "no kvm_dmabuf_slot_unbind arg 1");
+	ret = tvm_run(bvm, code_wr_rd, sizeof(code_wr_rd), GPA, &exit);
+	LAB_CHECK(ret == -EFAULT && exit == KVM_EXIT_MEMORY_FAULT,
+		  "kvm-dmabuf-error-private-access-refused", "KVM_RUN gave %d exit %u", ret, exit);
+	lab_expect(unbind(iv.vdev), 0, "kvm-dmabuf-error-unbind-after");
+	lab_expect(bind(iv.vdev), 0, "kvm-dmabuf-error-bind-again");
+	lab_expect(unbind(iv.vdev), 0, "kvm-dmabuf-error-unbind-again");
+out:
+	slot_delete(bvm, SLOT);
+	if (fd >= 0)
+		close(fd);
+	unbind(iv.vdev);
+}
+
+/* TDI errors fired at random against BIND/UNBIND and private slots */
+static void *error_race_slots(void *arg)
+{
+	long runs = 0, bad = 0;
+	struct tvm *bvm = arg;
+	uint32_t exit;
+
+	while (!tsm_race_stop) {
+		int fd = vfio_dmabuf_export(iv.fd, BAR, PRIV_OFF, 64 * KiB, VFIO_DMA_BUF_PRIVATE);
+		int ret;
+
+		if (fd < 0) {
+			bad += fd != -EPERM;
+			continue;
+		}
+		ret = slot_dmabuf(bvm, fd, 0, 64 * KiB);
+		if (!ret) {
+			ret = tvm_run(bvm, code_wr_rd, sizeof(code_wr_rd), GPA, &exit);
+			bad += ret != 0x77 && ret != -EFAULT;
+			runs++;
+			slot_delete(bvm, SLOT);
+		} else {
+			bad += ret != -ENODEV;
+		}
+		close(fd);
+	}
+	return (void *)(bad ? -bad : runs);
+}
+
+static void test_tdi_error_race(struct tvm *bvm)
+{
+	pthread_t t;
+	void *res;
+	long r;
+
+	lab_fault_arm("fail_pci_tsm_sw_tdi_error", 10000, 1);
+	lab_fault_write("fail_pci_tsm_sw_tdi_error", "probability", "40");
+	lab_trace_clear();
+	tsm_race_stop = 0;
+	if (pthread_create(&t, NULL, error_race_slots, bvm))
+		return;
+	r = tsm_bind_rounds(60, 30000);
+	tsm_race_stop = 1;
+	pthread_join(t, &res);
+	lab_fault_arm("fail_pci_tsm_sw_tdi_error", 0, 1);
+	LAB_CHECK(!r, "kvm-dmabuf-error-race-binds", "%ld BIND/UNBIND calls failed", r);
+	LAB_CHECK((long)res > 0, "kvm-dmabuf-error-race-slots",
+		  (long)res < 0 ? "%ld unexpected results" : "no run (%ld)",
+		  (long)res < 0 ? -(long)res : (long)res);
+	LAB_CHECK(lab_trace_count("pci_tsm_unbind_begin", "reason=ERROR") > 0,
+		  "kvm-dmabuf-error-race-errors-happened", "no TDI error fired in 60 rounds");
+	LAB_CHECK(!strcmp(attr(&iv, "tsm_sw/state"), "CONFIG_UNLOCKED"),
+		  "kvm-dmabuf-error-race-unbound", "tsm_sw/state %s", attr(&iv, "tsm_sw/state"));
+}
+
 int main(void)
 {
+	struct tvm bvm;
+
 	int ret;
 
 	kvm_fd = open("/dev/kvm", O_RDWR);
@@ -663,7 +781,12 @@ int main(void)
 	test_refusals();
 	test_no_hva();
 	test_race();
-	test_private();
+	/* setup() made vm_fd a software-protected VM; the TSM binds to it */
+	if (!lab_expect(tvm_init(&bvm, vm_fd), 0, "kvm-dmabuf-protected-vm"))
+		return 1;
+	test_private(&bvm);
+	test_tdi_error(&bvm);
+	test_tdi_error_race(&bvm);
 	lab_expect(set_attr(&iv, "tsm/disconnect", "tsm0"), 0, "kvm-dmabuf-disconnect");
 	return lab_failed;
 }

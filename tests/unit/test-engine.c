@@ -480,7 +480,58 @@ static int t_i6_private_buf_left(void)
 	g_export_range(&t.g, 12, D, BAR, TSM_DMABUF_PRIVATE, PRIV, NPRIV);
 	g_buf(&t.g, TSM_REC_VFIO_DMABUF_EXPORT, 12, D, BAR, TSM_DMABUF_PRIVATE, 1);
 	g_op(&t.g, TSM_REC_PCI_TSM_UNBIND_END, D, 1, VM, 0, 0);
-	return expect(&t, TSM_VIOLATION, "TSM-I2/tdi_unbound TSM-I6/private_dmabuf_live");
+	return expect(&t, TSM_VIOLATION, "TSM-I2/pfn_shared TSM-I6/private_dmabuf_live");
+}
+
+/*
+ * The owner of the mappings hears of an unbind after its begin event: a
+ * private DMABUF exported in between is revoked with the rest. PASS; the
+ * same one left unrevoked when its pages turn shared is not.
+ */
+static int t_i2_export_early_in_unbind(bool revoked)
+{
+	struct t t;
+
+	t_init(&t, true);
+	bind(&t.g);
+	g_op(&t.g, TSM_REC_PCI_TSM_UNBIND_BEGIN, D, 1, VM, 0, 0);
+	export1(&t.g, 12, TSM_DMABUF_PRIVATE, PRIV, NPRIV);
+	if (revoked)
+		g_buf(&t.g, TSM_REC_VFIO_DMABUF_REVOKE, 12, D, BAR, TSM_DMABUF_PRIVATE,
+		      TSM_REVOKE_UNBIND);
+	g_range(&t.g, D, BAR, PRIV, NPRIV, TSM_ATTR_PRIVATE, TSM_ATTR_SHARED);
+	g_op(&t.g, TSM_REC_PCI_TSM_UNBIND_END, D, 1, VM, 0, 0);
+	return revoked ? expect(&t, TSM_PASS, "") :
+			 expect(&t, TSM_VIOLATION,
+				"TSM-I2/private_dmabuf_live TSM-I6/private_dmabuf_live");
+}
+
+/* a private slot made early in an unbind is zapped by its revoke: PASS */
+static int t_i4_slot_early_in_unbind(void)
+{
+	struct t t;
+
+	t_init(&t, true);
+	bind(&t.g);
+	export1(&t.g, 12, TSM_DMABUF_PRIVATE, PRIV, NPRIV);
+	g_op(&t.g, TSM_REC_PCI_TSM_UNBIND_BEGIN, D, 1, VM, 0, 0);
+	g_slot(&t.g, TSM_REC_KVM_DMABUF_SLOT_BIND, VM, 5, 0x100, 12, PRIV, NPRIV, 1);
+	g_slot(&t.g, TSM_REC_KVM_DMABUF_SLOT_UNBIND, VM, 5, 0x100, 12, PRIV, NPRIV,
+	       TSM_UNMAP_REVOKE);
+	g_buf(&t.g, TSM_REC_VFIO_DMABUF_REVOKE, 12, D, BAR, TSM_DMABUF_PRIVATE, TSM_REVOKE_UNBIND);
+	g_range(&t.g, D, BAR, PRIV, NPRIV, TSM_ATTR_PRIVATE, TSM_ATTR_SHARED);
+	g_op(&t.g, TSM_REC_PCI_TSM_UNBIND_END, D, 1, VM, 0, 0);
+	return expect(&t, TSM_PASS, "");
+}
+
+static int t_i2_export_early_in_unbind_revoked(void)
+{
+	return t_i2_export_early_in_unbind(true);
+}
+
+static int t_i2_export_early_in_unbind_left(void)
+{
+	return t_i2_export_early_in_unbind(false);
 }
 
 /* ---- TSM-I7 ---- */
@@ -1626,6 +1677,9 @@ int main(void)
 	run("engine-i1-shared-map-over-private", t_i1_map_over_private);
 	run("engine-i1-shared-fragment-ok", t_i1_ok);
 	run("engine-i2-private-export-unbound", t_i2_private_unbound);
+	run("engine-i2-export-early-in-unbind-revoked", t_i2_export_early_in_unbind_revoked);
+	run("engine-i2-export-early-in-unbind-left", t_i2_export_early_in_unbind_left);
+	run("engine-i4-slot-early-in-unbind", t_i4_slot_early_in_unbind);
 	run("engine-i2-private-export-over-shared", t_i2_private_over_shared);
 	run("engine-i2-range-under-live-private-buf", t_i2_range_under_private_buf);
 	run("engine-i2-correct-unbind-ok", t_i2_ok);

@@ -1229,7 +1229,13 @@ static void check_layout(struct tsm_engine *e, const struct tsm_rec_hdr *rec,
 	} else {
 		bool all = true;
 
-		if (d->phase == DEV_BOUND)
+		/*
+		 * Until unbind_end the TDI is bound: the owner of the mappings
+		 * hears of the unbind after its begin event and revokes an
+		 * export made meanwhile with the rest; one it misses is
+		 * private_dmabuf_live when its pages turn shared.
+		 */
+		if (d->phase == DEV_BOUND || d->phase == DEV_UNBINDING)
 			f.facts |= TSM_F_TDI_BOUND;
 		for (i = 0; i < b->nr; i++) {
 			__u64 s = b->r[i].pfn, n = b->r[i].npfns;
@@ -1346,7 +1352,8 @@ static void map_facts(struct tsm_engine *e, const struct tsm_rec_hdr *rec,
 	if (d && d->certain) {
 		if (rset_covers(&d->priv, pfn, pfn + npfns))
 			f->facts |= TSM_F_ALL_PRIVATE;
-		if ((d->phase == DEV_BOUND || d->phase == DEV_BINDING) && d->vm == vm)
+		/* as for exports, the TDI is bound until unbind_end */
+		if (d->phase != DEV_UNBOUND && d->vm == vm)
 			f->facts |= TSM_F_VM_BOUND;
 	} else {
 		doubt(e, rec, "private slot of a device whose layout is unknown");

@@ -702,6 +702,48 @@ out:
 	unbind(iv.vdev);
 }
 
+/*
+ * A private DMABUF exported while bound must not outlive the unbind that
+ * follows, however close to it: once an UNBIND has returned, a slot over it
+ * is ENODEV. (An export that slipped in between the unbind's revoke and the
+ * layout's end once survived.)
+ */
+static long survivors, checked;
+
+static void *export_private_loop(void *arg)
+{
+	struct tvm *bvm = arg;
+
+	while (!tsm_race_stop) {
+		unsigned long g1 = tsm_gen_now();
+		int fd = vfio_dmabuf_export(iv.fd, BAR, PRIV_OFF, 64 * KiB, VFIO_DMA_BUF_PRIVATE);
+
+		if (fd < 0)
+			continue;
+		/* an UNBIND after the export has returned: the next BIND has */
+		while (tsm_gen_now() < (g1 | 1) + 2 && !tsm_race_stop)
+			usleep(100);
+		if (tsm_gen_now() >= (g1 | 1) + 2 || tsm_gen_now() % 2 == 0) {
+			checked++;
+			if (!slot_dmabuf(bvm, fd, 0, 64 * KiB)) {
+				survivors++;
+				slot_delete(bvm, SLOT);
+			}
+		}
+		close(fd);
+	}
+	return NULL;
+}
+
+static void test_private_survivors(struct tvm *bvm)
+{
+	survivors = checked = 0;
+	tsm_race("kvm-dmabuf-private-export-vs-unbind", export_private_loop, bvm, 100, 2000);
+	LAB_CHECK(checked > 0 && !survivors, "kvm-dmabuf-private-export-never-outlives-unbind",
+		  "%ld of %ld private DMABUFs exported while bound still mapped after the UNBIND",
+		  survivors, checked);
+}
+
 /* TDI errors fired at random against BIND/UNBIND and private slots */
 static void *error_race_slots(void *arg)
 {
@@ -785,6 +827,7 @@ int main(void)
 	if (!lab_expect(tvm_init(&bvm, vm_fd), 0, "kvm-dmabuf-protected-vm"))
 		return 1;
 	test_private(&bvm);
+	test_private_survivors(&bvm);
 	test_tdi_error(&bvm);
 	test_tdi_error_race(&bvm);
 	lab_expect(set_attr(&iv, "tsm/disconnect", "tsm0"), 0, "kvm-dmabuf-disconnect");

@@ -20,6 +20,7 @@
 #   make kernel-next   the series moving to Linux 7.3 (kernel/7.3/patches) on
 #                      that base (build/kbuild-7.3)
 #   make kernel-bench  the same series without lockdep, for benchmarks (build/kbuild-bench)
+#   make kernel-next-bench  the 7.3 series without lockdep (build/kbuild-7.3-bench)
 #   make kernel-kasan  the same series with KASAN and kmemleak (build/kbuild-kasan)
 #   make kernel-next-kasan  the 7.3 series with KASAN and kmemleak
 #                      (build/kbuild-7.3-kasan)
@@ -44,7 +45,7 @@ NEXT_SERIES	:= $(ROOT)/kernel/7.3
 KSTOCK		:= $(BUILD_DIR)/kbuild-7.3-stock
 export BUILD_DIR
 
-.PHONY: all deps kernel kernel-check-newest kernel-stock kernel-next stock-progs next-progs kernel-bench kernel-kasan kernel-next-kasan test-kasan kernel-export kernel-reset kernel-status test-progs \
+.PHONY: all deps kernel kernel-check-newest kernel-stock kernel-next stock-progs next-progs kernel-bench kernel-next-bench kernel-kasan kernel-next-kasan test-kasan kernel-export kernel-reset kernel-status test-progs \
 	vm-progs selftests tools test test-host test-vm lab bench install uninstall clean
 
 all: kernel test-progs
@@ -76,6 +77,11 @@ kernel-next: deps
 kernel-bench: kernel
 	@KERNEL_OBJ=$(BUILD_DIR)/kbuild-bench \
 	 KERNEL_FRAGMENT="$(ROOT)/kernel/lab.config $(ROOT)/kernel/bench.config" \
+	 scripts/kernel.sh build
+
+kernel-next-bench: kernel-next
+	@KERNEL_SERIES=$(NEXT_SERIES) KERNEL_OBJ=$(BUILD_DIR)/kbuild-7.3-bench \
+	 KERNEL_FRAGMENT="$(NEXT_SERIES)/lab.config $(NEXT_SERIES)/series.config $(ROOT)/kernel/bench.config" \
 	 scripts/kernel.sh build
 
 kernel-kasan: kernel
@@ -126,15 +132,16 @@ test-host: deps tools
 test-vm: test-progs
 	@tests/run.sh --vm-only
 
-lab: kernel tools vm-progs
+lab: next-progs tools
 	@scripts/demo.sh
 
-# the lab figures come from the kernel without lockdep (kernel/bench.config)
-bench: test-progs kernel-bench
-	@export LAB_KERNEL=$(BUILD_DIR)/kbuild-bench/arch/x86/boot/bzImage; \
-	if [ -f tools/tsmtrace/Makefile ]; then $(MAKE) --no-print-directory -C tools/tsmtrace bench; fi; \
-	if grep -q '^bench:' tests/vm/Makefile; then \
-		$(MAKE) --no-print-directory -C tests/vm KHDR=$(KHDR) OUT=$(BUILD_DIR)/tests/vm bench; fi
+# the lab figures come from the 7.3 series without lockdep (kernel/bench.config)
+bench: test-progs kernel-next-bench
+	@export LAB_NEXT_KERNEL=$(BUILD_DIR)/kbuild-7.3-bench/arch/x86/boot/bzImage; \
+	$(MAKE) --no-print-directory -C tools/tsmtrace bench; \
+	$(MAKE) --no-print-directory -C tests/vm SRCDIR=$(ROOT)/tests/next \
+		KHDR=$(BUILD_DIR)/kbuild-7.3/usr/include OUT=$(BUILD_DIR)/tests/next \
+		VM_ARGS="--next --append tsm_sw.devices=1234:11e8,1af4:1110" bench
 
 install uninstall:
 	@$(MAKE) --no-print-directory -C tools/tsmtrace $@

@@ -28,5 +28,5 @@ else
 	echo "kvm:     /dev/kvm missing"
 fi
 [ -r /sys/kernel/btf/vmlinux ] && echo "bpf:     BTF at /sys/kernel/btf/vmlinux ($(wc -c </sys/kernel/btf/vmlinux) bytes)"
-ls /sys/kernel/tracing/events 2>/dev/null | grep -E '^(pci_tsm|vfio_dmabuf|iommufd)$' | sed 's/^/tracing: events\//'
+ls /sys/kernel/tracing/events 2>/dev/null | grep -E '^(pci_tsm|vfio_dmabuf|vfio_pci|iommufd|kvm)$' | sed 's/^/tracing: events\//'
 exit 0

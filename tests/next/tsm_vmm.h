@@ -35,6 +35,8 @@ static uint32_t ioas __attribute__((unused));
 static uint8_t *vmm_ram __attribute__((unused));	/* a page at IOVA VMM_RAM_IOVA */
 static struct dev iv __attribute__((unused)) = { .fd = -1, .kvm_dev = -1 };
 static struct dev edu __attribute__((unused)) = { .fd = -1, .kvm_dev = -1 };
+/* the VM's KVM VFIO device, once a device was added to it */
+static int vmm_kvm_vfio __attribute__((unused)) = -1;
 /* the type of the VM setup() creates (KVM_CREATE_VM's argument) */
 static unsigned long vmm_vm_type __attribute__((unused));
 
@@ -139,9 +141,15 @@ static inline int dev_open(struct dev *d, unsigned int vendor, unsigned int devi
 			.addr = (uintptr_t)&d->fd,
 		};
 
-		if (ioctl(vm_fd, KVM_CREATE_DEVICE, &kd) || ioctl(kd.fd, KVM_SET_DEVICE_ATTR, &a))
+		/* a VM has one KVM VFIO device: the devices share it */
+		if (vmm_kvm_vfio < 0) {
+			if (ioctl(vm_fd, KVM_CREATE_DEVICE, &kd))
+				return -errno;
+			vmm_kvm_vfio = kd.fd;
+		}
+		if (ioctl(vmm_kvm_vfio, KVM_SET_DEVICE_ATTR, &a))
 			return -errno;
-		d->kvm_dev = kd.fd;
+		d->kvm_dev = vmm_kvm_vfio;
 	}
 	if (ioctl(d->fd, VFIO_DEVICE_BIND_IOMMUFD, &b))
 		return -errno;

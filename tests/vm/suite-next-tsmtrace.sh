@@ -12,9 +12,18 @@
 # vfio_pci_dmabuf_skip_notify armed (tsm_dmabuf broken-revoke), the IOAS
 # mapping that survives a revoke at bind is a VIOLATION naming the device,
 # the PFNs, the IOVA and the stack.
+#
+# tsm_flow, the VMM's scenario of the demo: the correct flow with its KVM
+# slots under live and, at once, record (PASS, full coverage, a private
+# slot among the events); a TDI error (PASS, the kernel's unbind with
+# reason ERROR). Their verdicts must be those of the recordings in
+# tests/traces (lab73-good-flow.tsm, lab73-tdi-error.tsm). A kernel without
+# the KVM slot events is played by a BTF name list without them: live says
+# so once and the verdict's coverage says TSM-I4 was not checked.
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=${TSM_TEST_BIN:-$ROOT/build/tests/next}
 B=${TSMTRACE:-$ROOT/build/tsmtrace/tsmtrace}
+TR=$ROOT/tests/traces
 T=$(mktemp -d)
 rc=0
 pass() { echo "PASS: $1"; }
@@ -22,7 +31,8 @@ fail() { echo "FAIL: $1 ($2)"; rc=1; }
 
 . "$ROOT/tests/vm/lib-tsmtrace.sh"
 
-for p in "$B" "$BIN/tsm_op" "$BIN/tsm_private" "$BIN/tsm_dmabuf" "$BIN/kvm_dmabuf"; do
+for p in "$B" "$BIN/tsm_op" "$BIN/tsm_private" "$BIN/tsm_dmabuf" "$BIN/kvm_dmabuf" \
+	 "$BIN/tsm_flow"; do
 	[ -x "$p" ] || { echo "FAIL: next-tsmtrace-setup (not built: $p)"; exit 1; }
 done
 
@@ -58,6 +68,50 @@ if under_live broken-revoke "" "$BIN/tsm_dmabuf" broken-revoke; then
 	fi
 	differential broken-revoke
 fi
+
+# ---- tsm_flow good under live and, at the same time, record
+if start_tracer "$T/rec" "$B" record --state-known -o "$T/rec.tsm"; then
+	rec=$tracer
+	if under_live good "" "$BIN/tsm_flow" good; then
+		if [ "$(verdict_of "$T/good.out")" = PASS ] &&
+		   grep -q '"coverage":{"full":true' "$T/good.out" &&
+		   grep -q '"event":"kvm_dmabuf_slot_bind".*"private":true' "$T/good.out"; then
+			pass live-good-flow-pass-full-coverage-private-slot
+		else
+			fail live-good-flow-pass-full-coverage-private-slot "$(verdict_lines "$T/good.out" | head -c 1500)"
+		fi
+		differential good
+		same_as_committed good lab73-good-flow.tsm
+	fi
+	stop_tracer $rec
+	out=$("$B" check "$T/rec.tsm"); r=$?
+	if [ $r = 0 ] && echo "$out" | grep -q 'PASS' && grep -q 'record: PASS' "$T/rec.out"; then
+		pass record-good-flow-pass
+	else
+		fail record-good-flow-pass "exit $r: $out $(cat "$T/rec.out" "$T/rec.err")"
+	fi
+else
+	fail record-good-flow-pass "record did not start"
+fi
+
+# ---- a TDI error: the kernel unbinds and revokes, nothing is left behind
+if under_live tdi-error "" "$BIN/tsm_flow" tdi-error; then
+	if [ "$(verdict_of "$T/tdi-error.out")" = PASS ] &&
+	   grep -q '"event":"pci_tsm_unbind_end".*"reason":"ERROR"' "$T/tdi-error.out" &&
+	   grep -q '"event":"vfio_dmabuf_revoke".*"reason":"TDI_ERROR"' "$T/tdi-error.out"; then
+		pass live-tdi-error-pass
+	else
+		fail live-tdi-error-pass "$(grep -E '"type":"(violation|verdict)"|unbind|revoke' "$T/tdi-error.out" | head -c 2000)"
+	fi
+	differential tdi-error
+	same_as_committed tdi-error lab73-tdi-error.tsm
+fi
+
+# ---- a kernel without the KVM slot events, as its BTF would list them
+without_kvm_events pci_tsm_bind_begin pci_tsm_bind_end pci_tsm_unbind_begin pci_tsm_unbind_end \
+	pci_tsm_tdi_state pci_tsm_range vfio_dmabuf_export_range vfio_dmabuf_export \
+	vfio_dmabuf_revoke vfio_dmabuf_restore vfio_dmabuf_release iommufd_ioas_map_dmabuf iommufd_ioas_unmap_dmabuf \
+	-- "$BIN/tsm_flow" good
 
 # what the files hold: every kind of event the flows cause, restore included
 kinds=$(for prog in tsm_op tsm_private tsm_dmabuf kvm_dmabuf; do "$B" report "$T/$prog.tsm"; done 2>/dev/null |

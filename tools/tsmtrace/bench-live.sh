@@ -15,13 +15,14 @@
 #
 #   tools/tsmtrace/bench-live.sh [SECONDS [ROUNDS]]     on the host
 #
-# The guest runs $LAB_KERNEL when set: make bench sets it to the kernel of
-# make kernel-bench (no lockdep: lockdep on every lock the BPF programs and
-# the trace buffer take would be measured along with them).
+# The guest runs the series on Linux 7.3: $LAB_NEXT_KERNEL when set, which
+# make bench sets to the kernel of make kernel-next-bench (no lockdep:
+# lockdep on every lock the BPF programs and the trace buffer take would be
+# measured along with them).
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=${OUT:-$ROOT/build/tsmtrace}
 B=$OUT/tsmtrace
-FLOW=$ROOT/build/tests/vm/tsm_flow
+FLOW=$ROOT/build/tests/next/tsm_flow
 SEC=${1:-10}
 ROUNDS=${2:-3}
 EVENTS="-e pci_tsm -e vfio_dmabuf -e iommufd:iommufd_ioas_map_dmabuf -e iommufd:iommufd_ioas_unmap_dmabuf"
@@ -105,9 +106,9 @@ if [ "${1:-}" = --guest ]; then
 	exit 0
 fi
 
-# the kernel scripts/vm.sh boots: $LAB_KERNEL (make bench: the one without
-# lockdep, kernel/bench.config), else the lab kernel
-K=${LAB_KERNEL:-$ROOT/build/kbuild/arch/x86/boot/bzImage}
+# the kernel scripts/vm.sh boots: $LAB_NEXT_KERNEL (make bench: the one
+# without lockdep, kernel/bench.config), else the lab's 7.3 kernel
+K=${LAB_NEXT_KERNEL:-$ROOT/build/kbuild-7.3/arch/x86/boot/bzImage}
 for f in "$B" "$FLOW" "$K"; do
 	[ -e "$f" ] || { echo "bench: live figures skipped: $f is not built"; exit 0; }
 done
@@ -115,7 +116,8 @@ command -v trace-cmd >/dev/null || { echo "bench: live figures skipped: no trace
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 echo "bench: lab kernel ${K#"$ROOT"/}"
-"$ROOT/scripts/vm.sh" --kernel "$K" --keep --timeout 1800 -- "$ROOT/tools/tsmtrace/bench-live.sh" --guest "$SEC" "$ROUNDS" \
+"$ROOT/scripts/vm.sh" --kernel "$K" --append tsm_sw.devices=1234:11e8,1af4:1110 --keep \
+	--timeout 1800 -- "$ROOT/tools/tsmtrace/bench-live.sh" --guest "$SEC" "$ROUNDS" \
 	>"$T/vm.out" 2>&1
 rc=$?
 grep '^bench:' "$T/vm.out"

@@ -1,6 +1,6 @@
 #!/bin/sh
-# The demo behind 'make lab': boot the lab VM on the series' Linux 7.3
-# kernel and, in it, watch a VMM's TSM flow (tests/next/tsm_flow: DMABUFs
+# The demo behind 'make lab': boot the lab VM on the series' kernel
+# and, in it, watch a VMM's TSM flow (tests/vm/tsm_flow: DMABUFs
 # in the IOAS and in KVM slots) with 'tsmtrace live': first the correct
 # flow (PASS), then the same
 # device with a kernel that forgets to tell iommufd about a revoke (the
@@ -15,14 +15,14 @@
 # minutes under TCG, most of it loading the BPF programs).
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 B=$ROOT/build/tsmtrace/tsmtrace
-FLOW=$ROOT/build/tests/next/tsm_flow
+FLOW=$ROOT/build/tests/vm/tsm_flow
 
 if [ "${1:-}" != --guest ]; then
-	for f in "$B" "$FLOW" "$ROOT/build/kbuild-7.3/arch/x86/boot/bzImage"; do
+	for f in "$B" "$FLOW" "$ROOT/build/kbuild/arch/x86/boot/bzImage"; do
 		[ -e "$f" ] || { echo "demo: $f is missing: run 'make lab'" >&2; exit 1; }
 	done
 	echo "demo: booting the lab VM; its output follows when it has run"
-	exec "$ROOT/scripts/vm.sh" --next --append tsm_sw.devices=1234:11e8,1af4:1110 \
+	exec "$ROOT/scripts/vm.sh" --append tsm_sw.devices=1234:11e8,1af4:1110 \
 		--timeout 600 -- "$ROOT/scripts/demo.sh" --guest
 fi
 

@@ -20,14 +20,10 @@
 #   $BUILD_DIR/kbuild   object tree (O=), bzImage in arch/x86/boot/
 #   $BUILD_DIR/kbuild/usr/include   installed uapi headers for tools and tests
 #
-# KERNEL_SERIES names another series directory than kernel/ (with its own
-# BASE, lab.config and patches/): its trees are $BUILD_DIR/linux-NAME and
-# $BUILD_DIR/kbuild-NAME, NAME the directory's last component. A series
-# directory without patches builds its base as shipped; so does KERNEL_STOCK=1
-# (without the directory's series.config, the options of the series' own
-# code, merged after lab.config otherwise)
-# for any series, in $BUILD_DIR/linux[-NAME]-stock and kbuild[-NAME]-stock
-# (the stock kernel of make kernel-stock).
+# KERNEL_STOCK=1 builds the base as shipped, without the series and without
+# kernel/series.config (the options of the series' own code, merged after
+# lab.config otherwise), in $BUILD_DIR/linux-stock and kbuild-stock (the
+# stock kernel of make kernel-stock).
 # KERNEL_TARBALL, KERNEL_PATCHES, KERNEL_FRAGMENT and KERNEL_BASE_FILE
 # override the source tarball, the series directory, the config fragments (a
 # space-separated list, merged in order) and the BASE file (the pipeline's own
@@ -35,17 +31,18 @@
 # refused unless KERNEL_ALLOW_OTHER_BASE=1, which warns and tries. KERNEL_OBJ
 # builds another configuration of the same source tree in its own object tree
 # (make kernel-kasan: build/kbuild-kasan), with its log beside it
-# (KERNEL_OBJ.log).
+# (KERNEL_OBJ.log). KERNEL_CHECK_LAST=1 checks only the options of the last
+# fragment after olddefconfig (scripts/kernel-configs.sh switches an option
+# off, and with it the options of the others that depend on it).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD_DIR=${BUILD_DIR:-$ROOT/build}
-SERIES=$(realpath -m "${KERNEL_SERIES:-$ROOT/kernel}")
+SERIES=$ROOT/kernel
 SFX=
-[ "$SERIES" = "$ROOT/kernel" ] || SFX=-$(basename "$SERIES")
 if [ "${KERNEL_STOCK:-0}" = 1 ]; then
 	# the base as shipped, in trees of its own
-	SFX=$SFX-stock
+	SFX=-stock
 	KERNEL_PATCHES=$BUILD_DIR/.no-patches
 fi
 SRC=$BUILD_DIR/linux$SFX
@@ -237,7 +234,7 @@ cmd_config() {
 		CONFIG_*=*) asked[${line%%=*}]=${line#*=} ;;
 		"# CONFIG_"*" is not set") sym=${line#\# }; asked[${sym%% *}]=n ;;
 		esac
-	done < <(cat $FRAGMENT)
+	done < <(if [ "${KERNEL_CHECK_LAST:-0}" = 1 ]; then cat "${FRAGMENT##* }"; else cat $FRAGMENT; fi)
 	for sym in "${!asked[@]}"; do
 		val=${asked[$sym]}
 		got=$(grep -E "^$sym=" "$KB/.config" | cut -d= -f2- || true)

@@ -1,15 +1,14 @@
 #!/usr/bin/env bash
-# Build the kernel's iommufd selftests (tools/testing/selftests/iommu of the
-# tree in build/linux) against the built kernel's uapi headers.
-# SELFTEST_SRC, SELFTEST_KHDR and SELFTEST_PATCHES (a directory) name another
-# tree, its headers and its adaptations (make stock-progs: the stock 7.3 tree,
-# which needs none).
+# Build mainline's iommufd selftests (tools/testing/selftests/iommu of a
+# kernel tree) against that kernel's uapi headers: SELFTEST_SRC and
+# SELFTEST_KHDR name them (default build/linux and build/kbuild/usr/include;
+# make stock-progs builds them from the stock tree, which the series' suites
+# run too).
 #
 # The selftests include their neighbours by relative path, so they are built
 # in a shadow tree: symlinks to the source tree, with only selftests/iommu
-# copied and tests/selftests/*.patch applied to it (see the patch headers for
-# why each is needed), and the harness's test timeout raised (below). The
-# source tree stays as the series left it.
+# copied, and the harness's test timeout raised (below). The source tree
+# stays as it was.
 #
 #   scripts/selftests.sh OUTPUT_DIR
 set -euo pipefail
@@ -18,7 +17,6 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD_DIR=${BUILD_DIR:-$ROOT/build}
 SRC=${SELFTEST_SRC:-$BUILD_DIR/linux}
 KHDR=${SELFTEST_KHDR:-$BUILD_DIR/kbuild/usr/include}
-PATCHES=${SELFTEST_PATCHES:-$ROOT/tests/selftests}
 OUT=${1:?usage: selftests.sh OUTPUT_DIR}
 SHADOW=$OUT.tree
 LOG=$OUT.log
@@ -55,13 +53,8 @@ rm "$SHADOW/$h"
 sed 's/^#define TEST_TIMEOUT_DEFAULT 30$/#define TEST_TIMEOUT_DEFAULT 300/' "$SRC/$h" >"$SHADOW/$h"
 grep -q '^#define TEST_TIMEOUT_DEFAULT 300$' "$SHADOW/$h" ||
 	die "$h: no TEST_TIMEOUT_DEFAULT 30 to raise"
-for p in "$PATCHES"/*.patch; do
-	[ -e "$p" ] || continue
-	patch -s -p1 -d "$SHADOW" <"$p" >"$LOG" 2>&1 ||
-		{ cat "$LOG" >&2; die "${p#"$ROOT"/} does not apply to the tree's selftests"; }
-done
 mkdir -p "$OUT"
 make -s -C "$SHADOW/tools/testing/selftests/iommu" OUTPUT="$OUT" \
-	KHDR_INCLUDES="-isystem $KHDR" >>"$LOG" 2>&1 ||
+	KHDR_INCLUDES="-isystem $KHDR" >"$LOG" 2>&1 ||
 	{ grep -E 'error' "$LOG" | head -n 20 >&2; die "build failed (log: $LOG)"; }
 echo "  SELFTEST iommufd iommufd_fail_nth -> ${OUT#"$ROOT"/}"

@@ -19,16 +19,14 @@
 #   --smp N         guest vCPUs (default 2)
 #   --bar SIZE      ivshmem BAR size, a power of two (default 4G)
 #   --no-vfio       leave the lab devices on their default drivers
-#   --no-iommu      no vIOMMU (implies --no-vfio): 6.12 probes a device without
-#                   firmware description with the first registered IOMMU, so
-#                   the iommufd selftests' mock IOMMU only works without one
+#   --no-iommu      no vIOMMU (implies --no-vfio): the iommufd selftests' mock
+#                   IOMMU is only probed when no hardware IOMMU claims the
+#                   bus first
 #   --keep          keep the run directory (console log, output) and print it
 #   --kernel PATH   bzImage to boot (default $LAB_KERNEL, or
 #                   build/kbuild/arch/x86/boot/bzImage)
 #   --stock         boot the stock kernel instead: the base without the
 #                   series (make kernel-stock; $LAB_STOCK_KERNEL overrides)
-#   --next          boot the series moving to Linux 7.3 on that base
-#                   (make kernel-next; $LAB_NEXT_KERNEL overrides)
 #   --append ARGS   extra kernel command line
 #
 # Environment: KEEP_VM_RUNS=1 acts like --keep; VM_RUNS_DIR (default
@@ -60,8 +58,7 @@ while [ $# -gt 0 ]; do
 	--no-iommu) IOMMU=0; VFIO=0; shift ;;
 	--keep) KEEP=1; shift ;;
 	--kernel) KERNEL=${2:?}; shift 2 ;;
-	--stock) KERNEL=${LAB_STOCK_KERNEL:-$BUILD_DIR/kbuild-7.3-stock/arch/x86/boot/bzImage}; shift ;;
-	--next) KERNEL=${LAB_NEXT_KERNEL:-$BUILD_DIR/kbuild-7.3/arch/x86/boot/bzImage}; shift ;;
+	--stock) KERNEL=${LAB_STOCK_KERNEL:-$BUILD_DIR/kbuild-stock/arch/x86/boot/bzImage}; shift ;;
 	--append) APPEND=${2:?}; shift 2 ;;
 	--) shift; break ;;
 	-h|--help) usage ;;
@@ -69,7 +66,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 [ $# -gt 0 ] || { echo "vm: no command given" >&2; usage; }
-[ -f "$KERNEL" ] || die "no kernel at $KERNEL: run 'make kernel' (or 'make kernel-stock', 'make kernel-next' for --stock, --next) first"
+[ -f "$KERNEL" ] || die "no kernel at $KERNEL: run 'make kernel' (or 'make kernel-stock' for --stock) first"
 command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not found: run 'make deps'"
 case "$TIMEOUT" in ''|*[!0-9]*) die "--timeout takes whole seconds, not '$TIMEOUT'" ;; esac
 

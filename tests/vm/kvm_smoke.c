@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "lab.h"
-#include "vmm.h"
+#include "kvm_vm.h"
 
 #define MEM_SIZE	0x10000UL	/* slot 0: code at 0x1000 */
 #define PRIV_GPA	0x100000UL	/* slot 1: guest_memfd-backed */

@@ -1,18 +1,22 @@
 #!/bin/sh
-# VM suite: the kernel's own iommufd selftests (tools/testing/selftests/iommu
-# of the same 6.12 tree, built on the host by 'make test-progs'). Every
+# VM suite: mainline's own iommufd selftests (tools/testing/selftests/iommu
+# of the 7.3 base, the same tools/ the series leaves alone; built from the
+# stock tree against its headers by 'make stock-progs') on the series'
+# kernel: the series must keep every case of mainline's suite passing. Every
 # kselftest case becomes one PASS/FAIL/SKIP line; the kselftest totals follow.
-# They test iommufd's core through its mock IOMMU, which 6.12 can only probe
-# when no hardware IOMMU is registered (see scripts/vm.sh --no-iommu).
+# They test iommufd's core through its mock IOMMU, which the lab probes
+# without the emulated VT-d (scripts/vm.sh --no-iommu).
 # vm-options: --no-iommu
-# TSM_SELFTEST_BIN and TSM_SELFTEST_PREFIX run another build of them (the
-# stock kernel's: suite-stock-iommufd-selftests.sh). TSM_SELFTEST_DMABUF_PROBE
-# names tests/stock/iommufd_test_dmabuf_fd: when it finds the kernel's test
-# request returning 0 instead of the DMABUF's fd (Linux 7.3.4), the
+# TSM_SELFTEST_BIN and TSM_SELFTEST_PREFIX name another build and a prefix
+# of the case names (the stock kernel's: suite-stock-iommufd-selftests.sh).
+# TSM_SELFTEST_DMABUF_PROBE (default tests/stock/iommufd_test_dmabuf_fd):
+# when it finds the kernel's test request returning 0 instead of the
+# DMABUF's fd (Linux 7.3.4 as shipped; the series carries the fix), the
 # dmabuf_simple and dmabuf_revoke cases cannot work and a failure of theirs
 # is a SKIP that says so; on a kernel without the bug they count as usual.
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BIN=${TSM_SELFTEST_BIN:-$ROOT/build/tests/selftests-iommu}
+BIN=${TSM_SELFTEST_BIN:-$ROOT/build/tests/stock/selftests-iommu}
+TSM_SELFTEST_DMABUF_PROBE=${TSM_SELFTEST_DMABUF_PROBE-$ROOT/build/tests/stock/iommufd_test_dmabuf_fd}
 PFX=${TSM_SELFTEST_PREFIX:-}
 KNOWN=
 rc=0

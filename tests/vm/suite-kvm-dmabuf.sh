@@ -1,13 +1,8 @@
 #!/bin/sh
-# VM suite: KVM memslots backed by VFIO DMABUFs (KVM_MEM_VFIO_DMABUF): a
-# nested guest reads and writes the ivshmem BAR through shared and private
-# DMABUF slots, loses them when the DMABUF is revoked, every refusal of the
-# uAPI, and the kvm_dmabuf_slot_* tracepoints.
+# vm-options: --append tsm_sw.devices=1234:11e8,1af4:1110
+# VM suite on the series' kernel: KVM memslots backed by slices of
+# shared and private DMABUFs, run by real-mode vCPUs (tests/vm/kvm_dmabuf.c).
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BIN=${TSM_TEST_BIN:-$ROOT/build/tests/vm}
-
-if [ ! -x "$BIN/kvm_dmabuf" ]; then
-	echo "FAIL: kvm_dmabuf (not built: $BIN/kvm_dmabuf)"
-	exit 1
-fi
-exec "$BIN/kvm_dmabuf"
+BIN=$ROOT/build/tests/vm/kvm_dmabuf
+[ -x "$BIN" ] || { echo "FAIL: kvm_dmabuf (not built: $BIN; make vm-progs)"; exit 1; }
+exec "$BIN"

@@ -15,14 +15,14 @@
 #
 #   tools/tsmtrace/bench-live.sh [SECONDS [ROUNDS]]     on the host
 #
-# The guest runs the series on Linux 7.3: $LAB_NEXT_KERNEL when set, which
-# make bench sets to the kernel of make kernel-next-bench (no lockdep:
+# The guest runs the series: $LAB_KERNEL when set, which make bench sets to
+# the kernel of make kernel-bench (no lockdep:
 # lockdep on every lock the BPF programs and the trace buffer take would be
 # measured along with them).
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=${OUT:-$ROOT/build/tsmtrace}
 B=$OUT/tsmtrace
-FLOW=$ROOT/build/tests/next/tsm_flow
+FLOW=$ROOT/build/tests/vm/tsm_flow
 SEC=${1:-10}
 ROUNDS=${2:-3}
 EVENTS="-e pci_tsm -e vfio_dmabuf -e iommufd:iommufd_ioas_map_dmabuf -e iommufd:iommufd_ioas_unmap_dmabuf"
@@ -106,9 +106,9 @@ if [ "${1:-}" = --guest ]; then
 	exit 0
 fi
 
-# the kernel scripts/vm.sh boots: $LAB_NEXT_KERNEL (make bench: the one
-# without lockdep, kernel/bench.config), else the lab's 7.3 kernel
-K=${LAB_NEXT_KERNEL:-$ROOT/build/kbuild-7.3/arch/x86/boot/bzImage}
+# the kernel scripts/vm.sh boots: $LAB_KERNEL (make bench: the one without
+# lockdep, kernel/bench.config), else the lab's kernel
+K=${LAB_KERNEL:-$ROOT/build/kbuild/arch/x86/boot/bzImage}
 for f in "$B" "$FLOW" "$K"; do
 	[ -e "$f" ] || { echo "bench: live figures skipped: $f is not built"; exit 0; }
 done

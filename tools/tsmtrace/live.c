@@ -12,7 +12,7 @@
  * Only the programs of the events the kernel has (o->observed, decided by
  * builtin-record.c from the kernel's BTF) are loaded; the others are left
  * out of the load, and the file header and the verdict say which events
- * were observed. The lab's VM suite tests/vm/suite-next-tsmtrace.sh runs it.
+ * were observed. The lab's VM suite tests/vm/suite-tsmtrace.sh runs it.
  */
 #include <errno.h>
 #include <inttypes.h>

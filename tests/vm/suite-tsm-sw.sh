@@ -1,6 +1,6 @@
 #!/bin/sh
-# vm-options: --next --append tsm_sw.devices=1234:11e8,1af4:1110
-# VM suite on the series' kernel for Linux 7.3 (make kernel-next): the
+# vm-options: --append tsm_sw.devices=1234:11e8,1af4:1110
+# VM suite on the series' kernel (make kernel): the
 # software TSM on mainline's PCI TSM core. It registers as a link TSM and
 # claims the devices tsm_sw.devices names (edu, ivshmem) though they have no
 # TDISP: mainline's tsm/ sysfs appears on them and nowhere else; connect and

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The VMM side of a TSM bind on the series' Linux 7.3 kernel, shared by the
- * tests/next programs: a KVM VM, an IOAS with RAM, ivshmem added to the VM's
+ * The VMM side of a TSM bind on the series' kernel, shared by the
+ * lab programs: a KVM VM, an IOAS with RAM, ivshmem added to the VM's
  * KVM VFIO device, bound to iommufd, attached to a paging HWPT and connected
  * to the software TSM; vIOMMU, vDEVICE and IOMMU_VDEVICE_TSM_OP helpers.
  */

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * tsm_private - the host keeps off the private pages of a bound interface,
- * on the series' Linux 7.3 kernel. ivshmem's 4 GiB BAR2 (RAM behind it, so
+ * on the series' kernel. ivshmem's 4 GiB BAR2 (RAM behind it, so
  * every write that reaches it can be read back) is bound with two shared
  * holes: its first 2 MiB and the page at 4 MiB. While the interface binds
  * and is bound, every host path to a private page is refused: a CPU mapping
@@ -12,7 +12,7 @@
  * MMIO from under the VM is EBUSY while bound: memory decode off, a reset,
  * low power; and works again after UNBIND.
  * VFIO_DEVICE_FEATURE_TSM_LAYOUT reports the layout, and every errno of
- * docs/series-7.3.md. After UNBIND everything is reachable again and holds
+ * docs/uapi.md. After UNBIND everything is reachable again and holds
  * what the host wrote before the bind. A thread reading private pages
  * while another binds and unbinds never succeeds while bound.
  */

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * tsm_dmabuf - shared and private DMABUFs of a bound interface on the
- * series' Linux 7.3 kernel, proven with real DMA: edu, the DMA master, sits
+ * series' kernel, proven with real DMA: edu, the DMA master, sits
  * in the same IOAS as ivshmem, whose 4 GiB BAR2 (RAM behind it) is bound
  * with two shared holes (its first 2 MiB and the page at 4 MiB).
  *

@@ -2,7 +2,7 @@
 /*
  * tsm_flow - what a VMM does with a TSM-capable device on the series'
  * Linux 7.3 kernel, as one scenario, for tsmtrace to watch
- * (tests/vm/suite-next-tsmtrace.sh, scripts/demo.sh). It runs on the lab's
+ * (tests/vm/suite-tsmtrace.sh, scripts/demo.sh). It runs on the lab's
  * ivshmem in a software-protected VM; BAR2's first 2 MiB stay shared at
  * bind, the rest becomes private.
  *

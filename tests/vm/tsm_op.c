@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * tsm_op - IOMMU_VDEVICE_TSM_OP on the series' Linux 7.3 kernel, acting as
+ * tsm_op - IOMMU_VDEVICE_TSM_OP on the series' kernel, acting as
  * the VMM: ivshmem, connected to the software TSM, is added to a KVM VM's
  * KVM VFIO device, bound to iommufd, attached to a paging HWPT, and gets a
  * vDEVICE on the core's vIOMMU (IOMMU_VIOMMU_TYPE_DEFAULT, VT-d having no
  * vIOMMU of its own). BIND walks the emulated TDI to RUN with the layout of
  * the shared holes; UNBIND brings it back; each is idempotent; every errno
- * of docs/series-7.3.md; the software TSM's fault points unwind; destroying
+ * of docs/uapi.md; the software TSM's fault points unwind; destroying
  * the vDEVICE and closing the device unbind. One PASS:/FAIL: line per case;
  * exits 1 when one failed.
  */

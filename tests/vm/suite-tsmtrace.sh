@@ -1,8 +1,8 @@
 #!/bin/sh
-# vm-options: --next --append tsm_sw.devices=1234:11e8,1af4:1110
-# VM suite on the series' 7.3 kernel: tsmtrace live on its events.
+# vm-options: --append tsm_sw.devices=1234:11e8,1af4:1110
+# VM suite on the series' kernel: tsmtrace live on its events.
 #
-# The 7.3 programs (tests/next: the TSM operation with its races and fault
+# The series' programs (tests/vm: the TSM operation with its races and fault
 # sweeps, the host kept off private pages, shared and private DMABUFs with
 # edu's DMA, memory decode off and on, KVM memslots over shared and private
 # DMABUF slices) run under 'tsmtrace live --json --state-known -o FILE'.
@@ -21,7 +21,7 @@
 # the KVM slot events is played by a BTF name list without them: live says
 # so once and the verdict's coverage says TSM-I4 was not checked.
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BIN=${TSM_TEST_BIN:-$ROOT/build/tests/next}
+BIN=${TSM_TEST_BIN:-$ROOT/build/tests/vm}
 B=${TSMTRACE:-$ROOT/build/tsmtrace/tsmtrace}
 TR=$ROOT/tests/traces
 T=$(mktemp -d)
@@ -33,7 +33,7 @@ fail() { echo "FAIL: $1 ($2)"; rc=1; }
 
 for p in "$B" "$BIN/tsm_op" "$BIN/tsm_private" "$BIN/tsm_dmabuf" "$BIN/kvm_dmabuf" \
 	 "$BIN/tsm_flow"; do
-	[ -x "$p" ] || { echo "FAIL: next-tsmtrace-setup (not built: $p)"; exit 1; }
+	[ -x "$p" ] || { echo "FAIL: tsmtrace-setup (not built: $p)"; exit 1; }
 done
 
 for prog in tsm_op tsm_private tsm_dmabuf kvm_dmabuf; do
@@ -125,9 +125,9 @@ for ev in pci_tsm_bind_begin pci_tsm_bind_end pci_tsm_unbind_begin pci_tsm_unbin
 	case " $kinds" in *" $ev "*) ;; *) missing="$missing $ev" ;; esac
 done
 if [ -z "$missing" ]; then
-	pass next-tsmtrace-every-event-kind-recorded
+	pass tsmtrace-every-event-kind-recorded
 else
-	fail next-tsmtrace-every-event-kind-recorded "not in the files:$missing (seen: $kinds)"
+	fail tsmtrace-every-event-kind-recorded "not in the files:$missing (seen: $kinds)"
 fi
 
 rm -rf "$T"

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * tsm_bench - benchmarks of the series on Linux 7.3, run in the lab VM
+ * tsm_bench - benchmarks of the series, run in the lab VM
  * (make bench):
  *
  *  - TSM bind + unbind latency of a device whose private layout spans a

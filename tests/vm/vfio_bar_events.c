@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * vfio_bar_events - the vfio_pci events of the series on Linux 7.3: every
+ * vfio_bar_events - the vfio_pci events of the series: every
  * host CPU mapping of BAR pages through the VFIO region mmap is announced
  * (vfio_pci_bar_map, from the fault that inserts it: one page, a PMD or a
  * PUD) and every zap of a device's BAR mappings (vfio_pci_bar_zap, one per

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * A minimal real-mode KVM VM for the lab programs: guest memory in slot 0
+ * and one vCPU. Helpers return 0 on success and -errno on failure, with
+ * errno left as the kernel set it.
+ */
+#ifndef TSM_KVM_VM_H
+#define TSM_KVM_VM_H
+
+#include <errno.h>
+#include <stdint.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <linux/kvm.h>
+
+/* A VM with @mem_size bytes of memory in slot 0 and one vCPU. */
+struct vmm_vm {
+	int fd, vcpu, run_size;
+	struct kvm_run *run;
+	uint8_t *mem;
+	size_t mem_size;
+};
+
+/* Give the VM @fd (or a failed KVM_CREATE_VM's -1) its memory and vCPU. */
+static inline int vmm_vm_init(struct vmm_vm *vm, int kvm_fd, int fd, size_t mem_size)
+{
+	struct kvm_userspace_memory_region2 r = {
+		.slot = 0, .guest_phys_addr = 0, .memory_size = mem_size,
+	};
+
+	vm->fd = fd;
+	if (vm->fd < 0)
+		return -errno;
+	vm->mem_size = mem_size;
+	vm->mem = mmap(NULL, mem_size, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (vm->mem == MAP_FAILED)
+		return -ENOMEM;
+	r.userspace_addr = (uintptr_t)vm->mem;
+	if (ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION2, &r))
+		return -errno;
+	vm->vcpu = ioctl(vm->fd, KVM_CREATE_VCPU, 0);
+	if (vm->vcpu < 0)
+		return -errno;
+	vm->run_size = ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	vm->run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vm->vcpu, 0);
+	return vm->run == MAP_FAILED ? -ENOMEM : 0;
+}
+
+static inline int vmm_vm_create(struct vmm_vm *vm, int kvm_fd, unsigned long type,
+				size_t mem_size)
+{
+	return vmm_vm_init(vm, kvm_fd, ioctl(kvm_fd, KVM_CREATE_VM, type), mem_size);
+}
+
+/* Drop every reference to the VM: it is destroyed now. */
+static inline void vmm_vm_destroy(struct vmm_vm *vm)
+{
+	munmap(vm->run, vm->run_size);
+	munmap(vm->mem, vm->mem_size);
+	close(vm->vcpu);
+	close(vm->fd);
+}
+
+#endif /* TSM_KVM_VM_H */

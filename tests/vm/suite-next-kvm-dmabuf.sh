@@ -1,8 +1,0 @@
-#!/bin/sh
-# vm-options: --next --append tsm_sw.devices=1234:11e8,1af4:1110
-# VM suite on the series' 7.3 kernel: KVM memslots backed by slices of
-# shared and private DMABUFs, run by real-mode vCPUs (tests/next/kvm_dmabuf.c).
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BIN=$ROOT/build/tests/next/kvm_dmabuf
-[ -x "$BIN" ] || { echo "FAIL: kvm_dmabuf (not built: $BIN; make next-progs)"; exit 1; }
-exec "$BIN"

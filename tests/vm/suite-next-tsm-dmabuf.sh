@@ -1,8 +1,0 @@
-#!/bin/sh
-# vm-options: --next --append tsm_sw.devices=1234:11e8,1af4:1110
-# VM suite on the series' 7.3 kernel: shared and private DMABUFs of a bound
-# interface, with edu's DMA through the IOAS (tests/next/tsm_dmabuf.c).
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BIN=$ROOT/build/tests/next/tsm_dmabuf
-[ -x "$BIN" ] || { echo "FAIL: tsm_dmabuf (not built: $BIN; make next-progs)"; exit 1; }
-exec "$BIN"

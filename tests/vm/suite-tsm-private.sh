@@ -1,0 +1,8 @@
+#!/bin/sh
+# vm-options: --append tsm_sw.devices=1234:11e8,1af4:1110
+# VM suite on the series' kernel: the host keeps off the private pages of
+# a bound interface (tests/vm/tsm_private.c).
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BIN=$ROOT/build/tests/vm/tsm_private
+[ -x "$BIN" ] || { echo "FAIL: tsm_private (not built: $BIN; make vm-progs)"; exit 1; }
+exec "$BIN"

@@ -38,7 +38,7 @@ KSTOCK		:= $(BUILD_DIR)/kbuild-stock
 export BUILD_DIR
 
 .PHONY: all deps kernel kernel-check-newest kernel-stock stock-progs kernel-bench kernel-kasan \
-	test-kasan kernel-export kernel-reset kernel-status test-progs vm-progs tools \
+	test-kasan kernel-configs test-full kernel-export kernel-reset kernel-status test-progs vm-progs tools \
 	test test-host test-vm lab bench install uninstall clean
 
 all: kernel test-progs
@@ -77,6 +77,14 @@ kernel-kasan: kernel
 test-kasan: kernel-kasan test-progs
 	@LAB_KERNEL=$(BUILD_DIR)/kbuild-kasan/arch/x86/boot/bzImage VM_TIMEOUT=2400 \
 	 tests/run.sh --vm-only
+
+# the series with each optional dependency off in turn (about 15 min a row
+# on 2 cores; not in make test)
+kernel-configs: kernel
+	@scripts/kernel-configs.sh
+
+# everything: the suites on the lab kernel and on KASAN, and the matrix
+test-full: test test-kasan kernel-configs
 
 vm-progs: kernel
 	@$(MAKE) --no-print-directory -C tests/vm KHDR=$(KHDR) OUT=$(BUILD_DIR)/tests/vm

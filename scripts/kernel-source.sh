@@ -134,8 +134,9 @@ apt_update_machine() {
 	$SUDO apt-get update -q >/dev/null 2>&1 || note "warning: apt-get update failed; using the lists as they are"
 }
 
+# the installed version, or nothing (dpkg-query fails for a package it never saw)
 installed_version() {
-	dpkg-query -W -f='${Status} ${Version}\n' "$BASE_PACKAGE" 2>/dev/null |
+	{ dpkg-query -W -f='${Status} ${Version}\n' "$BASE_PACKAGE" 2>/dev/null || true; } |
 		awk '$1 == "install" && $3 == "installed" { print $4 }'
 }
 

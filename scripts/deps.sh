@@ -15,6 +15,8 @@ PKGS=(
 	qemu-system-x86
 	# BPF programs, skeletons and the frontend
 	clang llvm libbpf-dev bpftool zlib1g-dev libcap-dev
+	# the trace file's compressed blocks
+	libzstd-dev
 	# comparison figures in the benchmarks
 	trace-cmd
 	# the host tests of tsmtrace's output: its JSON against the schema, its

@@ -3,7 +3,8 @@
  * The tsmtrace trace file (docs/trace-format.md).
  *
  *   struct tsm_file_header      header_size bytes (grows; readers skip the rest)
- *   block*                      struct tsm_block_header + payload of records
+ *   block*                      struct tsm_block_header + payload of records,
+ *                               as they are or compressed with zstd (1.2)
  *   end block                   a block of type TSM_BLOCK_END, payload
  *                               struct tsm_file_end
  *
@@ -19,7 +20,13 @@
 #define TSM_FILE_MAGIC		0x45434152544d5354ULL
 #define TSM_FILE_MAGIC_SWAPPED	0x54534d5452414345ULL
 #define TSM_FILE_VERSION_MAJOR	1
-#define TSM_FILE_VERSION_MINOR	1
+/*
+ * 1.2 adds TSM_BLOCK_RECORDS_ZSTD. A writer that compresses nothing writes
+ * TSM_FILE_VERSION_MINOR_PLAIN: its file is a 1.1 file, which tsmtrace
+ * versions that read 1.1 read whole.
+ */
+#define TSM_FILE_VERSION_MINOR	2
+#define TSM_FILE_VERSION_MINOR_PLAIN	1
 /* the header of a version 1.0 file ends at header_crc + __reserved */
 #define TSM_FILE_HEADER_SIZE_1_0	272
 
@@ -69,6 +76,8 @@ struct tsm_file_header {
 #define TSM_BLOCK_MAGIC		0x4b4c4254u	/* "TBLK" */
 #define TSM_BLOCK_RECORDS	1
 #define TSM_BLOCK_END		2
+#define TSM_BLOCK_RECORDS_ZSTD	3	/* 1.2: struct tsm_zstd_block + a zstd frame */
+/* a block's payload, and a compressed block's records once decompressed */
 #define TSM_BLOCK_MAX_PAYLOAD	(1u << 24)
 
 /**
@@ -92,6 +101,23 @@ struct tsm_block_header {
 	__u32 crc;
 	__u32 header_crc;
 	__u32 __reserved;
+};
+
+/**
+ * struct tsm_zstd_block - starts the payload of a TSM_BLOCK_RECORDS_ZSTD block
+ * @raw_size: bytes of records the frame decompresses to: a multiple of 8,
+ *	from 8 to TSM_BLOCK_MAX_PAYLOAD; what a RECORDS block of the same
+ *	records would hold as its payload
+ * @frame_size: bytes of the one zstd frame that follows; zero bytes pad it
+ *	to a multiple of 8, so that payload_size is
+ *	sizeof(struct tsm_zstd_block) + frame_size rounded up to 8
+ *
+ * The block header's @nr_records counts the records, its @crc covers the
+ * payload as stored (compressed).
+ */
+struct tsm_zstd_block {
+	__u32 raw_size;
+	__u32 frame_size;
 };
 
 /* payload of the TSM_BLOCK_END block */

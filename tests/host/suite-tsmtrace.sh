@@ -407,6 +407,135 @@ else
 	fail file-newer-version-refused "exit $r: $err"
 fi
 
+# ---- compressed record blocks (format 1.2, record's default) against the
+# same records uncompressed (1.1): every scenario gives the same output
+minor() { od -An -tu2 -j14 -N2 "$1" | tr -d ' '; }
+btypes() {	# FILE: the types of its blocks, in order
+	"$PYJ" - "$1" <<'PYEOF'
+import struct, sys
+d = open(sys.argv[1], "rb").read()
+off, out = struct.unpack_from("<I", d, 8)[0], []
+while off + 32 <= len(d):
+    magic, typ, size = struct.unpack_from("<III", d, off)
+    out.append(str(typ))
+    off += 32 + size
+print(" ".join(out))
+PYEOF
+}
+PYJ=/usr/bin/python3; [ -x "$PYJ" ] || PYJ=python3
+mkdir -p "$T/z/plain" "$T/z/zstd" "$T/z/zstd19"
+if "$OUT/tsmgen" "$T/z/plain" && "$OUT/tsmgen" --compress=zstd "$T/z/zstd" &&
+   "$OUT/tsmgen" --compress=zstd:19 "$T/z/zstd19"; then
+	bad=
+	for f in "$T"/z/plain/*.tsm; do
+		n=$(basename "$f")
+		[ "$(minor "$f")" = 1 ] && [ "$(btypes "$f")" = "1 2" ] || bad="$bad $n:plain-not-1.1[$(minor "$f"):$(btypes "$f")]"
+		for z in zstd zstd19; do
+			g=$T/z/$z/$n
+			[ "$(minor "$g")" = 2 ] && [ "$(btypes "$g")" = "3 2" ] || bad="$bad $z/$n:not-1.2-zstd[$(minor "$g"):$(btypes "$g")]"
+			[ "$(stat -c %s "$g")" -lt "$(stat -c %s "$f")" ] || bad="$bad $z/$n:not-smaller"
+			for cmd in "check" "-j check" "report" "-j report" "report --violation 1" \
+				   "report --format=perfetto"; do
+				# shellcheck disable=SC2086
+				a=$(cd "$T/z/plain" && "$B" $cmd "$n" 2>&1; echo "exit $?")
+				# shellcheck disable=SC2086
+				b=$(cd "$T/z/$z" && "$B" $cmd "$n" 2>&1; echo "exit $?")
+				[ "$a" = "$b" ] || bad="$bad $z/$n:$cmd"
+			done
+		done
+	done
+	[ -z "$bad" ] && pass file-zstd-round-trip-same-output || fail file-zstd-round-trip-same-output "$bad"
+else
+	fail file-zstd-round-trip-same-output "tsmgen failed"
+fi
+# the recorded traces of tests/traces are 1.1 files (older writers): still read
+bad=
+for f in "$TR"/lab73-*.tsm "$TR"/lab-*.tsm; do
+	[ "$(minor "$f")" = 1 ] || bad="$bad $(basename "$f"):minor$(minor "$f")"
+	echo " $(btypes "$f") " | grep -q ' 3 ' && bad="$bad $(basename "$f"):has-zstd"
+done
+r=$(exit_of check "$TR/lab73-good-flow.tsm")
+if [ -z "$bad" ] && [ "$r" = 0 ]; then
+	pass file-1.1-recordings-still-read
+else
+	fail file-1.1-recordings-still-read "exit $r:$bad"
+fi
+# many compressed blocks, through a pipe; the same records as uncompressed
+"$OUT/tsmgen" --big 300000 "$T/z/big.tsm" >/dev/null
+"$OUT/tsmgen" --compress=zstd --big 300000 "$T/z/bigz.tsm" >/dev/null
+a=$("$OUT/tsmtrace" check "$T/z/big.tsm" 2>&1 | sed 1s,^[^:]*:,,)
+b=$(cat "$T/z/bigz.tsm" | timeout 60 "$OUT/tsmtrace" check - 2>&1 | sed 1s,^[^:]*:,,)
+nb=$(btypes "$T/z/bigz.tsm" | tr ' ' '\n' | grep -c '^3$')
+if [ -n "$a" ] && [ "$a" = "$b" ] && echo "$a" | grep -q 'PASS: 0 violation(s), 300[0-9]* records' && [ "$nb" -gt 50 ] &&
+   [ $(( $(stat -c %s "$T/z/bigz.tsm") * 5 )) -lt "$(stat -c %s "$T/z/big.tsm")" ]; then
+	pass file-zstd-many-blocks-from-pipe
+else
+	fail file-zstd-many-blocks-from-pipe "$nb compressed blocks, $(stat -c %s "$T/z/bigz.tsm") against $(stat -c %s "$T/z/big.tsm") bytes: [$a] [$b]"
+fi
+rm -f "$T/z/big.tsm" "$T/z/bigz.tsm"
+# cut anywhere: INCOMPLETE after the header, refused inside it
+f=$T/z/zstd/good-flow.tsm
+size=$(stat -c %s "$f")
+bad=
+for ((n = 0; n < size; n += 8)); do
+	head -c $n "$f" >"$T/cut.tsm"
+	r=$(exit_of check "$T/cut.tsm")
+	if [ $n -lt $hdr ]; then want=3; else want=2; fi
+	[ "$r" = "$want" ] || bad="$bad $n:$r"
+done
+[ -z "$bad" ] && pass file-zstd-truncated-anywhere-incomplete-or-refused || fail file-zstd-truncated-anywhere-incomplete-or-refused "length:exit$bad"
+# any damaged byte, in the compressed payload too: refused
+f=$T/z/zstd/bind-ioas-left-mapped.tsm
+size=$(stat -c %s "$f")
+bad=
+for ((n = 0; n < size; n += 3)); do
+	cp "$f" "$T/bad.tsm"
+	byte=$(od -An -tu1 -j$n -N1 "$f" | tr -d ' ')
+	printf "\\$(printf %03o $(( byte ^ 0x41 )))" | dd of="$T/bad.tsm" bs=1 seek=$n conv=notrunc status=none
+	r=$(exit_of check "$T/bad.tsm")
+	[ "$r" = 3 ] || bad="$bad $n:$r"
+done
+[ -z "$bad" ] && pass file-zstd-any-corrupt-byte-refused || fail file-zstd-any-corrupt-byte-refused "offset:exit$bad"
+# hostile compressed blocks, checksums right (tests/unit/hostile-zstd.c):
+# refused, exit 3, with what is wrong; never a crash, a hang or a PASS
+bad= n=0
+for k in $("$OUT/tsmgen" --list-hostile-zstd); do
+	n=$((n + 1))
+	"$OUT/tsmgen" --hostile-zstd "$k" "$T/hz-$k.tsm" || { bad="$bad $k:gen"; continue; }
+	err=$(timeout 20 "$B" check "$T/hz-$k.tsm" 2>&1 >/dev/null); r=$?
+	js=$(timeout 20 "$B" -j check "$T/hz-$k.tsm" 2>/dev/null)
+	if [ "$k" = ok ]; then
+		[ $r = 0 ] || bad="$bad ok:exit$r:$err"
+		continue
+	fi
+	case $k in count-mismatch) what='block 0 holds 34 records, its header says 35' ;;
+		   *) what='malformed compressed block 0: \|malformed record (type 8, size 12) at byte 72 of the records of the compressed block here' ;;
+	esac
+	if [ $r != 3 ] || ! echo "$err" | grep -q "^tsmtrace: check: error: $T/hz-$k.tsm: offset 280: \($what\).*re-record it" ||
+	   ! echo "$js" | grep -q '"type":"error".*"verdict":"UNUSABLE"'; then
+		bad="$bad $k:exit$r:$err"
+	fi
+done
+if [ -z "$bad" ] && [ $n -ge 15 ]; then
+	pass file-zstd-hostile-blocks-refused-malformed
+else
+	fail file-zstd-hostile-blocks-refused-malformed "$n kinds:$bad"
+fi
+# --compress: checked before anything else, with what to give
+: >"$T/z/nobtf"
+err=$(TSMTRACE_BTF=$T/z/nobtf "$B" record --compress=gzip -o "$T/rec.tsm" 2>&1); r=$?
+err2=$(TSMTRACE_BTF=$T/z/nobtf "$B" live --compress=zstd:99 2>&1); r2=$?
+err3=$(TSMTRACE_BTF=$T/z/nobtf "$B" record --compress=zstd:19 -o "$T/rec.tsm" 2>&1); r3=$?
+err4=$(TSMTRACE_BTF=$T/z/nobtf "$B" record --compress none -o "$T/rec.tsm" 2>&1); r4=$?
+if [ "$r$r2$r3$r4" = 3333 ] && echo "$err" | grep -q 'record: error: --compress=gzip: give none, zstd or zstd:LEVEL with a LEVEL from 1 to' &&
+   echo "$err2" | grep -q 'live: error: --compress=zstd:99: give none' &&
+   echo "$err3" | grep -q 'does not have the tsmtrace tracepoints' &&
+   echo "$err4" | grep -q 'does not have the tsmtrace tracepoints' && [ ! -e "$T/rec.tsm" ]; then
+	pass record-compress-option-checked
+else
+	fail record-compress-option-checked "exit $r $r2 $r3 $r4: $err | $err2 | $err3 | $err4"
+fi
+
 # ---- report
 out=$("$B" report "$TR/good-two-devices.tsm" --device 0000:02:00.0)
 if echo "$out" | grep -q 'pci_tsm_bind_begin dev=0000:02:00.0' &&
@@ -620,12 +749,13 @@ comp() {	# WORDS...: what the completion offers for the last word
 touch "$T/a.tsm" "$T/b.txt"
 c1=$(comp tsmtrace ch); c2=$(comp tsmtrace check --min); c3=$(comp tsmtrace -j rep --vio)
 c4=$(cd "$T" && comp tsmtrace check ""); c5=$(comp tsmtrace re)
+c6=$(comp tsmtrace rec --comp); c7=$(comp tsmtrace record --compress "")
 if bash -n "$S/tsmtrace.bash-completion" && [ "$c1" = check ] && [ "$c2" = --min-events ] &&
    [ "$c3" = --violation ] && echo " $c4 " | grep -q ' a.tsm ' && ! echo "$c4" | grep -q b.txt &&
-   [ "$c5" = "report record" ]; then
+   [ "$c5" = "report record" ] && [ "$c6" = --compress ] && [ "$c7" = "none zstd" ]; then
 	pass bash-completion
 else
-	fail bash-completion "[$c1] [$c2] [$c3] [$c4] [$c5]"
+	fail bash-completion "[$c1] [$c2] [$c3] [$c4] [$c5] [$c6] [$c7]"
 fi
 
 # ---- a violation tells the whole story: device, BAR, the PFNs that meet and

@@ -16,6 +16,7 @@
 #include <tracefile.h>
 #include <util.h>
 #include <reorder.h>
+#include "hostile-zstd.h"
 #include "scenario.h"
 
 size_t fmt_record(char *buf, size_t len, const struct tsm_rec_hdr *rec);
@@ -1226,7 +1227,10 @@ static int t_fuzz_file(void)
 
 	snprintf(path, sizeof(path), "%s/fuzz.tsm", tmpdir);
 	for (round = 0; round < 10; round++) {
-		struct tsm_writer *w = tsm_writer_open(path, NULL, err, sizeof(err));
+		/* every other file compressed: garbage reads the same in both */
+		struct tsm_meta m = { .compress = round & 1 ? TSM_COMPRESS_DEFAULT :
+					  (struct tsm_compress){ TSM_COMPRESS_NONE, 0 } };
+		struct tsm_writer *w = tsm_writer_open(path, &m, err, sizeof(err));
 		struct tsm_file f;
 		enum tsm_verdict v;
 
@@ -1247,9 +1251,9 @@ static int t_fuzz_file(void)
 
 /* ---- the file ---- */
 
-static int write_flow(const char *path, __u32 faults, bool close_it)
+static int write_flow_as(const char *path, __u32 faults, bool close_it, struct tsm_compress c)
 {
-	struct tsm_meta m = { .flags = TSM_FILE_F_STATE_KNOWN, .hostname = "unit" };
+	struct tsm_meta m = { .flags = TSM_FILE_F_STATE_KNOWN, .hostname = "unit", .compress = c };
 	struct tsm_writer *w;
 	char err[512];
 	struct flow f;
@@ -1270,6 +1274,11 @@ static int write_flow(const char *path, __u32 faults, bool close_it)
 	}
 	CHECK(!tsm_writer_close(w, err, sizeof(err)), "%s", err);
 	return 0;
+}
+
+static int write_flow(const char *path, __u32 faults, bool close_it)
+{
+	return write_flow_as(path, faults, close_it, (struct tsm_compress){ TSM_COMPRESS_NONE, 0 });
 }
 
 /* replay a file; verdict or TSM_UNUSABLE */
@@ -1500,6 +1509,182 @@ static int t_file_refusals(void)
 }
 
 
+/* ---- compressed blocks ---- */
+
+/* the same flows, compressed and not: the same verdicts, 1.2 against 1.1 */
+static int t_file_zstd_round_trip(void)
+{
+	static const __u32 faults[] = { 0, F_IOAS_LEFT_AT_BIND, F_PRIVATE_IN_IOAS,
+		F_UNBIND_LEAVES_PRIVATE, F_WRONG_VM, F_LOST_UNMAP };
+	static const struct tsm_compress c[] = {
+		{ TSM_COMPRESS_NONE, 0 }, { TSM_COMPRESS_ZSTD, 1 }, { TSM_COMPRESS_ZSTD, 3 },
+		{ TSM_COMPRESS_ZSTD, 19 },
+	};
+	char path[256];
+	unsigned int i, j;
+
+	snprintf(path, sizeof(path), "%s/z.tsm", tmpdir);
+	for (i = 0; i < sizeof(faults) / sizeof(faults[0]); i++) {
+		enum tsm_verdict want = TSM_UNUSABLE;
+		unsigned int want_nv = 0;
+
+		for (j = 0; j < sizeof(c) / sizeof(c[0]); j++) {
+			bool z = c[j].alg == TSM_COMPRESS_ZSTD;
+			enum tsm_verdict v;
+			struct tsm_file f;
+			unsigned int nv = 0;
+
+			if (write_flow_as(path, faults[i], true, c[j]))
+				return -1;
+			v = replay(path, &f, &nv);
+			if (!j) {
+				want = v;
+				want_nv = nv;
+			}
+			CHECK(v == want && nv == want_nv, "faults 0x%x, level %d: %s/%u, uncompressed %s/%u",
+			      faults[i], c[j].level, tsm_verdict_name(v), nv, tsm_verdict_name(want), want_nv);
+			CHECK(f.hdr.version_minor == (z ? 2 : 1) && f.nr_zstd_blocks == (z ? 1 : 0),
+			      "level %d: version 1.%u, %llu compressed blocks", c[j].level,
+			      f.hdr.version_minor, (unsigned long long)f.nr_zstd_blocks);
+		}
+	}
+	return 0;
+}
+
+/* many blocks, compressed: every record read, in order, each block smaller */
+static int t_file_zstd_many_blocks(void)
+{
+	struct tsm_meta m = { .flags = TSM_FILE_F_STATE_KNOWN, .compress = TSM_COMPRESS_DEFAULT };
+	char path[256], err[512];
+	struct tsm_writer *w;
+	struct stat st;
+	struct tsm_file f;
+	struct gen g;
+	unsigned int i;
+	__u64 raw = 0;
+
+	snprintf(path, sizeof(path), "%s/zmany.tsm", tmpdir);
+	w = tsm_writer_open(path, &m, err, sizeof(err));
+	CHECK(w, "%.300s", err);
+	gen_init(&g, (gen_emit_t)tsm_writer_add, w);
+	for (i = 0; i < 3000; i++) {
+		struct flow fl;
+
+		flow_default(&fl, i % 4);
+		fl.buf0 = 1000 + 10ULL * i;
+		flow_run(&g, &fl);
+	}
+	CHECK(!tsm_writer_close(w, err, sizeof(err)), "%.300s", err);
+	CHECK(replay(path, &f, NULL) == TSM_PASS, "a compressed file of many blocks does not PASS");
+	CHECK(f.nr_blocks > 3 && f.nr_zstd_blocks == f.nr_blocks && f.nr_records == g.seq - 1,
+	      "%llu blocks, %llu compressed, %llu records of %llu",
+	      (unsigned long long)f.nr_blocks, (unsigned long long)f.nr_zstd_blocks,
+	      (unsigned long long)f.nr_records, (unsigned long long)(g.seq - 1));
+	/* the flows' records are at least 64 bytes each */
+	raw = f.nr_records * 64;
+	CHECK(!stat(path, &st) && (__u64)st.st_size * 4 < raw, "%lld bytes for %llu records",
+	      (long long)st.st_size, (unsigned long long)f.nr_records);
+	return 0;
+}
+
+/* a block zstd cannot shrink is written as it is, in the same file */
+static int t_file_zstd_incompressible_stays_raw(void)
+{
+	struct tsm_meta m = { .compress = TSM_COMPRESS_DEFAULT };
+	unsigned char buf[4096] __attribute__((aligned(8)));
+	struct tsm_rec_hdr *h = (void *)buf;
+	char path[256], err[512];
+	struct tsm_writer *w;
+	struct tsm_file f;
+	unsigned int i, k;
+
+	snprintf(path, sizeof(path), "%s/noise.tsm", tmpdir);
+	w = tsm_writer_open(path, &m, err, sizeof(err));
+	CHECK(w, "%.300s", err);
+	for (i = 0; i < 200; i++) {
+		memset(h, 0, sizeof(*h));
+		h->type = 200;		/* a recorder record this reader does not know */
+		h->size = sizeof(buf);
+		h->ts = 1000 + i;
+		for (k = sizeof(*h); k + 8 <= sizeof(buf); k += 8) {
+			__u64 v = rnd();
+
+			memcpy(buf + k, &v, 8);
+		}
+		CHECK(!tsm_writer_add(w, h), "add");
+	}
+	CHECK(!tsm_writer_close(w, err, sizeof(err)), "%.300s", err);
+	CHECK(replay(path, &f, NULL) == TSM_INCOMPLETE, "noise records not read as unknown");
+	CHECK(f.has_end && f.nr_records == 200 && f.nr_blocks == 4 && f.nr_zstd_blocks == 0,
+	      "%llu records, %llu blocks, %llu compressed", (unsigned long long)f.nr_records,
+	      (unsigned long long)f.nr_blocks, (unsigned long long)f.nr_zstd_blocks);
+	return 0;
+}
+
+/* hostile compressed blocks: each refused with what is wrong; the control reads */
+static int t_file_zstd_hostile(void)
+{
+	char path[256], err[512];
+	unsigned int i;
+
+	snprintf(path, sizeof(path), "%s/hostile.tsm", tmpdir);
+	for (i = 0; hostile_zstd_kinds[i]; i++) {
+		const char *kind = hostile_zstd_kinds[i], *want = hostile_zstd_expect(kind);
+		enum tsm_read_status st;
+		struct tsm_summary s;
+		struct tsm_engine *e;
+		struct tsm_engine_opts o = { .state_known = true };
+		struct tsm_file f;
+
+		CHECK(!write_hostile_zstd(path, kind, err, sizeof(err)), "%s", err);
+		CHECK(tsm_file_open(&f, path) == TSM_READ_OK, "%s: header refused: %.300s", kind, f.msg);
+		e = tsm_engine_new(&o);
+		st = tsm_file_replay(&f, &tsm_engine_ops, e);
+		tsm_file_close(&f);
+		tsm_engine_summary(e, &s);
+		tsm_engine_free(e);
+		if (!want) {
+			CHECK(st == TSM_READ_OK && s.verdict == TSM_PASS && f.nr_zstd_blocks == 1,
+			      "%s: status %d, verdict %s: %.300s", kind, st, tsm_verdict_name(s.verdict), f.msg);
+			continue;
+		}
+		CHECK(st == TSM_READ_UNUSABLE, "%s: status %d (verdict %s), not refused", kind, st,
+		      tsm_verdict_name(s.verdict));
+		CHECK(strstr(f.msg, want) && strstr(f.msg, path) && strstr(f.msg, "offset 280: ") &&
+		      strstr(f.msg, "re-record it"), "%s: message '%.300s' lacks '%s'", kind, f.msg, want);
+		CHECK(!strcmp(kind, "count-mismatch") || strstr(f.msg, "malformed"),
+		      "%s: message '%.300s' does not say malformed", kind, f.msg);
+	}
+	return 0;
+}
+
+static int t_compress_parse(void)
+{
+	static const struct {
+		const char *s;
+		int ret, alg, level;
+	} c[] = {
+		{ "none", 0, TSM_COMPRESS_NONE, 0 }, { "zstd", 0, TSM_COMPRESS_ZSTD, 3 },
+		{ "zstd:1", 0, TSM_COMPRESS_ZSTD, 1 }, { "zstd:19", 0, TSM_COMPRESS_ZSTD, 19 },
+		{ "zstd:0", -EINVAL, 0, 0 }, { "zstd:-1", -EINVAL, 0, 0 }, { "zstd:", -EINVAL, 0, 0 },
+		{ "zstd:3x", -EINVAL, 0, 0 }, { "zstd3", -EINVAL, 0, 0 }, { "gzip", -EINVAL, 0, 0 },
+		{ "", -EINVAL, 0, 0 }, { "zstd:99", -EINVAL, 0, 0 }, { "zstd:+3", -EINVAL, 0, 0 },
+		{ "None", -EINVAL, 0, 0 },
+	};
+	unsigned int i;
+
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		struct tsm_compress z = { 0 };
+		int ret = tsm_compress_parse(c[i].s, &z);
+
+		CHECK(ret == c[i].ret && (ret || (z.alg == (enum tsm_compress_alg)c[i].alg &&
+						  z.level == c[i].level)),
+		      "'%s': %d alg %d level %d", c[i].s, ret, z.alg, z.level);
+	}
+	return 0;
+}
+
+
 /* ---- coverage: what a kernel without some events lets us check ---- */
 
 static int t_coverage_table(void)
@@ -1720,6 +1905,11 @@ int main(void)
 	run("file-changed-while-read-said-so", t_file_changed_while_read);
 	run("file-writer-special-target-in-place", t_file_writer_special_target);
 	run("file-version-1.0-header-observed-everything", t_file_1_0_header);
+	run("file-zstd-round-trip-same-verdicts", t_file_zstd_round_trip);
+	run("file-zstd-many-blocks-all-records-smaller", t_file_zstd_many_blocks);
+	run("file-zstd-incompressible-block-stays-raw", t_file_zstd_incompressible_stays_raw);
+	run("file-zstd-hostile-blocks-refused-malformed", t_file_zstd_hostile);
+	run("file-compress-option-parse", t_compress_parse);
 	run("coverage-per-invariant", t_coverage_table);
 	run("coverage-no-kvm-events-flow-passes", t_coverage_no_kvm_pass);
 	run("coverage-no-kvm-events-ioas-violation-found", t_coverage_no_kvm_violation);

@@ -5,7 +5,9 @@
  *
  *   1. 'tsmtrace check' throughput on one CPU over a large generated trace,
  *      and its peak memory for two trace sizes (memory follows live
- *      ranges, not events);
+ *      ranges, not events); the same events written with zstd-compressed
+ *      blocks (record's default): bytes per event, the writer's time and
+ *      check's throughput against the uncompressed file;
  *   2. the engine alone, records from memory;
  *   3. the cost of an event on a range spanning a 256 GiB BAR against one
  *      on a single 4 KiB page;
@@ -102,46 +104,75 @@ static long long gen_trace(const char *gen, const char *mode, const char *path, 
 	return got;
 }
 
-static int bench_check(const char *tool, const char *dir, long long n)
+/* best of three runs of 'tool check path', which must PASS: seconds, or < 0 */
+static double best_check(const char *tool, char *path, long *rss)
 {
-	char gen[4096], big[4096], half[4096];
-	char *argv[] = { (char *)tool, "check", big, NULL };
-	long long nb, nh;
+	char *argv[] = { (char *)tool, "check", path, NULL };
 	double secs, best = 1e9;
-	long rss, rss_half;
-	struct stat st;
 	int i, r;
 
-	snprintf(gen, sizeof(gen), "%s/tsmgen", dirname_of(tool));
-	snprintf(big, sizeof(big), "%s/big.tsm", dir);
-	snprintf(half, sizeof(half), "%s/half.tsm", dir);
-	printf("generating %lld and %lld events in %s ...\n", n, n / 2, dir);
-	nb = gen_trace(gen, "--big", big, n);
-	nh = gen_trace(gen, "--big", half, n / 2);
-	if (nb < 0 || nh < 0) {
-		fprintf(stderr, "tsmbench: generating the traces failed (%s)\n", gen);
-		return 1;
-	}
-	stat(big, &st);
 	for (i = 0; i < 3; i++) {	/* the first run also warms the page cache */
-		r = run(argv, &secs, &rss);
+		r = run(argv, &secs, rss);
 		if (r != 0) {
 			fprintf(stderr, "tsmbench: '%s check %s' exited %d, expected 0 (PASS)\n",
-				tool, big, r);
-			return 1;
+				tool, path, r);
+			return -1;
 		}
 		if (secs < best)
 			best = secs;
 	}
-	argv[2] = half;
+	return best;
+}
+
+static int bench_check(const char *tool, const char *dir, long long n)
+{
+	char gen[4096], big[4096], bigz[4096], half[4096];
+	char *argv[] = { (char *)tool, "check", half, NULL };
+	long long nb, nz, nh;
+	double t0, tgen, tgenz, best, bestz, secs;
+	long rss, rssz, rss_half;
+	struct stat st, stz;
+
+	snprintf(gen, sizeof(gen), "%s/tsmgen", dirname_of(tool));
+	snprintf(big, sizeof(big), "%s/big.tsm", dir);
+	snprintf(bigz, sizeof(bigz), "%s/big-zstd.tsm", dir);
+	snprintf(half, sizeof(half), "%s/half.tsm", dir);
+	printf("generating %lld events (uncompressed, then zstd:3) and %lld in %s ...\n",
+	       n, n / 2, dir);
+	t0 = now();
+	nb = gen_trace(gen, "--compress=none --big", big, n);
+	tgen = now() - t0;
+	t0 = now();
+	nz = gen_trace(gen, "--compress=zstd:3 --big", bigz, n);
+	tgenz = now() - t0;
+	nh = gen_trace(gen, "--big", half, n / 2);
+	if (nb < 0 || nz != nb || nh < 0) {
+		fprintf(stderr, "tsmbench: generating the traces failed (%s)\n", gen);
+		return 1;
+	}
+	stat(big, &st);
+	stat(bigz, &stz);
+	best = best_check(tool, big, &rss);
+	bestz = best < 0 ? -1 : best_check(tool, bigz, &rssz);
+	if (best < 0 || bestz < 0)
+		return 1;
 	run(argv, &secs, &rss_half);
 	unlink(big);		/* ~1 GiB of disk: regenerated at every run */
+	unlink(bigz);
 	unlink(half);
 	printf("\n1. tsmtrace check, one CPU, file in page cache\n");
 	printf("   %lld events, %.1f MiB file: %.3f s = %.1f million events/s (%.0f MiB/s)\n",
 	       nb, st.st_size / 1048576.0, best, nb / best / 1e6, st.st_size / 1048576.0 / best);
 	printf("   peak RSS: %ld KiB for %lld events, %ld KiB for %lld events\n",
 	       rss, nb, rss_half, nh);
+	printf("   the same events compressed (zstd:3, record's default):\n");
+	printf("     bytes/event: %.1f uncompressed, %.2f zstd (%.1f MiB, %.0fx smaller)\n",
+	       (double)st.st_size / nb, (double)stz.st_size / nz, stz.st_size / 1048576.0,
+	       (double)st.st_size / stz.st_size);
+	printf("     check: %.1f million events/s uncompressed, %.1f zstd (%.2fx the time); peak RSS %ld KiB\n",
+	       nb / best / 1e6, nz / bestz / 1e6, bestz / best, rssz);
+	printf("     writing (tsmgen, its generator included): %.1f million events/s uncompressed, %.1f zstd\n",
+	       nb / tgen / 1e6, nz / tgenz / 1e6);
 	return 0;
 }
 

@@ -7,6 +7,15 @@
  *   tsmgen --devices N FILE N devices bound at once, each through the
  *                           whole flow (scale of the device lookup)
  *   tsmgen --case NAME FILE one of the test-only traces of cases[]
+ *   tsmgen --hostile-zstd KIND FILE
+ *                           a trace whose compressed block is well-formed
+ *                           on the outside (checksums right) and hostile
+ *                           inside (tests/unit/hostile-zstd.c)
+ *   tsmgen --list-hostile-zstd
+ *                           the KINDs, one a line
+ *
+ * --compress=ALG first writes any of them with compressed blocks (none,
+ * zstd, zstd:LEVEL; default none, which tests/traces/ are written with).
  *
  * The same inputs give the same bytes: the suite regenerates the traces in
  * tests/traces/ and compares. Their expected verdicts are written by hand
@@ -17,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <tracefile.h>
+#include "hostile-zstd.h"
 #include "scenario.h"
 
 static int emit_file(void *ctx, const struct tsm_rec_hdr *rec)
@@ -26,6 +36,7 @@ static int emit_file(void *ctx, const struct tsm_rec_hdr *rec)
 
 /* the host the header names (a case may give bytes that are not UTF-8) */
 static const char *gen_hostname = "tsmgen";
+static struct tsm_compress gen_compress;
 
 static struct tsm_writer *open_trace(const char *path, bool state_known, __u32 unobserved)
 {
@@ -36,6 +47,7 @@ static struct tsm_writer *open_trace(const char *path, bool state_known, __u32 u
 		.start_realtime_ns = 1767225600000000000ULL,	/* 2026-01-01 */
 		.start_monotonic_ns = 1000000000ULL,
 		.events_observed = TSM_EV_ALL & ~unobserved,
+		.compress = gen_compress,
 	};
 	char err[512];
 	struct tsm_writer *w = tsm_writer_open(path, &m, err, sizeof(err));
@@ -374,10 +386,14 @@ static void usage(void)
 {
 	size_t i;
 
-	fprintf(stderr, "usage: tsmgen DIR | tsmgen --list | tsmgen --big N FILE |\n"
-		"       tsmgen --devices N FILE | tsmgen --case NAME FILE\ncases:");
+	fprintf(stderr, "usage: tsmgen [--compress=none|zstd[:LEVEL]] DIR | --big N FILE |\n"
+		"       --devices N FILE | --case NAME FILE\n"
+		"       tsmgen --list | --list-hostile-zstd | --hostile-zstd KIND FILE\ncases:");
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		fprintf(stderr, " %s", cases[i].name);
+	fputs("\nhostile-zstd kinds:", stderr);
+	for (i = 0; hostile_zstd_kinds[i]; i++)
+		fprintf(stderr, " %s", hostile_zstd_kinds[i]);
 	fputc('\n', stderr);
 }
 
@@ -386,6 +402,28 @@ int main(int argc, char **argv)
 	size_t i;
 	int ret = 0;
 
+	if (argc > 1 && !strncmp(argv[1], "--compress=", 11)) {
+		if (tsm_compress_parse(argv[1] + 11, &gen_compress)) {
+			fprintf(stderr, "tsmgen: %s: give none, zstd or zstd:LEVEL\n", argv[1]);
+			return 2;
+		}
+		argc--;
+		argv++;
+	}
+	if (argc == 2 && !strcmp(argv[1], "--list-hostile-zstd")) {
+		for (i = 0; hostile_zstd_kinds[i]; i++)
+			printf("%s\n", hostile_zstd_kinds[i]);
+		return 0;
+	}
+	if (argc == 4 && !strcmp(argv[1], "--hostile-zstd")) {
+		char err[512];
+
+		if (write_hostile_zstd(argv[3], argv[2], err, sizeof(err))) {
+			fprintf(stderr, "tsmgen: %s\n", err);
+			return 2;
+		}
+		return 0;
+	}
 	if (argc == 4 && !strcmp(argv[1], "--big"))
 		return write_one(argv[3], big, strtoull(argv[2], NULL, 0));
 	if (argc == 4 && !strcmp(argv[1], "--devices"))

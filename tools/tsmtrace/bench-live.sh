@@ -10,8 +10,11 @@
 # that each ratio compares neighbouring runs; the ratios reported are the
 # medians over the rounds. Then, on the host, 'tsmtrace check' of a trace
 # with as many events as trace-cmd recorded against 'trace-cmd report' of
-# that recording. Figures, not a test: one "bench: name value unit" line
-# each.
+# that recording, and the bytes per event of the last round's files: live's
+# (zstd-compressed blocks, its default) against the one trace-cmd record
+# wrote with its own defaults (file version 7 for Debian 12's trace-cmd
+# 3.1.6). Figures, not a test: one
+# "bench: name value unit" line each.
 #
 #   tools/tsmtrace/bench-live.sh [SECONDS [ROUNDS]]     on the host
 #
@@ -179,5 +182,11 @@ echo "$n $tc $ck $nl $ckl" | awk '{
 	printf "bench: check-throughput %.0f events/s (tsmgen trace of the same size)\n", $1 / $3
 	printf "bench: check-throughput-lab-storm %.0f events/s (%d events recorded by live)\n", $4 / $5, $4
 	printf "bench: check-vs-trace-cmd-report-ratio %.1f\n", $2 / $3
+}'
+# file sizes: the same storm, each recorder with its default compression
+echo "$n $(stat -c %s "$run/storm.dat") $nl $(stat -c %s "$run/storm.tsm")" | awk '{
+	printf "bench: file-bytes-per-event-trace-cmd-record %.2f (%d bytes, %d events)\n", $2 / $1, $2, $1
+	printf "bench: file-bytes-per-event-tsmtrace-zstd %.2f (%d bytes, %d events; live -o, zstd:3)\n", $4 / $3, $4, $3
+	printf "bench: file-size-per-event-ratio-tsmtrace-to-trace-cmd %.2f\n", ($4 / $3) / ($2 / $1)
 }'
 rm -rf "$run"

@@ -163,6 +163,9 @@ static void usage(FILE *f, const char *cmd)
 			"      --vm VM                print only those of this VM (the event's vm id)\n"
 			"      --pid PID              print only those of this thread\n",
 			tsm_prog);
+	fprintf(f, "      --compress=ALG         the file's blocks of records: none, zstd or zstd:LEVEL\n"
+		"                             (LEVEL %d to %d; default zstd:%d)\n",
+		TSM_ZSTD_LEVEL_MIN, tsm_zstd_level_max(), TSM_ZSTD_LEVEL_DEFAULT);
 	fprintf(f, "      --fail-on-violation    stop at the first violation, exit 1\n"
 		"      --state-known          no TDI is bound and no DMABUF open now: a clean run can PASS\n"
 		"      --duration SEC         stop after SEC seconds (default: at Ctrl-C)\n"
@@ -182,6 +185,7 @@ static const struct option live_opts[] = {
 	{ "pid", required_argument, NULL, 'p' },
 	/* record: */
 	{ "output", required_argument, NULL, 'o' },
+	{ "compress", required_argument, NULL, 'z' },
 	{ "fail-on-violation", no_argument, NULL, 'f' },
 	{ "state-known", no_argument, NULL, 's' },
 	{ "duration", required_argument, NULL, 't' },
@@ -235,6 +239,12 @@ static int parse_live(int argc, char **argv, struct live_opts *o)
 		case 'o':
 			o->output = optarg;
 			continue;
+		case 'z':
+			if (!tsm_compress_parse(optarg, &o->compress))
+				continue;
+			p_err(o->cmd, "--compress=%s: give none, zstd or zstd:LEVEL with a LEVEL from %d to %d (see '%s %s --help')",
+			      optarg, TSM_ZSTD_LEVEL_MIN, tsm_zstd_level_max(), tsm_prog, o->cmd);
+			return EXIT_UNUSABLE;
 		case 'f':
 			o->fail_on_violation = true;
 			continue;
@@ -309,7 +319,7 @@ int need_privileges(const char *cmd)
 
 int cmd_record(int argc, char **argv)
 {
-	struct live_opts o = { .cmd = "record", .quiet = true };
+	struct live_opts o = { .cmd = "record", .quiet = true, .compress = TSM_COMPRESS_DEFAULT };
 	int ret = parse_live(argc, argv, &o);
 
 	if (ret)
@@ -324,7 +334,7 @@ int cmd_record(int argc, char **argv)
 
 int cmd_live(int argc, char **argv)
 {
-	struct live_opts o = { .cmd = "live" };
+	struct live_opts o = { .cmd = "live", .compress = TSM_COMPRESS_DEFAULT };
 	int ret = parse_live(argc, argv, &o);
 
 	if (ret)

@@ -250,6 +250,7 @@ int run_live(const struct live_opts *o)
 	struct tsm_meta meta = {
 		.flags = o->state_known ? TSM_FILE_F_STATE_KNOWN : 0,
 		.events_observed = o->observed,
+		.compress = o->compress,
 	};
 	struct tsm_summary s;
 	__u64 deadline = o->duration ? mono_ns() + o->duration * 1000000000ULL : 0;

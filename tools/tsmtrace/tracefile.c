@@ -4,6 +4,10 @@
  * (docs/trace-format.md). The writer is what 'record' calls with the
  * records it copies out of the ring buffer; the reader replays a file
  * through a struct tsm_ops, the same table the live side uses.
+ *
+ * Blocks of records are compressed with zstd when the writer is asked to
+ * (record's default): one frame per block of up to WBUF_SIZE bytes of
+ * records, so the reader still holds one block at a time.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -18,6 +22,8 @@
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
+#include <zstd.h>
+#include <zstd_errors.h>
 #include "tracefile.h"
 #include "util.h"
 
@@ -36,7 +42,43 @@ struct tsm_writer {
 	__u64 last_ts;
 	__u64 start_ts;
 	int err;
+	struct tsm_compress comp;
+	ZSTD_CCtx *zc;		/* with comp.alg ZSTD */
+	unsigned char *zbuf;	/* a compressed block's payload */
+	size_t zcap;
 };
+
+int tsm_zstd_level_max(void)
+{
+	return ZSTD_maxCLevel();
+}
+
+int tsm_compress_parse(const char *s, struct tsm_compress *c)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!strcmp(s, "none")) {
+		c->alg = TSM_COMPRESS_NONE;
+		c->level = 0;
+		return 0;
+	}
+	if (strncmp(s, "zstd", 4) || (s[4] && s[4] != ':'))
+		return -EINVAL;
+	c->alg = TSM_COMPRESS_ZSTD;
+	c->level = TSM_ZSTD_LEVEL_DEFAULT;
+	if (!s[4])
+		return 0;
+	s += 5;
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v < TSM_ZSTD_LEVEL_MIN || v > (unsigned long long)ZSTD_maxCLevel())
+		return -EINVAL;
+	c->level = v;
+	return 0;
+}
 
 static __u64 clock_ns(clockid_t c)
 {
@@ -138,6 +180,8 @@ static int create_file(struct tsm_writer *w, const char *path)
 
 static void writer_free(struct tsm_writer *w)
 {
+	ZSTD_freeCCtx(w->zc);
+	free(w->zbuf);
 	free(w->buf);
 	free(w->path);
 	free(w->tmp);
@@ -158,6 +202,26 @@ struct tsm_writer *tsm_writer_open(const char *path, const struct tsm_meta *m,
 		snprintf(err, errlen, "%s: out of memory", path);
 		goto err_free;
 	}
+	if (m)
+		w->comp = m->compress;
+	if (w->comp.alg == TSM_COMPRESS_ZSTD) {
+		if (w->comp.level < TSM_ZSTD_LEVEL_MIN || w->comp.level > ZSTD_maxCLevel()) {
+			snprintf(err, errlen, "%s: zstd level %d: this libzstd compresses at levels %d to %d",
+				 path, w->comp.level, TSM_ZSTD_LEVEL_MIN, ZSTD_maxCLevel());
+			goto err_free;
+		}
+		w->zcap = sizeof(struct tsm_zstd_block) + ZSTD_compressBound(WBUF_SIZE) + 8;
+		w->zbuf = malloc(w->zcap);
+		w->zc = ZSTD_createCCtx();
+		if (!w->zbuf || !w->zc ||
+		    ZSTD_isError(ZSTD_CCtx_setParameter(w->zc, ZSTD_c_compressionLevel, w->comp.level))) {
+			snprintf(err, errlen, "%s: out of memory for the zstd compressor", path);
+			goto err_free;
+		}
+	} else if (w->comp.alg != TSM_COMPRESS_NONE) {
+		snprintf(err, errlen, "%s: unknown compression %d", path, w->comp.alg);
+		goto err_free;
+	}
 	w->fd = create_file(w, path);
 	if (w->fd < 0) {
 		snprintf(err, errlen, "%s: cannot create: %s (check the directory exists and is writable)",
@@ -168,7 +232,9 @@ struct tsm_writer *tsm_writer_open(const char *path, const struct tsm_meta *m,
 	h.magic = TSM_FILE_MAGIC;
 	h.header_size = sizeof(h);
 	h.version_major = TSM_FILE_VERSION_MAJOR;
-	h.version_minor = TSM_FILE_VERSION_MINOR;
+	/* without compressed blocks the file is a 1.1 file: older readers read it */
+	h.version_minor = w->comp.alg == TSM_COMPRESS_NONE ? TSM_FILE_VERSION_MINOR_PLAIN :
+			  TSM_FILE_VERSION_MINOR;
 	h.schema_major = TSM_SCHEMA_MAJOR;
 	h.schema_minor = TSM_SCHEMA_MINOR;
 	h.flags = m ? m->flags : 0;
@@ -202,15 +268,47 @@ err_free:
 	return NULL;
 }
 
+/*
+ * The records in w->buf as a RECORDS_ZSTD payload in w->zbuf: its length,
+ * 0 when compressing does not make the block smaller (it is then written
+ * as it is), or -ENOMEM. The output buffer holds the worst case, so
+ * ZSTD_compress2() fails only when it cannot allocate its tables.
+ */
+static ssize_t compress_block(struct tsm_writer *w)
+{
+	struct tsm_zstd_block zh = { .raw_size = w->len };
+	size_t n, len;
+
+	n = ZSTD_compress2(w->zc, w->zbuf + sizeof(zh), w->zcap - sizeof(zh) - 8,
+			   w->buf, w->len);
+	if (ZSTD_isError(n))
+		return -ENOMEM;
+	len = sizeof(zh) + ((n + 7) & ~(size_t)7);
+	if (len >= w->len)
+		return 0;
+	zh.frame_size = n;
+	memcpy(w->zbuf, &zh, sizeof(zh));
+	memset(w->zbuf + sizeof(zh) + n, 0, len - sizeof(zh) - n);
+	return len;
+}
+
 int tsm_writer_flush(struct tsm_writer *w)
 {
+	ssize_t zlen = 0;
 	int ret;
 
 	if (w->err)
 		return w->err;
 	if (!w->len)
 		return 0;
-	ret = write_block(w, TSM_BLOCK_RECORDS, w->buf, w->len, w->nr_in_block);
+	if (w->comp.alg == TSM_COMPRESS_ZSTD)
+		zlen = compress_block(w);
+	if (zlen < 0)
+		ret = zlen;
+	else if (zlen)
+		ret = write_block(w, TSM_BLOCK_RECORDS_ZSTD, w->zbuf, zlen, w->nr_in_block);
+	else
+		ret = write_block(w, TSM_BLOCK_RECORDS, w->buf, w->len, w->nr_in_block);
 	w->len = 0;
 	w->nr_in_block = 0;
 	if (ret)
@@ -538,37 +636,50 @@ static enum tsm_read_status check_end(struct tsm_file *f, const struct tsm_block
 	return TSM_READ_OK;
 }
 
-static enum tsm_read_status malformed(struct tsm_file *f, __u64 off,
+/* @zpos: the record's place among a compressed block's records, or SIZE_MAX */
+static enum tsm_read_status malformed(struct tsm_file *f, __u64 off, size_t zpos,
 				      const struct tsm_rec_hdr *rec, size_t avail)
 {
 	bool impossible;
-	const char *why = tsm_rec_malformed(rec, avail, &impossible);
+	char where[80] = "";
+	const char *why;
 
+	why = tsm_rec_malformed(rec, avail, &impossible);
+	if (zpos != SIZE_MAX)
+		snprintf(where, sizeof(where), " at byte %zu of the records of the compressed block here",
+			 zpos);
 	if (impossible)
-		return bad(f, off, "malformed input: %s record (seq %" PRIu64 "): %s; no kernel emits such an event: the recorder or the program that wrote the file is broken",
-			   tsm_rec_name(rec->type), (uint64_t)rec->seq, why);
-	return bad(f, off, "malformed record (type %u, size %u): %s; " DAMAGED,
-		   avail >= 4 ? rec->type : 0, avail >= 4 ? rec->size : 0, why ? : "refused");
+		return bad(f, off, "malformed input: %s record (seq %" PRIu64 ")%s: %s; no kernel emits such an event: the recorder or the program that wrote the file is broken",
+			   tsm_rec_name(rec->type), (uint64_t)rec->seq, where, why);
+	return bad(f, off, "malformed record (type %u, size %u)%s: %s; " DAMAGED,
+		   avail >= 4 ? rec->type : 0, avail >= 4 ? rec->size : 0, where, why ? : "refused");
 }
 
-/* every record of a RECORDS payload in f->buf, through ops */
+/*
+ * Every record of @pl (@len bytes: a RECORDS payload, or the records of a
+ * compressed block), through ops. A record is named by its offset in the
+ * file, or in a compressed block by the block's offset and its place
+ * among the block's records.
+ */
 static enum tsm_read_status replay_records(struct tsm_file *f, const struct tsm_block_header *bh,
-					   __u64 off, const struct tsm_ops *ops, void *ctx)
+					   __u64 off, const unsigned char *pl, size_t len,
+					   const struct tsm_ops *ops, void *ctx)
 {
-	const unsigned char *pl = f->buf;
+	bool zstd = bh->type == TSM_BLOCK_RECORDS_ZSTD;
 	size_t pos;
 	__u32 nr = 0;
 
-	for (pos = 0; pos < bh->payload_size; nr++) {
+	for (pos = 0; pos < len; nr++) {
 		const struct tsm_rec_hdr *rec = (const void *)(pl + pos);
-		size_t avail = bh->payload_size - pos;
+		size_t avail = len - pos;
+		__u64 roff = zstd ? off : off + sizeof(*bh) + pos;
 		int ret;
 
 		ret = tsm_dispatch(ops, ctx, rec, avail);
 		if (ret == -EINVAL)
-			return malformed(f, off + sizeof(*bh) + pos, rec, avail);
+			return malformed(f, roff, zstd ? pos : SIZE_MAX, rec, avail);
 		if (ret) {
-			f->bad_offset = off + sizeof(*bh) + pos;
+			f->bad_offset = roff;
 			snprintf(f->msg, sizeof(f->msg), "%s: offset %" PRIu64 ": %s",
 				 f->path, (uint64_t)f->bad_offset, strerror(-ret));
 			return TSM_READ_HANDLER;
@@ -579,6 +690,83 @@ static enum tsm_read_status replay_records(struct tsm_file *f, const struct tsm_
 	if (nr != bh->nr_records)
 		return bad(f, off, "block %u holds %u records, its header says %u; " DAMAGED,
 			   bh->index, nr, bh->nr_records);
+	return TSM_READ_OK;
+}
+
+#define MALFORMED_ZSTD	"malformed compressed block %u: "
+
+/*
+ * Decompress the RECORDS_ZSTD payload in f->buf into f->raw: its records'
+ * length in @len. Everything a hostile or broken writer could put there is
+ * refused before it is used: sizes that do not fit the block or pass the
+ * cap, anything but exactly one complete zstd frame, a frame that
+ * decompresses to more or less than the block declares. Decompression
+ * writes into a buffer of the declared size, never more, so a frame that
+ * would inflate past it stops there: memory and time stay bounded by
+ * TSM_BLOCK_MAX_PAYLOAD whatever the file holds.
+ */
+static enum tsm_read_status inflate_block(struct tsm_file *f, const struct tsm_block_header *bh,
+					  __u64 off, size_t *len)
+{
+	const unsigned char *frame = f->buf + sizeof(struct tsm_zstd_block);
+	struct tsm_zstd_block zh;
+	unsigned long long fcs;
+	size_t n, padded, i;
+
+	if (bh->payload_size < sizeof(zh))
+		return bad(f, off, MALFORMED_ZSTD "%u bytes, shorter than its %zu-byte header; " DAMAGED,
+			   bh->index, bh->payload_size, sizeof(zh));
+	memcpy(&zh, f->buf, sizeof(zh));
+	if (!zh.raw_size || zh.raw_size > TSM_BLOCK_MAX_PAYLOAD || zh.raw_size & 7)
+		return bad(f, off, MALFORMED_ZSTD "it declares %u bytes of records (a multiple of 8 from 8 to %u); " DAMAGED,
+			   bh->index, zh.raw_size, TSM_BLOCK_MAX_PAYLOAD);
+	padded = ((size_t)zh.frame_size + 7) & ~(size_t)7;
+	if (!zh.frame_size || sizeof(zh) + padded != bh->payload_size)
+		return bad(f, off, MALFORMED_ZSTD "it declares a zstd frame of %u bytes in a payload of %u (its %zu-byte header and the frame padded to 8 bytes fill it exactly); " DAMAGED,
+			   bh->index, zh.frame_size, bh->payload_size, sizeof(zh));
+	for (i = zh.frame_size; i < padded; i++)
+		if (frame[i])
+			return bad(f, off, MALFORMED_ZSTD "bytes that are not zero after its zstd frame; " DAMAGED,
+				   bh->index);
+	n = ZSTD_findFrameCompressedSize(frame, zh.frame_size);
+	if (ZSTD_isError(n))
+		return bad(f, off, MALFORMED_ZSTD "not a complete zstd frame (zstd: %s); " DAMAGED,
+			   bh->index, ZSTD_getErrorName(n));
+	if (n != zh.frame_size)
+		return bad(f, off, MALFORMED_ZSTD "its zstd frame ends after %zu of its %u bytes; " DAMAGED,
+			   bh->index, n, zh.frame_size);
+	fcs = ZSTD_getFrameContentSize(frame, zh.frame_size);
+	if (fcs == ZSTD_CONTENTSIZE_ERROR)
+		return bad(f, off, MALFORMED_ZSTD "not a zstd frame; " DAMAGED, bh->index);
+	if (fcs != ZSTD_CONTENTSIZE_UNKNOWN && fcs != zh.raw_size)
+		return bad(f, off, MALFORMED_ZSTD "its zstd frame holds %llu bytes, the block declares %u; " DAMAGED,
+			   bh->index, fcs, zh.raw_size);
+	if (!f->zstd) {
+		/* one-shot: it decompresses into f->raw, no window of its own */
+		f->zstd = ZSTD_createDCtx();
+		if (!f->zstd)
+			return bad(f, off, "out of memory for the zstd decompressor");
+	}
+	if (zh.raw_size > f->raw_cap) {
+		unsigned char *b = realloc(f->raw, zh.raw_size);
+
+		if (!b)
+			return bad(f, off, "out of memory for a block of %u bytes of records", zh.raw_size);
+		f->raw = b;
+		f->raw_cap = zh.raw_size;
+	}
+	n = ZSTD_decompressDCtx(f->zstd, f->raw, zh.raw_size, frame, zh.frame_size);
+	if (ZSTD_isError(n) && ZSTD_getErrorCode(n) == ZSTD_error_dstSize_tooSmall)
+		return bad(f, off, MALFORMED_ZSTD "its zstd frame decompresses to more than the %u bytes it declares; " DAMAGED,
+			   bh->index, zh.raw_size);
+	if (ZSTD_isError(n))
+		return bad(f, off, MALFORMED_ZSTD "its zstd frame does not decompress (zstd: %s); " DAMAGED,
+			   bh->index, ZSTD_getErrorName(n));
+	if (n != zh.raw_size)
+		return bad(f, off, MALFORMED_ZSTD "its zstd frame decompresses to only %zu bytes, the block declares %u; " DAMAGED,
+			   bh->index, n, zh.raw_size);
+	f->nr_zstd_blocks++;
+	*len = n;
 	return TSM_READ_OK;
 }
 
@@ -638,10 +826,18 @@ enum tsm_read_status tsm_file_replay(struct tsm_file *f, const struct tsm_ops *o
 		if (bh.type == TSM_BLOCK_END)
 			return check_end(f, &bh, off);
 		f->nr_blocks++;
-		/* a block type from a later minor version is skipped */
-		if (bh.type != TSM_BLOCK_RECORDS)
+		if (bh.type == TSM_BLOCK_RECORDS) {
+			st = replay_records(f, &bh, off, f->buf, bh.payload_size, ops, ctx);
+		} else if (bh.type == TSM_BLOCK_RECORDS_ZSTD) {
+			size_t len = 0;
+
+			st = inflate_block(f, &bh, off, &len);
+			if (st == TSM_READ_OK)
+				st = replay_records(f, &bh, off, f->raw, len, ops, ctx);
+		} else {
+			/* a block type from a later minor version is skipped */
 			continue;
-		st = replay_records(f, &bh, off, ops, ctx);
+		}
 		if (st != TSM_READ_OK)
 			return st;
 	}
@@ -655,4 +851,9 @@ void tsm_file_close(struct tsm_file *f)
 	free(f->buf);
 	f->buf = NULL;
 	f->cap = 0;
+	free(f->raw);
+	f->raw = NULL;
+	f->raw_cap = 0;
+	ZSTD_freeDCtx(f->zstd);
+	f->zstd = NULL;
 }

@@ -14,6 +14,26 @@
 
 /* ---- writer: the library side of 'record' ---- */
 
+enum tsm_compress_alg {
+	TSM_COMPRESS_NONE = 0,	/* RECORDS blocks: a 1.1 file */
+	TSM_COMPRESS_ZSTD,	/* RECORDS_ZSTD blocks: a 1.2 file */
+};
+
+struct tsm_compress {
+	enum tsm_compress_alg alg;
+	int level;		/* zstd: TSM_ZSTD_LEVEL_MIN..tsm_zstd_level_max() */
+};
+
+#define TSM_ZSTD_LEVEL_MIN	1
+#define TSM_ZSTD_LEVEL_DEFAULT	3
+/* what record and live write unless told otherwise */
+#define TSM_COMPRESS_DEFAULT	((struct tsm_compress){ TSM_COMPRESS_ZSTD, TSM_ZSTD_LEVEL_DEFAULT })
+
+/* the highest zstd level this libzstd has */
+int tsm_zstd_level_max(void);
+/* "none", "zstd" (level 3) or "zstd:LEVEL" into @c; 0 or -EINVAL */
+int tsm_compress_parse(const char *s, struct tsm_compress *c);
+
 struct tsm_meta {
 	const char *kernel_release;	/* NULL: uname -r of this host */
 	const char *hostname;		/* NULL: this host */
@@ -21,6 +41,7 @@ struct tsm_meta {
 	__u64 start_realtime_ns;	/* 0: now */
 	__u64 start_monotonic_ns;	/* 0: now */
 	__u32 events_observed;		/* TSM_EV_* mask; 0: every event */
+	struct tsm_compress compress;	/* zeroed: none */
 };
 
 struct tsm_writer;
@@ -69,6 +90,10 @@ struct tsm_file {
 	__u64 off;		/* bytes read so far */
 	unsigned char *buf;	/* the payload of the block being replayed */
 	size_t cap;
+	unsigned char *raw;	/* the records of a compressed block */
+	size_t raw_cap;
+	void *zstd;		/* its decompression context (ZSTD_DCtx) */
+	__u64 nr_zstd_blocks;	/* compressed blocks read */
 	struct tsm_file_header hdr;
 	struct tsm_file_end end;
 	bool has_end;

@@ -278,7 +278,7 @@ cmd_export() {
 	fi
 	local tmp n
 	tmp=$(mktemp -d "$(dirname "$PATCHES")/.export.XXXXXX")
-	git_src format-patch -q -N --no-signature --zero-commit -o "$tmp" tsm-base..HEAD ||
+	git_src format-patch -q -N --abbrev=9 --no-signature --zero-commit -o "$tmp" tsm-base..HEAD ||
 		{ rm -rf "$tmp"; die "git format-patch failed"; }
 	n=$(find "$tmp" -name '*.patch' | wc -l)
 	rm -f "$PATCHES"/*.patch

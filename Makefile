@@ -38,7 +38,8 @@ KSTOCK		:= $(BUILD_DIR)/kbuild-stock
 export BUILD_DIR
 
 .PHONY: all deps kernel kernel-check-newest kernel-stock stock-progs kernel-bench kernel-kasan \
-	test-kasan kernel-configs test-full kernel-export kernel-reset kernel-status test-progs vm-progs tools \
+	test-kasan test-stress test-stress-kasan kernel-configs test-full kernel-export \
+	kernel-reset kernel-status test-progs vm-progs tools \
 	test test-host test-vm lab bench install uninstall clean
 
 all: kernel test-progs
@@ -78,13 +79,23 @@ test-kasan: kernel-kasan test-progs
 	@LAB_KERNEL=$(BUILD_DIR)/kbuild-kasan/arch/x86/boot/bzImage VM_TIMEOUT=2400 \
 	 tests/run.sh --vm-only
 
+# the stress suite at full length: 10,000 steps a pairing, 500 a thread
+STRESS_FULL := STRESS_ITERS=10000 STRESS_MIN=500 STRESS_SECONDS=600 VM_TIMEOUT=10800
+test-stress: test-progs
+	@$(STRESS_FULL) tests/run.sh --vm-only stress
+
+test-stress-kasan: kernel-kasan test-progs
+	@LAB_KERNEL=$(BUILD_DIR)/kbuild-kasan/arch/x86/boot/bzImage $(STRESS_FULL) \
+	 tests/run.sh --vm-only stress
+
 # the series with each optional dependency off in turn (about 15 min a row
 # on 2 cores; not in make test)
 kernel-configs: kernel
 	@scripts/kernel-configs.sh
 
-# everything: the suites on the lab kernel and on KASAN, and the matrix
-test-full: test test-kasan kernel-configs
+# everything: the suites on the lab kernel and on KASAN, the full stress
+# run on both, and the matrix
+test-full: test test-kasan test-stress test-stress-kasan kernel-configs
 
 vm-progs: kernel
 	@$(MAKE) --no-print-directory -C tests/vm KHDR=$(KHDR) OUT=$(BUILD_DIR)/tests/vm

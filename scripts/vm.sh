@@ -30,7 +30,9 @@
 #   --append ARGS   extra kernel command line
 #
 # Environment: KEEP_VM_RUNS=1 acts like --keep; VM_RUNS_DIR (default
-# build/vm-runs) holds the run directories.
+# build/vm-runs) holds the run directories. Variables named STRESS_* and
+# TSM_ABUSE_* (the knobs of the stress and uapi-abuse programs) are passed
+# to the guest's command.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -89,6 +91,9 @@ trap cleanup EXIT
 # The command, quoted for the guest's shell, run from the caller's directory.
 {
 	printf 'cd %q || exit 127\n' "$PWD"
+	while IFS='=' read -r var _; do
+		printf 'export %s=%q\n' "$var" "${!var}"
+	done < <(env | grep -E '^(STRESS|TSM_ABUSE)_[A-Z_]*=' || true)
 	printf 'exec'
 	printf ' %q' "$@"
 	printf '\n'

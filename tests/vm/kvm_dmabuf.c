@@ -672,26 +672,37 @@ out:
 
 /*
  * A private DMABUF exported while bound must not outlive the unbind that
- * follows, however close to it: once an UNBIND has returned, a slot over it
- * is ENODEV. (An export that slipped in between the unbind's revoke and the
- * layout's end once survived.)
+ * ends that binding, however close to it: once that UNBIND has returned, a
+ * slot over it is ENODEV. (An export that slipped in between the unbind's
+ * revoke and the layout's end once survived.) The export holds
+ * tsm_bind_lock for reading, so no BIND runs during it and the binding it
+ * was made in is known: the one of tsm_gen before it (odd: bound, its
+ * UNBIND has returned at +2; even: an UNBIND is running, it has returned
+ * at +1). UNBINDs race the export freely.
  */
 static long survivors, checked;
+/* writer-preferring: the export loop must not starve the BINDs */
+static pthread_rwlock_t bind_lock = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
 
 static void *export_private_loop(void *arg)
 {
 	struct vmm_vm *bvm = arg;
 
 	while (!tsm_race_stop) {
-		unsigned long g1 = tsm_gen_now();
-		int fd = vfio_dmabuf_export(iv.fd, BAR, PRIV_OFF, 64 * KiB, VFIO_DMA_BUF_PRIVATE);
+		unsigned long g1, end;
+		int fd;
 
+		pthread_rwlock_rdlock(&bind_lock);
+		g1 = tsm_gen_now();
+		fd = vfio_dmabuf_export(iv.fd, BAR, PRIV_OFF, 64 * KiB, VFIO_DMA_BUF_PRIVATE);
+		pthread_rwlock_unlock(&bind_lock);
 		if (fd < 0)
 			continue;
-		/* an UNBIND after the export has returned: the next BIND has */
-		while (tsm_gen_now() < (g1 | 1) + 2 && !tsm_race_stop)
+		end = g1 % 2 ? g1 + 2 : g1 + 1;
+		while (tsm_gen_now() < end && !tsm_race_stop)
 			usleep(100);
-		if (tsm_gen_now() >= (g1 | 1) + 2 || tsm_gen_now() % 2 == 0) {
+		/* at the stop, every UNBIND has returned */
+		if (tsm_gen_now() >= end || tsm_race_stop) {
 			checked++;
 			if (!slot_dmabuf(bvm, fd, 0, 64 * KiB)) {
 				survivors++;
@@ -706,7 +717,9 @@ static void *export_private_loop(void *arg)
 static void test_private_survivors(struct vmm_vm *bvm)
 {
 	survivors = checked = 0;
+	tsm_bind_lock = &bind_lock;
 	tsm_race("kvm-dmabuf-private-export-vs-unbind", export_private_loop, bvm, 100, 2000);
+	tsm_bind_lock = NULL;
 	LAB_CHECK(checked > 0 && !survivors, "kvm-dmabuf-private-export-never-outlives-unbind",
 		  "%ld of %ld private DMABUFs exported while bound still mapped after the UNBIND",
 		  survivors, checked);

@@ -192,14 +192,24 @@ static inline int setup(void)
  * ran while bound throughout. Returns the number of failed calls.
  */
 static volatile unsigned long tsm_gen __attribute__((unused));
+/*
+ * When set, held for writing across each BIND and its tsm_gen bump: a
+ * thread that holds it for reading across a call knows that no binding
+ * began during the call (UNBINDs still race it).
+ */
+static pthread_rwlock_t *tsm_bind_lock __attribute__((unused));
 
 static inline int tsm_bind_rounds(int rounds, unsigned int us)
 {
 	int errs = 0;
 
 	for (int i = 0; i < rounds; i++) {
+		if (tsm_bind_lock)
+			pthread_rwlock_wrlock(tsm_bind_lock);
 		errs += bind(iv.vdev) != 0;
 		__atomic_add_fetch(&tsm_gen, 1, __ATOMIC_SEQ_CST);
+		if (tsm_bind_lock)
+			pthread_rwlock_unlock(tsm_bind_lock);
 		usleep(us);
 		__atomic_add_fetch(&tsm_gen, 1, __ATOMIC_SEQ_CST);
 		errs += unbind(iv.vdev) != 0;

@@ -589,12 +589,13 @@ static void test_race(void)
 	race_stop = 0;
 	if (pthread_create(&t, NULL, race_slots, &vm))
 		return;
+	/* decode_gen is odd only while decode is off for sure: bumped after off, before on */
 	for (int i = 0; i < 200; i++) {
-		__atomic_add_fetch(&decode_gen, 1, __ATOMIC_SEQ_CST);
 		vfio_config_cmd(iv.fd, 0);
-		usleep(500);
-		vfio_config_cmd(iv.fd, MEM_ON);
 		__atomic_add_fetch(&decode_gen, 1, __ATOMIC_SEQ_CST);
+		usleep(500);
+		__atomic_add_fetch(&decode_gen, 1, __ATOMIC_SEQ_CST);
+		vfio_config_cmd(iv.fd, MEM_ON);
 		usleep(500);
 	}
 	race_stop = 1;

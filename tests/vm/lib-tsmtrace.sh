@@ -45,7 +45,7 @@ under_live() {
 	stop_tracer $tracer
 	lrc=$?
 	if [ $frc -ne 0 ] || [ $lrc -ne 0 ]; then
-		fail "live-$name" "$1 exit $frc, live exit $lrc: $(tail -n 3 "$T/$name.flow" "$T/$name.err" | tr '\n' ' ')"
+		fail "live-$name" "$1 exit $frc, live exit $lrc: $( { grep -m 5 '^FAIL' "$T/$name.flow"; tail -n 3 "$T/$name.flow" "$T/$name.err"; } | tr '\n' ' ')"
 		return 1
 	fi
 	[ -n "${tsmrun:-}" ] && cp "$T/$name.tsm" "$tsmrun/" 2>/dev/null

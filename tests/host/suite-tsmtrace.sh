@@ -360,17 +360,21 @@ else
 fi
 
 # ---- corruption: any damaged byte is refused with exit 3, file and offset named
-f=$TR/bind-ioas-left-mapped.tsm
-size=$(stat -c %s "$f")
-bad=
-for ((n = 0; n < size; n += 7)); do
-	cp "$f" "$T/bad.tsm"
-	byte=$(od -An -tu1 -j$n -N1 "$f" | tr -d ' ')
-	printf "\\$(printf %03o $(( byte ^ 0x41 )))" | dd of="$T/bad.tsm" bs=1 seek=$n conv=notrunc status=none
-	r=$(exit_of check "$T/bad.tsm")
-	[ "$r" = 3 ] || bad="$bad $n:$r"
-done
-[ -z "$bad" ] && pass file-any-corrupt-byte-refused || fail file-any-corrupt-byte-refused "offset:exit$bad"
+# corrupt_bytes_refused NAME FILE STEP: every STEP-th byte of FILE flipped in
+# turn, check must refuse each copy with exit 3
+corrupt_bytes_refused() {
+	local name=$1 f=$2 step=$3 size n byte r bad=
+	size=$(stat -c %s "$f")
+	for ((n = 0; n < size; n += step)); do
+		cp "$f" "$T/bad.tsm"
+		byte=$(od -An -tu1 -j$n -N1 "$f" | tr -d ' ')
+		printf "\\$(printf %03o $(( byte ^ 0x41 )))" | dd of="$T/bad.tsm" bs=1 seek=$n conv=notrunc status=none
+		r=$(exit_of check "$T/bad.tsm")
+		[ "$r" = 3 ] || bad="$bad $n:$r"
+	done
+	[ -z "$bad" ] && pass "$name" || fail "$name" "offset:exit$bad"
+}
+corrupt_bytes_refused file-any-corrupt-byte-refused "$TR/bind-ioas-left-mapped.tsm" 7
 cp "$f" "$T/bad.tsm"
 printf 'X' | dd of="$T/bad.tsm" bs=1 seek=400 conv=notrunc status=none
 err=$("$B" check "$T/bad.tsm" 2>&1 >/dev/null)
@@ -485,17 +489,7 @@ for ((n = 0; n < size; n += 8)); do
 done
 [ -z "$bad" ] && pass file-zstd-truncated-anywhere-incomplete-or-refused || fail file-zstd-truncated-anywhere-incomplete-or-refused "length:exit$bad"
 # any damaged byte, in the compressed payload too: refused
-f=$T/z/zstd/bind-ioas-left-mapped.tsm
-size=$(stat -c %s "$f")
-bad=
-for ((n = 0; n < size; n += 3)); do
-	cp "$f" "$T/bad.tsm"
-	byte=$(od -An -tu1 -j$n -N1 "$f" | tr -d ' ')
-	printf "\\$(printf %03o $(( byte ^ 0x41 )))" | dd of="$T/bad.tsm" bs=1 seek=$n conv=notrunc status=none
-	r=$(exit_of check "$T/bad.tsm")
-	[ "$r" = 3 ] || bad="$bad $n:$r"
-done
-[ -z "$bad" ] && pass file-zstd-any-corrupt-byte-refused || fail file-zstd-any-corrupt-byte-refused "offset:exit$bad"
+corrupt_bytes_refused file-zstd-any-corrupt-byte-refused "$T/z/zstd/bind-ioas-left-mapped.tsm" 3
 # hostile compressed blocks, checksums right (tests/unit/hostile-zstd.c):
 # refused, exit 3, with what is wrong; never a crash, a hang or a PASS
 bad= n=0

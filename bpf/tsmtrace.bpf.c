@@ -30,10 +30,9 @@
 #include <bpf/bpf_tracing.h>
 #include <tsmtrace/events.h>
 #include <tsmtrace/invariants.h>
+#include "record.bpf.h"
 
 #define MAX_DEVS	256
-#define MAX_BUFS	8192	/* a power of two */
-#define BUF_PROBES	4
 
 /* an IOAS area or a slot of one of the device's DMABUFs */
 struct dev_map {
@@ -58,62 +57,12 @@ struct dev_state {
 	struct dev_map m[TSM_SMALL_RANGES];
 };
 
-struct buf_state {
-	__u64 buf;		/* the DMABUF's id; 0: the slot is free */
-	__u32 dev;
-	__u32 kind;
-	__u32 revoked;
-	__u32 nr_maps;		/* IOAS areas and slots derived from it */
-	__u32 __pad;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 4 << 20);
-} events SEC(".maps");
-
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, MAX_DEVS);
 	__type(key, __u32);
 	__type(value, struct dev_state);
 } devs SEC(".maps");
-
-/*
- * The live DMABUFs, open-addressed by id: an array lookup takes no lock,
- * where a hash update and delete take a bucket lock at every export and
- * release. A DMABUF goes into one of BUF_PROBES slots from its id on.
- */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, MAX_BUFS);
-	__type(key, __u32);
-	__type(value, struct buf_state);
-} bufs SEC(".maps");
-
-/* [0] events lost to a full ring buffer, [1] to a full state map */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 2);
-	__type(key, __u32);
-	__type(value, __u64);
-} lost SEC(".maps");
-
-/* struct tsm_rec_stack with its frames, laid out the same */
-struct stack_rec {
-	struct tsm_rec_hdr hdr;
-	__u64 event_seq;
-	__u32 nr;
-	__u32 __reserved;
-	__u64 ip[TSM_STACK_MAX];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct stack_rec);
-} stack_scratch SEC(".maps");
 
 /* an all-zero dev_state to insert from (too big for the stack of some programs) */
 struct {
@@ -122,109 +71,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct dev_state);
 } dev_zero SEC(".maps");
-
-__u64 seq;			/* next sequence number - 1 */
-
-static __always_inline void count_lost(__u32 why)
-{
-	__u64 *n = bpf_map_lookup_elem(&lost, &why);
-
-	if (n)
-		__sync_fetch_and_add(n, 1);
-}
-
-/* reserve a record of @size and fill its header; NULL (counted) if full */
-static __always_inline void *rec_reserve(__u32 type, __u32 size, __u64 *seqp)
-{
-	struct tsm_rec_hdr *h;
-	__u64 s = __sync_fetch_and_add(&seq, 1) + 1;
-
-	*seqp = s;
-	h = bpf_ringbuf_reserve(&events, size, 0);
-	if (!h) {
-		count_lost(TSM_LOST_RINGBUF);	/* the gap in seq shows where */
-		return NULL;
-	}
-	h->type = type;
-	h->size = size;
-	h->cpu = bpf_get_smp_processor_id();
-	h->pid = (__u32)bpf_get_current_pid_tgid();
-	h->flags = 0;
-	h->ts = bpf_ktime_get_ns();
-	h->seq = s;
-	return h;
-}
-
-static __always_inline void emit_stack(void *ctx, __u64 event_seq)
-{
-	__u32 zero = 0;
-	struct stack_rec *st = bpf_map_lookup_elem(&stack_scratch, &zero);
-	long n;
-
-	if (!st)
-		return;
-	n = bpf_get_stack(ctx, st->ip, sizeof(st->ip), 0);
-	if (n < 0)
-		n = 0;
-	st->hdr.type = TSM_REC_STACK;
-	st->hdr.size = sizeof(*st);
-	st->hdr.cpu = bpf_get_smp_processor_id();
-	st->hdr.pid = (__u32)bpf_get_current_pid_tgid();
-	st->hdr.flags = 0;
-	st->hdr.ts = bpf_ktime_get_ns();
-	st->hdr.seq = event_seq + 1;
-	st->event_seq = event_seq;
-	st->nr = n / sizeof(__u64);
-	if (bpf_ringbuf_output(&events, st, sizeof(*st), BPF_RB_FORCE_WAKEUP))
-		count_lost(TSM_LOST_RINGBUF);
-}
-
-/*
- * Waking the reader at every event costs more than the rest of the program:
- * wake it when a flagged event comes or a quarter of the ring is filled; it
- * also looks on its own every 100 ms.
- */
-static __always_inline __u64 wakeup(__u32 rules)
-{
-	if (rules || bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > (1 << 20))
-		return BPF_RB_FORCE_WAKEUP;
-	return BPF_RB_NO_WAKEUP;
-}
-
-/* submit, with the flag and a stack record when the check found something */
-static __always_inline void rec_submit(void *ctx, struct tsm_rec_hdr *h, __u32 rules)
-{
-	__u64 s = h->seq;
-
-	if (rules)
-		h->flags |= TSM_REC_F_FLAGGED;
-	bpf_ringbuf_submit(h, wakeup(rules));
-	if (rules)
-		emit_stack(ctx, s);
-}
-
-/*
- * The slot of the live DMABUF @buf, or NULL; with @claim, a free slot is
- * taken for it if it has none (NULL, counted, when none is free). A stale
- * entry of the same id (its release unseen) is reused.
- */
-static __always_inline struct buf_state *buf_slot(__u64 buf, bool claim)
-{
-	struct buf_state *b;
-	__u32 i, k;
-
-	for (i = 0; i < BUF_PROBES; i++) {
-		k = (buf + i) & (MAX_BUFS - 1);
-		b = bpf_map_lookup_elem(&bufs, &k);
-		if (!b)
-			break;
-		if (b->buf == buf || (claim && __sync_val_compare_and_swap(&b->buf, 0, buf) == 0))
-			return b;
-	}
-	if (claim)
-		count_lost(TSM_LOST_MAP_FULL);
-	return NULL;
-}
 
 static __always_inline struct dev_state *dev_get(__u32 dev)
 {
@@ -428,10 +274,8 @@ int BPF_PROG(vfio_dmabuf_export_range, __u64 buf, __u32 dev, __u32 bar, __u32 ki
 static __always_inline int buf_event(void *ctx, __u32 type, __u64 buf, __u32 dev, __u32 bar,
 				     __u32 kind, __u32 arg)
 {
-	struct tsm_ev_vfio_dmabuf_obj *e;
 	struct buf_state *b;
 	__u32 rules = 0;
-	__u64 s;
 
 	switch (type) {
 	case TSM_REC_VFIO_DMABUF_EXPORT:
@@ -464,15 +308,7 @@ static __always_inline int buf_event(void *ctx, __u32 type, __u64 buf, __u32 dev
 		}
 		break;
 	}
-	e = rec_reserve(type, sizeof(*e), &s);
-	if (!e)
-		return 0;
-	e->buf = buf;
-	e->dev = dev;
-	e->bar = bar;
-	e->kind = kind;
-	e->arg = arg;
-	rec_submit(ctx, &e->hdr, rules);
+	emit_dmabuf_obj(ctx, type, buf, dev, bar, kind, arg, rules);
 	return 0;
 }
 

@@ -77,6 +77,7 @@ enum tsm_verdict {
 #define TSM_OBJ_OVERLAP	(1u << 7)  /* ov_pfn, ov_npfns: where it meets the event's range */
 #define TSM_OBJ_OV_IOVA	(1u << 8)  /* ov_addr: the IOVA that maps ov_pfn */
 #define TSM_OBJ_OV_GPA	(1u << 9)  /* ov_addr: the guest physical address that maps ov_pfn */
+#define TSM_OBJ_DOMAIN	(1u << 10) /* with TSM_OBJ_IOAS: ctx is an IOMMU domain, no IOAS */
 
 struct tsm_objects {
 	__u32 valid;

@@ -4,6 +4,10 @@
  * contract (docs/tracepoints.md, schema 1), plus a few records the recorder
  * itself produces (lost events, stacks, start state).
  *
+ * The stock-kernel source (bpf/stock.bpf.c) has no tracepoints of ours to
+ * read: it builds the same records from mainline's functions, plus the
+ * IOMMU's own mappings of DMABUF pages (iommu_map, schema 1.2).
+ *
  * Shared by the BPF programs (bpf/), the tool (tools/tsmtrace/) and the
  * tests. Plain fixed-width types only: no vmlinux.h, no libc.
  *
@@ -17,7 +21,7 @@
 #include <linux/types.h>
 
 #define TSM_SCHEMA_MAJOR	1
-#define TSM_SCHEMA_MINOR	1
+#define TSM_SCHEMA_MINOR	2
 
 enum tsm_rec_type {
 	TSM_REC_NONE = 0,
@@ -41,6 +45,9 @@ enum tsm_rec_type {
 	TSM_REC_KVM_DMABUF_SLOT_UNBIND,
 	/* vfio_dmabuf, schema 1.1 */
 	TSM_REC_VFIO_DMABUF_RESTORE,		/* struct tsm_ev_vfio_dmabuf_obj */
+	/* iommu, schema 1.2: the stock-kernel source */
+	TSM_REC_IOMMU_MAP_DMABUF,		/* struct tsm_ev_iommu_dmabuf */
+	TSM_REC_IOMMU_UNMAP_DMABUF,
 	TSM_REC_NR_EVENTS,			/* records above are kernel events */
 
 	/* records of the recorder */
@@ -56,6 +63,11 @@ enum tsm_rec_type {
 #define TSM_EV_VFIO_DMABUF	(0xfu << TSM_REC_VFIO_DMABUF_EXPORT_RANGE)
 #define TSM_EV_IOMMUFD		(0x3u << TSM_REC_IOMMUFD_IOAS_MAP_DMABUF)
 #define TSM_EV_KVM		(0x3u << TSM_REC_KVM_DMABUF_SLOT_BIND)
+/*
+ * The IOMMU's mappings of DMABUF pages, seen at the IOMMU API (the
+ * stock-kernel source): the same place as the IOAS events, one level down.
+ */
+#define TSM_EV_IOMMU		(0x3u << TSM_REC_IOMMU_MAP_DMABUF)
 #define TSM_EV_ALL		(TSM_EV_PCI_TSM | TSM_EV_VFIO_DMABUF | TSM_EV_IOMMUFD | TSM_EV_KVM)
 /*
  * Events a kernel has only if it needs them: used when present, never counted
@@ -64,7 +76,7 @@ enum tsm_rec_type {
  * such event.
  */
 #define TSM_EV_OPTIONAL		TSM_EV_BIT(TSM_REC_VFIO_DMABUF_RESTORE)
-#define TSM_EV_KNOWN		(TSM_EV_ALL | TSM_EV_OPTIONAL)
+#define TSM_EV_KNOWN		(TSM_EV_ALL | TSM_EV_OPTIONAL | TSM_EV_IOMMU)
 
 /**
  * struct tsm_rec_hdr - first 32 bytes of every record
@@ -115,6 +127,7 @@ struct tsm_rec_hdr {
 #define TSM_REVOKE_MEM_DISABLE	4
 #define TSM_REVOKE_CLOSE	5
 #define TSM_REVOKE_D3		6
+#define TSM_REVOKE_UNSPEC	7	/* schema 1.2: the stock-kernel source cannot tell */
 /* enum map_unmap_reason */
 #define TSM_UNMAP_USER		0
 #define TSM_UNMAP_REVOKE	1
@@ -177,6 +190,25 @@ struct tsm_ev_iommufd_ioas_dmabuf {
 	struct tsm_rec_hdr hdr;
 	__u64 ctx;
 	__u32 ioas;
+	__u32 __reserved;
+	__u64 iova;
+	__u64 buf;
+	__u64 pfn;
+	__u64 npfns;
+	__u32 arg;	/* map: dmabuf_kind, unmap: map_unmap_reason */
+	__u32 __reserved2;
+};
+
+/*
+ * iommu_{map,unmap}_dmabuf (schema 1.2): an IOMMU domain maps, or stopped
+ * mapping, [iova, +npfns pages) to PFNs of a DMABUF. Laid out as
+ * tsm_ev_iommufd_ioas_dmabuf, with the domain in place of the iommufd
+ * context and the device in place of the IOAS.
+ */
+struct tsm_ev_iommu_dmabuf {
+	struct tsm_rec_hdr hdr;
+	__u64 domain;
+	__u32 dev;
 	__u32 __reserved;
 	__u64 iova;
 	__u64 buf;
@@ -256,6 +288,9 @@ static inline __u32 tsm_rec_min_size(__u32 type)
 	case TSM_REC_IOMMUFD_IOAS_MAP_DMABUF:
 	case TSM_REC_IOMMUFD_IOAS_UNMAP_DMABUF:
 		return sizeof(struct tsm_ev_iommufd_ioas_dmabuf);
+	case TSM_REC_IOMMU_MAP_DMABUF:
+	case TSM_REC_IOMMU_UNMAP_DMABUF:
+		return sizeof(struct tsm_ev_iommu_dmabuf);
 	case TSM_REC_KVM_DMABUF_SLOT_BIND:
 	case TSM_REC_KVM_DMABUF_SLOT_UNBIND:
 		return sizeof(struct tsm_ev_kvm_dmabuf_slot);

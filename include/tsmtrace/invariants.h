@@ -144,6 +144,7 @@ __tsm_inline __u32 tsm_check(__u32 type, __u32 arg, __u32 f)
 			r |= TSM_RULE(TSM_R_I7_RELEASE_MAPPED);
 		break;
 	case TSM_REC_IOMMUFD_IOAS_MAP_DMABUF:
+	case TSM_REC_IOMMU_MAP_DMABUF:
 		if (f & TSM_F_BUF_PRIVATE)
 			r |= TSM_RULE(TSM_R_I3_IOAS_PRIVATE_BUF);
 		else if (f & TSM_F_OVERLAPS_PRIVATE)
@@ -192,6 +193,7 @@ __tsm_inline __u32 tsm_check_needs(__u32 type, __u32 arg)
 	case TSM_REC_VFIO_DMABUF_RELEASE:
 		return TSM_F_BUF_MAPPED;
 	case TSM_REC_IOMMUFD_IOAS_MAP_DMABUF:
+	case TSM_REC_IOMMU_MAP_DMABUF:
 	case TSM_REC_KVM_DMABUF_SLOT_BIND:
 		return TSM_F_BUF_PRIVATE | TSM_F_OVERLAPS_PRIVATE | TSM_F_ALL_PRIVATE |
 		       TSM_F_VM_BOUND | TSM_F_BUF_REVOKED;

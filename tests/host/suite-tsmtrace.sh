@@ -584,23 +584,39 @@ else
 	fail command-unique-prefix "check by prefix: $r, 're': $r2 $err"
 fi
 : >"$T/nobtf"
-err=$(TSMTRACE_BTF=$T/nobtf "$B" record -o "$T/rec.tsm" 2>&1); r=$?
-if [ $r = 3 ] && echo "$err" | grep -q 'does not have the tsmtrace tracepoints (no pci_tsm_bind_begin' && [ ! -e "$T/rec.tsm" ]; then
+err=$(TSMTRACE_BTF=$T/nobtf "$B" record --source=series -o "$T/rec.tsm" 2>&1); r=$?
+err2=$(TSMTRACE_BTF=$T/nobtf "$B" record -o "$T/rec.tsm" 2>&1); r2=$?
+if [ $r = 3 ] && echo "$err" | grep -q 'does not have the tsmtrace tracepoints (no pci_tsm_bind_begin.*--source=stock' &&
+   [ $r2 = 3 ] && echo "$err2" | grep -q 'does not have the tsmtrace tracepoints: using its own functions instead' &&
+   echo "$err2" | grep -q "error: cannot read the kernel's BTF ($T/nobtf)" && [ ! -e "$T/rec.tsm" ]; then
 	pass record-refuses-without-kernel-events
 else
-	fail record-refuses-without-kernel-events "exit $r: $err"
+	fail record-refuses-without-kernel-events "exit $r $r2: $err | $err2"
 fi
 if [ -r /sys/kernel/btf/vmlinux ]; then
 	err=$("$B" live 2>&1); r=$?
 	if grep -q btf_trace_pci_tsm_range /sys/kernel/btf/vmlinux; then
 		skip live-refuses-without-kernel-events "this kernel has the events"
-	elif [ $r = 3 ] && echo "$err" | grep -q "kernel $(uname -r) does not have the tsmtrace tracepoints"; then
+	elif grep -q vfio_pci_dma_buf /sys/kernel/btf/vmlinux; then
+		skip live-refuses-without-kernel-events "this kernel has mainline's DMABUF export"
+	elif [ $r = 3 ] && echo "$err" | grep -q "kernel $(uname -r) does not have the tsmtrace tracepoints: using its own functions" &&
+	     echo "$err" | grep -q "error: the kernel's BTF (/sys/kernel/btf/vmlinux) has no struct vfio_pci_dma_buf: DMABUFs are not seen: nothing can be checked; .*Linux 6.19 or later"; then
 		pass live-refuses-without-kernel-events
 	else
 		fail live-refuses-without-kernel-events "exit $r: $err"
 	fi
 else
 	skip live-refuses-without-kernel-events "no /sys/kernel/btf/vmlinux"
+fi
+# the stock-kernel source on a BTF without the flow's functions: named, and
+# what it costs; a source that is not one is a usage error
+err=$(TSMTRACE_BTF="$OUT/bpf/stock.bpf.o" "$B" live --source=stock 2>&1); r=$?
+r2=$(exit_of live --source=kprobes)
+if [ $r = 3 ] && echo "$err" | grep -q "error: the kernel's BTF (.*stock.bpf.o) has no function dma_buf_fd(): DMABUFs are not seen" &&
+   [ "$r2" = 3 ] && "$B" live --source=kprobes 2>&1 | grep -q -- '--source takes auto, series or stock'; then
+	pass live-stock-source-missing-function-named
+else
+	fail live-stock-source-missing-function-named "exit $r $r2: $err"
 fi
 # a kernel whose BTF names the events but cannot run the programs (this
 # host): the load fails with a message, and no file is left behind
@@ -632,7 +648,7 @@ else
 	fail record-missing-kvm-events-said-once "exit $r: $err"
 fi
 tr '\0' '\n' <"$T/fakebtf" | grep -v pci_tsm_range | tr '\n' '\0' >"$T/nolayoutbtf"
-err=$(TSMTRACE_BTF=$T/nolayoutbtf "$B" live 2>&1); r=$?
+err=$(TSMTRACE_BTF=$T/nolayoutbtf "$B" live --source=series 2>&1); r=$?
 if [ $r = 3 ] && echo "$err" | grep -q 'no pci_tsm_range in .*13 of 14 events present'; then
 	pass live-refuses-without-layout-events
 else

@@ -16,11 +16,31 @@
  * left in dma_buf/bufinfo. The cases also pin what mainline's events say
  * (dma_buf:*, iommu:map/unmap), since tsmtrace reads them on such hosts.
  * One PASS:/FAIL:/SKIP: line per case; exits 1 when one failed.
+ *
+ * stock_dmabuf broken-revoke plays, on the series' kernel, the kernel that
+ * forgets to tell iommufd about a revoke (vfio_pci_dmabuf_skip_notify
+ * armed): the same flow with mainline's ABI, whose IOMMU mapping survives
+ * the revoke at memory decode off. It prints the device, the IOVA and the
+ * first PFN, and exits 0; the verdict is tsmtrace's stock-kernel source's
+ * to give.
+ *
+ * stock_dmabuf storm SEC makes, for SEC seconds and as fast as it can,
+ * what the stock-kernel source follows: export a DMABUF of 2 MiB of the
+ * BAR, map it into the IOAS (the IOMMU maps it for edu), unmap, close; 5
+ * events an iteration on either source (export_range, export, map, unmap,
+ * release). One "storm: ..." line with the rate (make bench).
+ *
+ * stock_dmabuf hold exports and maps a DMABUF, says "held", waits for
+ * SIGUSR1 (a tracer starts meanwhile: it finds the DMABUF open; at most 10
+ * minutes), then revokes it (memory decode off and on), unmaps and closes
+ * it.
  */
 #include <stdint.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <linux/iommufd.h>
 
@@ -262,10 +282,120 @@ static void test_whole_bar(void)
 	close(fd);
 }
 
-int main(void)
+/* the revoke iommufd never hears of: its IOMMU mapping of the BAR survives */
+static int broken_revoke(void)
+{
+	int fd, ret;
+
+	fd = export(0, SZ_2M);
+	if (fd < 0)
+		return fd;
+	ret = map_file(fd, SZ_2M, IOVA_A);
+	if (!ret)
+		ret = lab_fault_arm("vfio_pci_dmabuf_skip_notify", -1, 0);
+	if (!ret) {
+		ret = vfio_config_cmd(iv.fd, PCI_COMMAND_MASTER);
+		lab_fault_arm("vfio_pci_dmabuf_skip_notify", 0, 0);
+		vfio_config_cmd(iv.fd, MEM_ON);
+	}
+	unmap(IOVA_A, SZ_2M);
+	close(fd);
+	printf("dev %s\niova 0x%lx\npfn 0x%llx\n", iv.bdf, IOVA_A,
+	       (unsigned long long)(iv.bar_start >> 12));
+	return ret;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int storm(unsigned int seconds)
+{
+	double t0 = now(), t;
+	unsigned long n = 0;
+	int fd, ret;
+
+	do {
+		fd = export(0, SZ_2M);
+		if (fd < 0)
+			return fd;
+		ret = map_file(fd, SZ_2M, IOVA_A);
+		if (!ret && unmap(IOVA_A, SZ_2M) != (long)SZ_2M)
+			ret = -errno;
+		close(fd);
+		if (ret)
+			return ret;
+		n++;
+		t = now() - t0;
+	} while (t < seconds);
+	printf("storm: %lu iterations (%lu transitions) in %.2f s: %.0f transitions/s\n",
+	       n, n * 5, t, n * 5 / t);
+	return 0;
+}
+
+static int hold(void)
+{
+	struct timespec limit = { .tv_sec = 600 };
+	sigset_t usr1;
+	int fd, ret;
+
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &usr1, NULL);
+	fd = export(0, SZ_2M);
+	if (fd < 0)
+		return fd;
+	ret = map_file(fd, SZ_2M, IOVA_A);
+	if (!ret) {
+		printf("held\n");
+		fflush(stdout);
+		if (sigtimedwait(&usr1, NULL, &limit) != SIGUSR1)
+			ret = -ETIMEDOUT;
+		if (!ret)
+			ret = vfio_config_cmd(iv.fd, PCI_COMMAND_MASTER);
+		if (!ret)
+			ret = vfio_config_cmd(iv.fd, MEM_ON);
+		if (unmap(IOVA_A, SZ_2M) != (long)SZ_2M && !ret)
+			ret = -errno;
+	}
+	close(fd);
+	return ret;
+}
+
+int main(int argc, char **argv)
 {
 	int ret = setup();
 
+	if (argc == 2 && !strcmp(argv[1], "hold")) {
+		if (!ret)
+			ret = hold();
+		if (ret)
+			fprintf(stderr, "stock_dmabuf: hold: %s\n", lab_errname(-ret));
+		return ret ? 1 : 0;
+	}
+
+	if (argc == 3 && !strcmp(argv[1], "storm")) {
+		if (!ret)
+			ret = storm(atoi(argv[2]));
+		if (ret)
+			fprintf(stderr, "stock_dmabuf: storm: %s\n", lab_errname(-ret));
+		return ret ? 1 : 0;
+	}
+	if (argc > 1 && !strcmp(argv[1], "broken-revoke")) {
+		if (!ret)
+			ret = broken_revoke();
+		if (ret)
+			fprintf(stderr, "stock_dmabuf: broken-revoke: %s\n", lab_errname(-ret));
+		return ret ? 1 : 0;
+	}
+	if (argc > 1) {
+		fprintf(stderr, "usage: stock_dmabuf [broken-revoke | storm SECONDS | hold]\n");
+		return 2;
+	}
 	if (ret) {
 		printf("FAIL: stock-setup (%s)\n", lab_errname(-ret));
 		return 1;

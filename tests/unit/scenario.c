@@ -133,6 +133,13 @@ void g_ioas(struct gen *g, __u32 type, __u64 ctx, __u32 ioas, __u64 iova, __u64 
 	ev(g, &e.hdr);
 }
 
+/* laid out as the IOAS record: the domain and the device in its place */
+void g_iommu(struct gen *g, __u32 type, __u64 domain, __u32 dev, __u64 iova, __u64 buf,
+	     __u64 pfn, __u64 npfns, __u32 arg)
+{
+	g_ioas(g, type, domain, dev, iova, buf, pfn, npfns, arg);
+}
+
 void g_slot(struct gen *g, __u32 type, __u64 vm, __u32 slot, __u64 gfn, __u64 buf,
 	    __u64 pfn, __u64 npfns, __u32 arg)
 {

@@ -33,6 +33,9 @@ void g_export_range(struct gen *g, __u64 buf, __u32 dev, __u32 bar, __u32 kind,
 void g_buf(struct gen *g, __u32 type, __u64 buf, __u32 dev, __u32 bar, __u32 kind, __u32 arg);
 void g_ioas(struct gen *g, __u32 type, __u64 ctx, __u32 ioas, __u64 iova, __u64 buf,
 	    __u64 pfn, __u64 npfns, __u32 arg);
+/* the stock-kernel source's IOMMU mapping of DMABUF pages */
+void g_iommu(struct gen *g, __u32 type, __u64 domain, __u32 dev, __u64 iova, __u64 buf,
+	     __u64 pfn, __u64 npfns, __u32 arg);
 void g_slot(struct gen *g, __u32 type, __u64 vm, __u32 slot, __u64 gfn, __u64 buf,
 	    __u64 pfn, __u64 npfns, __u32 arg);
 /* the recorder's records */

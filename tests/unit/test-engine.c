@@ -361,6 +361,90 @@ static int t_i5_revoke_mapped(void)
 	return expect(&t, TSM_VIOLATION, "TSM-I5/dmabuf_mapped");
 }
 
+/*
+ * The stock-kernel source: the IOMMU's own mappings of DMABUF pages, on
+ * their own (no IOAS, no layout events), as a kernel without the series'
+ * tracepoints gives them.
+ */
+#define DOMAIN	0xffff888001234000ULL
+
+static struct t stock_t(void)
+{
+	struct tsm_engine_opts o = {
+		.state_known = true,
+		.observed = TSM_EV_VFIO_DMABUF | TSM_EV_IOMMU,
+	};
+	struct t t;
+
+	t.e = tsm_engine_new(&o);
+	gen_init(&t.g, emit_engine, t.e);
+	return t;
+}
+
+static int t_stock_iommu(void)
+{
+	static const struct {
+		const char *name;
+		int unmap;	/* 0: none, 1: before the revoke, 2: after the release */
+		bool release;
+		enum tsm_verdict v;
+		const char *rules;
+	} c[] = {
+		{ "revoke-unmapped-first", 1, true, TSM_PASS, "" },
+		{ "revoke-while-mapped", 0, false, TSM_VIOLATION, "TSM-I5/dmabuf_mapped" },
+		{ "release-while-mapped", 2, true, TSM_VIOLATION,
+		  "TSM-I5/dmabuf_mapped TSM-I7/dmabuf_mapped" },
+	};
+	const struct tsm_violation *v;
+	struct tsm_coverage cov;
+	unsigned int i;
+
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		struct t t = stock_t();
+
+		export1(&t.g, 10, TSM_DMABUF_SHARED, BASE, N);
+		g_iommu(&t.g, TSM_REC_IOMMU_MAP_DMABUF, DOMAIN, D, 0x400000, 10, BASE, N,
+			TSM_DMABUF_SHARED);
+		if (c[i].unmap == 1)
+			g_iommu(&t.g, TSM_REC_IOMMU_UNMAP_DMABUF, DOMAIN, D, 0x400000, 10, BASE, N,
+				TSM_UNMAP_REVOKE);
+		g_buf(&t.g, TSM_REC_VFIO_DMABUF_REVOKE, 10, D, BAR, TSM_DMABUF_SHARED,
+		      TSM_REVOKE_MEM_DISABLE);
+		v = tsm_engine_violation(t.e, 1);
+		if (v) {
+			CHECK(v->other.valid & TSM_OBJ_DOMAIN && v->other.ctx == DOMAIN &&
+			      v->other.iova == 0x400000 && v->other.pfn == BASE &&
+			      v->other.npfns == N && v->other.dev == D,
+			      "%s: the conflict does not name the domain, IOVA, PFNs and device",
+			      c[i].name);
+		}
+		if (c[i].release)
+			g_buf(&t.g, TSM_REC_VFIO_DMABUF_RELEASE, 10, D, BAR, TSM_DMABUF_SHARED, 0);
+		if (c[i].unmap == 2)
+			g_iommu(&t.g, TSM_REC_IOMMU_UNMAP_DMABUF, DOMAIN, D, 0x400000, 10, BASE, N,
+				TSM_UNMAP_USER);
+		if (expect(&t, c[i].v, c[i].rules)) {
+			char w[512];
+
+			snprintf(w, sizeof(w), "%s: %.480s", c[i].name, why);
+			memcpy(why, w, sizeof(why));
+			return -1;
+		}
+	}
+	/* what the stock source decides: TSM-I5 and TSM-I7 over the IOMMU only */
+	tsm_coverage(TSM_EV_VFIO_DMABUF | TSM_EV_IOMMU, &cov);
+	CHECK(!cov.full && cov.inv[TSM_I5] == TSM_COV_PARTIAL &&
+	      cov.inv[TSM_I7] == TSM_COV_PARTIAL && cov.inv[TSM_I1] == TSM_COV_NONE &&
+	      cov.inv[TSM_I3] == TSM_COV_NONE && cov.nr_observed == 4,
+	      "coverage of the stock source: I5 %d I7 %d I1 %d I3 %d, %u observed",
+	      cov.inv[TSM_I5], cov.inv[TSM_I7], cov.inv[TSM_I1], cov.inv[TSM_I3],
+	      cov.nr_observed);
+	/* both views of the IOMMU at once cover it no more than one */
+	tsm_coverage(TSM_EV_ALL | TSM_EV_IOMMU, &cov);
+	CHECK(cov.full && cov.inv[TSM_I5] == TSM_COV_FULL, "series + IOMMU: not full");
+	return 0;
+}
+
 static int t_i5_map_revoked(void)
 {
 	struct t t;
@@ -810,6 +894,9 @@ static int t_wrapped_range_refused(void)
 		{ TSM_REC_KVM_DMABUF_SLOT_UNBIND, 0, ~0ULL, 1, "PFN" },
 		{ TSM_REC_PCI_TSM_RANGE, 0, 1ULL << 63, 1ULL << 63, "PFN" },
 		{ TSM_REC_VFIO_DMABUF_EXPORT_RANGE, 0, ~0ULL - 1, 2, "PFN" },
+		/* laid out as the IOAS records */
+		{ TSM_REC_IOMMU_MAP_DMABUF, 0xfffffffffff00000ULL, 0x1000, 0x200, "IOVA" },
+		{ TSM_REC_IOMMU_UNMAP_DMABUF, 0, ~0ULL - 4, 8, "PFN" },
 	};
 	union {
 		struct tsm_ev_iommufd_ioas_dmabuf io;
@@ -1873,6 +1960,7 @@ int main(void)
 	run("engine-i4-range-under-private-slot", t_i4_range_under_private_slot);
 	run("engine-i5-revoke-while-mapped", t_i5_revoke_mapped);
 	run("engine-i5-map-revoked-buf", t_i5_map_revoked);
+	run("engine-stock-iommu-mappings-i5-i7", t_stock_iommu);
 	run("engine-i5-importers-unmap-ok", t_i5_ok);
 	run("engine-i5-restored-buf-maps-again", t_i5_restore_then_map);
 	run("engine-i2-restore-over-private", t_i2_restore_over_private);

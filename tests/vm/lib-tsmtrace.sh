@@ -32,11 +32,13 @@ verdict_lines() {
 		sed -E 's/,"file":"[^"]*"//; s/,"kernel":"[^"]*","host":"[^"]*"//'
 }
 
-# under_live NAME ENV CMD...: CMD under live --json -o $T/NAME.tsm
+# under_live NAME ENV CMD...: CMD under live --json -o $T/NAME.tsm (and the
+# options in $LIVE_ARGS)
 under_live() {
 	name=$1 lenv=$2; shift 2
 	# shellcheck disable=SC2086
-	if ! start_tracer "$T/$name" env $lenv "$B" live --json --state-known -o "$T/$name.tsm"; then
+	if ! start_tracer "$T/$name" env $lenv "$B" live --json --state-known ${LIVE_ARGS:-} \
+			-o "$T/$name.tsm"; then
 		fail "live-$name" "live did not start"
 		return 1
 	fi

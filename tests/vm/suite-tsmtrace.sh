@@ -69,6 +69,46 @@ if under_live broken-revoke "" "$BIN/tsm_dmabuf" broken-revoke; then
 	differential broken-revoke
 fi
 
+# ---- the stock-kernel source on this kernel (--source=stock): mainline's
+# flow of tests/stock/stock_dmabuf PASSes; with vfio_pci_dmabuf_skip_notify
+# armed, the IOMMU mapping that survives the revoke at memory decode off is
+# a TSM-I5 VIOLATION naming the device, the PFNs, the IOVA and the stack,
+# from the kernel's functions alone. Their verdicts are those of the
+# recordings tests/traces/stock73-*.tsm.
+STOCK=${TSM_STOCK_BIN:-$ROOT/build/tests/stock}/stock_dmabuf
+if [ ! -x "$STOCK" ]; then
+	fail stock-source-setup "not built: $STOCK"
+else
+	LIVE_ARGS=--source=stock
+	if under_live stock-flow "" "$STOCK"; then
+		if [ "$(verdict_of "$T/stock-flow.out")" = PASS ] &&
+		   grep -q '"partial":\["TSM-I5","TSM-I7"\]' "$T/stock-flow.out"; then
+			pass live-stock-source-on-series-kernel-pass
+		else
+			fail live-stock-source-on-series-kernel-pass "$(verdict_lines "$T/stock-flow.out" | head -c 1500)"
+		fi
+		differential stock-flow
+	fi
+	if under_live stock-broken "" "$STOCK" broken-revoke; then
+		dev=$(sed -n 's/^dev //p' "$T/stock-broken.flow")
+		iova=$(sed -n 's/^iova //p' "$T/stock-broken.flow")
+		pfn=$(sed -n 's/^pfn //p' "$T/stock-broken.flow")
+		v5=$(grep '"type":"violation"' "$T/stock-broken.out" | grep '"invariant":"TSM-I5"')
+		if [ "$(verdict_of "$T/stock-broken.out")" = VIOLATION ] &&
+		   echo "$v5" | grep -q '"event":"vfio_dmabuf_revoke"' &&
+		   echo "$v5" | grep -q "\"objects\":{\"dev\":\"$dev\"" &&
+		   echo "$v5" | grep -q "\"conflict\":{[^}]*\"domain\":\"0x[0-9a-f]*\",\"iova\":\"$iova\",\"pfn\":\"$pfn\",\"npfns\":\"0x200\"" &&
+		   echo "$v5" | grep -q '"stack":\["0xffffffff'; then
+			pass live-stock-source-broken-revoke-tsm-i5-with-objects-and-stack
+		else
+			fail live-stock-source-broken-revoke-tsm-i5-with-objects-and-stack "dev $dev iova $iova pfn $pfn: $(verdict_lines "$T/stock-broken.out" | head -c 2000)"
+		fi
+		differential stock-broken
+		same_as_committed stock-broken stock73-broken-revoke.tsm
+	fi
+	LIVE_ARGS=
+fi
+
 # ---- tsm_flow good under live and, at the same time, record
 if start_tracer "$T/rec" "$B" record --state-known -o "$T/rec.tsm"; then
 	rec=$tracer

@@ -13,8 +13,18 @@
 # that recording, and the bytes per event of the last round's files: live's
 # (zstd-compressed blocks, its default) against the one trace-cmd record
 # wrote with its own defaults (file version 7 for Debian 12's trace-cmd
-# 3.1.6). Figures, not a test: one
-# "bench: name value unit" line each.
+# 3.1.6).
+#
+# In the same VM run, the stock-kernel source against the series' one on
+# the same work: 'stock_dmabuf storm' (export, map into an IOAS that edu's
+# IOMMU domain backs, unmap, close: 5 events an iteration either way) with
+# nothing attached, under 'tsmtrace live --source=series' (tracepoints),
+# under 'tsmtrace live --source=stock' (fentry/fexit on the kernel's
+# functions) and under 'trace-cmd record' of mainline's dma_buf and
+# iommu:map/unmap tracepoints (what a stock host has), ROUNDS rounds; the
+# per-event cost of each, and fentry's over the tracepoints'.
+#
+# Figures, not a test: one "bench: name value unit" line each.
 #
 #   tools/tsmtrace/bench-live.sh [SECONDS [ROUNDS]]     on the host
 #
@@ -26,6 +36,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=${OUT:-$ROOT/build/tsmtrace}
 B=$OUT/tsmtrace
 FLOW=$ROOT/build/tests/vm/tsm_flow
+STOCKFLOW=$ROOT/build/tests/stock/stock_dmabuf
 SEC=${1:-10}
 ROUNDS=${2:-3}
 EVENTS="-e pci_tsm -e vfio_dmabuf -e iommufd:iommufd_ioas_map_dmabuf -e iommufd:iommufd_ioas_unmap_dmabuf"
@@ -95,6 +106,40 @@ if [ "${1:-}" = --guest ]; then
 		echo "bench: round $1 trace-cmd-record $(rate "$T/tc") transitions/s"
 	}
 
+	# the stock-kernel source and the series' on the same storm
+	sstorm() {	# sstorm OUTPUT
+		if ! timeout $((SEC + 60)) "$STOCKFLOW" storm "$SEC" >"$1"; then
+			echo "bench: the stock storm failed or did not end within $((SEC + 60)) s"
+			exit 1
+		fi
+	}
+	stock_round() {	# stock_round ROUND
+		sstorm "$T/snone"
+		echo "bench: round $1 stock-nothing-attached $(rate "$T/snone") transitions/s"
+		for src in series stock; do
+			"$B" live --source=$src --state-known >/dev/null 2>"$T/s$src.err" &
+			p=$!
+			wait_for "$T/s$src.err" tracing $p
+			sstorm "$T/s$src"
+			stop $p
+			echo "bench: round $1 stock-live-source-$src $(rate "$T/s$src") transitions/s"
+		done
+		trace-cmd record -e dma_buf -e iommu:map -e iommu:unmap -o "$T/sstorm.dat" \
+			>"$T/stc.out" 2>&1 &
+		p=$!
+		n=0
+		while [ "$(cat /sys/kernel/tracing/events/iommu/map/enable)" != 1 ]; do
+			kill -0 $p 2>/dev/null || { cat "$T/stc.out"; exit 1; }
+			n=$((n + 1))
+			[ $n -gt 300 ] && { echo "bench: trace-cmd did not start in 60 s"; exit 1; }
+			sleep 0.2
+		done
+		sleep 2
+		sstorm "$T/stc"
+		stop $p
+		echo "bench: round $1 stock-trace-cmd-record $(rate "$T/stc") transitions/s"
+	}
+
 	"$FLOW" storm 3 >/dev/null || exit 1
 	r=1
 	while [ $r -le "$ROUNDS" ]; do
@@ -105,6 +150,16 @@ if [ "${1:-}" = --guest ]; then
 		under_trace_cmd $r
 		r=$((r + 1))
 	done
+	if [ -x "$STOCKFLOW" ]; then
+		"$STOCKFLOW" storm 3 >/dev/null || exit 1
+		r=1
+		while [ $r -le "$ROUNDS" ]; do
+			stock_round $r
+			r=$((r + 1))
+		done
+	else
+		echo "bench: stock-source figures skipped: $STOCKFLOW is not built"
+	fi
 	cp "$T/storm.dat" "$T/storm.tsm" "$tsmrun/"
 	exit 0
 fi
@@ -139,21 +194,25 @@ awk '$1 == "bench:" && $2 == "round" { rate[$3, $4] = $5; if ($3 > n) n = $3 }
 	return k % 2 ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
      }
      END {
-	split("tsmtrace-live tsmtrace-record trace-cmd-record", cfg, " ")
-	for (c = 1; c <= 3; c++) {
+	split("tsmtrace-live tsmtrace-record trace-cmd-record stock-live-source-series stock-live-source-stock stock-trace-cmd-record", cfg, " ")
+	for (c = 1; c <= 6; c++) {
+		base = cfg[c] ~ /^stock-/ ? "stock-nothing-attached" : "nothing-attached"
 		k = 0; list = ""
 		for (r = 1; r <= n; r++) {
-			if (!rate[r, "nothing-attached"] || !rate[r, cfg[c]])
+			if (!rate[r, base] || !rate[r, cfg[c]])
 				continue
-			q[++k] = rate[r, cfg[c]] / rate[r, "nothing-attached"]
+			q[++k] = rate[r, cfg[c]] / rate[r, base]
 			list = list sprintf("%s%.2f", k > 1 ? " " : "", q[k])
-			us[k] = 1e6 / rate[r, cfg[c]] - 1e6 / rate[r, "nothing-attached"]
+			us[k] = 1e6 / rate[r, cfg[c]] - 1e6 / rate[r, base]
 		}
 		if (!k)
 			continue
+		med[cfg[c]] = median(us, k)
 		printf "bench: live-cost-ratio-%s %.2f (median of %d rounds: %s; rate with it / rate with nothing)\n", cfg[c], median(q, k), k, list
-		printf "bench: live-cost-per-transition-%s %.1f us (median)\n", cfg[c], median(us, k)
+		printf "bench: live-cost-per-transition-%s %.1f us (median)\n", cfg[c], med[cfg[c]]
 	}
+	if (("stock-live-source-stock" in med) && ("stock-live-source-series" in med))
+		printf "bench: fentry-over-tracepoint-per-event %.1f us (stock source - series source, same storm)\n", med["stock-live-source-stock"] - med["stock-live-source-series"]
      }' "$T/vm.out"
 
 # check against trace-cmd report, on the host, on the same number of events

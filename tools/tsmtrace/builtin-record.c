@@ -28,6 +28,7 @@
 #include <unistd.h>
 #include "builtin.h"
 #include "live.h"
+#include "stock.h"
 #include "tracefile.h"
 
 /*
@@ -114,18 +115,25 @@ static int need_events(struct live_opts *o)
 	long present;
 
 	uname(&u);
+	if (o->source == SRC_STOCK)
+		return stock_probe(o, btf, false);
 	present = btf_events(btf);
 	if (present < 0) {
-		p_err(o->cmd, "cannot read the kernel's BTF (%s): %s; tsmtrace needs a kernel built with CONFIG_DEBUG_INFO_BTF, like the lab kernel of 'make kernel'",
+		p_err(o->cmd, "cannot read the kernel's BTF (%s): %s; tsmtrace needs a kernel built with CONFIG_DEBUG_INFO_BTF (every distribution kernel of 6.19 and later is)",
 		      btf, strerror(-present));
 		return EXIT_UNUSABLE;
 	}
 	for (i = 0; i < sizeof(systems) / sizeof(systems[0]); i++)
 		if ((present & systems[i]) == systems[i])
 			use |= systems[i];
+	if (!(use & TSM_EV_PCI_TSM) && o->source == SRC_AUTO) {
+		fprintf(stderr, "%s: kernel %s does not have the tsmtrace tracepoints: using its own functions instead (--source=stock)\n",
+			o->cmd, u.release);
+		return stock_probe(o, btf, false);
+	}
 	if (!(use & TSM_EV_PCI_TSM)) {
 		list_events(missing, sizeof(missing), TSM_EV_PCI_TSM & ~present);
-		p_err(o->cmd, "kernel %s does not have the tsmtrace tracepoints (no %s in %s, %d of %d events present): run it in the lab VM on a kernel whose series emits the events of docs/tracepoints.md",
+		p_err(o->cmd, "kernel %s does not have the tsmtrace tracepoints (no %s in %s, %d of %d events present): --source=series needs a kernel with the series of kernel/patches; --source=stock (the default falls back to it) reads the functions of any kernel of 6.19 and later",
 		      u.release, missing, btf, __builtin_popcount(present),
 		      __builtin_popcount(TSM_EV_ALL));
 		return EXIT_UNUSABLE;
@@ -163,6 +171,10 @@ static void usage(FILE *f, const char *cmd)
 			"      --vm VM                print only those of this VM (the event's vm id)\n"
 			"      --pid PID              print only those of this thread\n",
 			tsm_prog);
+	fprintf(f, "      --source=SRC           what to attach to: series (the tracepoints of the kernel\n"
+		"                             series), stock (the functions of a kernel without them:\n"
+		"                             mainline 6.19 and later) or auto (the default: series\n"
+		"                             when the kernel has its tracepoints, else stock)\n");
 	fprintf(f, "      --compress=ALG         the file's blocks of records: none, zstd or zstd:LEVEL\n"
 		"                             (LEVEL %d to %d; default zstd:%d)\n",
 		TSM_ZSTD_LEVEL_MIN, tsm_zstd_level_max(), TSM_ZSTD_LEVEL_DEFAULT);
@@ -186,6 +198,7 @@ static const struct option live_opts[] = {
 	/* record: */
 	{ "output", required_argument, NULL, 'o' },
 	{ "compress", required_argument, NULL, 'z' },
+	{ "source", required_argument, NULL, 'S' },
 	{ "fail-on-violation", no_argument, NULL, 'f' },
 	{ "state-known", no_argument, NULL, 's' },
 	{ "duration", required_argument, NULL, 't' },
@@ -250,6 +263,16 @@ static int parse_live(int argc, char **argv, struct live_opts *o)
 			continue;
 		case 's':
 			o->state_known = true;
+			continue;
+		case 'S':
+			if (!strcmp(optarg, "auto"))
+				o->source = SRC_AUTO;
+			else if (!strcmp(optarg, "series"))
+				o->source = SRC_SERIES;
+			else if (!strcmp(optarg, "stock"))
+				o->source = SRC_STOCK;
+			else
+				return p_usage(o->cmd, "--source takes auto, series or stock");
 			continue;
 		case 'j':
 			json_output = true;
@@ -324,9 +347,9 @@ int cmd_record(int argc, char **argv)
 
 	if (ret)
 		return ret;
-	ret = need_events(&o);
+	ret = need_privileges(o.cmd);
 	if (!ret)
-		ret = need_privileges(o.cmd);
+		ret = need_events(&o);
 	if (ret)
 		return ret;
 	return run_live(&o);
@@ -339,9 +362,9 @@ int cmd_live(int argc, char **argv)
 
 	if (ret)
 		return ret;
-	ret = need_events(&o);
+	ret = need_privileges(o.cmd);
 	if (!ret)
-		ret = need_privileges(o.cmd);
+		ret = need_events(&o);
 	if (ret)
 		return ret;
 	return run_live(&o);

@@ -115,6 +115,12 @@ static bool touches(struct report *r, const struct tsm_rec_hdr *rec)
 
 		return has_buf(r, ev->buf) || in_range(r, ev->pfn, ev->npfns);
 	}
+	case TSM_REC_IOMMU_MAP_DMABUF:
+	case TSM_REC_IOMMU_UNMAP_DMABUF: {
+		const struct tsm_ev_iommu_dmabuf *ev = (const void *)rec;
+
+		return has_buf(r, ev->buf) || in_range(r, ev->pfn, ev->npfns);
+	}
 	case TSM_REC_KVM_DMABUF_SLOT_BIND:
 	case TSM_REC_KVM_DMABUF_SLOT_UNBIND: {
 		const struct tsm_ev_kvm_dmabuf_slot *ev = (const void *)rec;

@@ -13,6 +13,7 @@
  * a VIOLATION nor a PASS, the verdict is at best INCOMPLETE.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -53,7 +54,7 @@ struct buf {
 	struct list_head dev_node;	/* dev.bufs */
 };
 
-enum map_kind { MAP_IOAS, MAP_SLOT_SHARED, MAP_SLOT_PRIVATE };
+enum map_kind { MAP_IOAS, MAP_SLOT_SHARED, MAP_SLOT_PRIVATE, MAP_IOMMU };
 
 struct map {
 	enum map_kind kind;
@@ -160,7 +161,7 @@ const struct tsm_rule_desc tsm_rules[TSM_R_NR] = {
  * (the places a mapping can live). Checked fully when @any is observed too.
  */
 static const struct { __u32 all, any; } rule_needs[TSM_R_NR] = {
-#define MAPS	(TSM_EV_IOMMUFD | TSM_EV_KVM)
+#define MAPS	(TSM_EV_IOMMUFD | TSM_EV_KVM | TSM_EV_IOMMU)
 	[TSM_R_I1_RANGE_MAPPED_SHARED] = { TSM_EV_PCI_TSM, MAPS },
 	[TSM_R_I1_MAP_PFN_PRIVATE] = { TSM_EV_PCI_TSM, MAPS },
 	[TSM_R_I2_RANGE_SHARED_BUF_LIVE] = { TSM_EV_PCI_TSM | TSM_EV_VFIO_DMABUF, 0 },
@@ -189,21 +190,32 @@ void tsm_coverage(__u32 observed, struct tsm_coverage *c)
 	bool some[TSM_I_NR] = { false }, all[TSM_I_NR];
 	unsigned int r, i;
 
+	__u32 places;
+
 	memset(c, 0, sizeof(*c));
-	c->observed = observed & TSM_EV_ALL;
+	c->observed = observed & (TSM_EV_ALL | TSM_EV_IOMMU);
 	c->nr_events = __builtin_popcount(TSM_EV_ALL);
-	c->nr_observed = __builtin_popcount(c->observed);
-	c->full = c->observed == TSM_EV_ALL;
+	c->nr_observed = __builtin_popcount(c->observed & TSM_EV_ALL);
+	c->full = (c->observed & TSM_EV_ALL) == TSM_EV_ALL;
+	/*
+	 * An IOAS area and the IOMMU's mapping of it are one place a mapping
+	 * lives, seen at two levels: either view covers it.
+	 */
+	places = c->observed;
+	if ((places & TSM_EV_IOMMU) == TSM_EV_IOMMU)
+		places |= TSM_EV_IOMMUFD;
+	if ((places & TSM_EV_IOMMUFD) == TSM_EV_IOMMUFD)
+		places |= TSM_EV_IOMMU;
 	for (i = 0; i < TSM_I_NR; i++)
 		all[i] = true;
 	for (r = 0; r < TSM_R_NR; r++) {
 		__u32 a = rule_needs[r].all, y = rule_needs[r].any;
 		enum tsm_inv inv = tsm_rules[r].inv;
-		bool checked = (c->observed & a) == a && (!y || (c->observed & y));
+		bool checked = (c->observed & a) == a && (!y || (places & y));
 
 		if (checked)
 			some[inv] = true;
-		if (!checked || (c->observed & y) != y)
+		if (!checked || (places & y) != y)
 			all[inv] = false;
 	}
 	for (i = TSM_I1; i < TSM_I_NR; i++)
@@ -249,6 +261,8 @@ const char *tsm_rec_name(__u32 type)
 		[TSM_REC_IOMMUFD_IOAS_UNMAP_DMABUF] = "iommufd_ioas_unmap_dmabuf",
 		[TSM_REC_KVM_DMABUF_SLOT_BIND] = "kvm_dmabuf_slot_bind",
 		[TSM_REC_KVM_DMABUF_SLOT_UNBIND] = "kvm_dmabuf_slot_unbind",
+		[TSM_REC_IOMMU_MAP_DMABUF] = "iommu_map_dmabuf",
+		[TSM_REC_IOMMU_UNMAP_DMABUF] = "iommu_unmap_dmabuf",
 		[TSM_REC_LOST] = "lost",
 		[TSM_REC_STACK] = "stack",
 		[TSM_REC_STATE_UNKNOWN] = "state_unknown",
@@ -505,8 +519,8 @@ static void obj_map(struct tsm_objects *o, const struct map *m)
 {
 	o->valid |= TSM_OBJ_BUF;
 	o->buf = m->buf_id;
-	if (m->kind == MAP_IOAS) {
-		o->valid |= TSM_OBJ_IOAS;
+	if (m->kind == MAP_IOAS || m->kind == MAP_IOMMU) {
+		o->valid |= TSM_OBJ_IOAS | (m->kind == MAP_IOMMU ? TSM_OBJ_DOMAIN : 0);
 		o->ctx = m->key.k[0];
 		o->ioas = (__u32)m->key.k[1];
 		o->iova = m->addr;
@@ -606,6 +620,19 @@ static void obj_event(struct tsm_objects *o, const struct tsm_rec_hdr *rec)
 		o->ioas = ev->ioas;
 		o->iova = ev->iova;
 		o->buf = ev->buf;
+		obj_range(o, ev->pfn, ev->npfns);
+		break;
+	}
+	case TSM_REC_IOMMU_MAP_DMABUF:
+	case TSM_REC_IOMMU_UNMAP_DMABUF: {
+		const struct tsm_ev_iommu_dmabuf *ev = (const void *)rec;
+
+		o->valid |= TSM_OBJ_IOAS | TSM_OBJ_DOMAIN | TSM_OBJ_BUF;
+		o->ctx = ev->domain;
+		o->iova = ev->iova;
+		o->buf = ev->buf;
+		if (ev->dev)
+			obj_dev(o, ev->dev);
 		obj_range(o, ev->pfn, ev->npfns);
 		break;
 	}
@@ -1421,30 +1448,58 @@ static struct buf *map_buf(struct tsm_engine *e, const struct tsm_rec_hdr *rec, 
 	return b;
 }
 
+/*
+ * An IOAS area, or the IOMMU's own mapping of DMABUF pages (the stock-kernel
+ * source, laid out alike: the domain and the device in place of the
+ * context and the IOAS): a shared mapping, keyed by where it lives.
+ */
+_Static_assert(offsetof(struct tsm_ev_iommu_dmabuf, iova) ==
+	       offsetof(struct tsm_ev_iommufd_ioas_dmabuf, iova) &&
+	       offsetof(struct tsm_ev_iommu_dmabuf, arg) ==
+	       offsetof(struct tsm_ev_iommufd_ioas_dmabuf, arg) &&
+	       sizeof(struct tsm_ev_iommu_dmabuf) == sizeof(struct tsm_ev_iommufd_ioas_dmabuf),
+	       "an IOMMU record is laid out as an IOAS one");
+
+static bool is_iommu(const struct tsm_rec_hdr *rec)
+{
+	return rec->type == TSM_REC_IOMMU_MAP_DMABUF || rec->type == TSM_REC_IOMMU_UNMAP_DMABUF;
+}
+
+static void ioas_key(const struct tsm_rec_hdr *rec, struct hkey *k)
+{
+	const struct tsm_ev_iommufd_ioas_dmabuf *ev = (const void *)rec;
+
+	k->k[0] = ev->ctx;
+	k->k[1] = is_iommu(rec) ? 3ULL << 32 : (1ULL << 32) | ev->ioas;
+	k->k[2] = ev->iova;
+}
+
 static int on_ioas_map(void *ctx, const struct tsm_rec_hdr *rec)
 {
 	struct tsm_engine *e = ctx;
 	const struct tsm_ev_iommufd_ioas_dmabuf *ev = (const void *)rec;
-	struct hkey k = { { ev->ctx, (1ULL << 32) | ev->ioas, ev->iova } };
 	struct findings f = { .e = e };
+	struct hkey k;
 	struct buf *b;
 
 	ev_begin(e, rec);
+	ioas_key(rec, &k);
 	b = map_buf(e, rec, ev->buf);
 	f.b = b;
 	map_facts(e, rec, &f, b, ev->arg, false, false, 0, ev->pfn, ev->npfns);
 	check(e, rec, 0, &f);
-	return map_new(e, rec, MAP_IOAS, &k, ev->buf, ev->pfn, ev->npfns, ev->iova, b) ?
-	       0 : -ENOMEM;
+	return map_new(e, rec, is_iommu(rec) ? MAP_IOMMU : MAP_IOAS, &k, ev->buf, ev->pfn,
+		       ev->npfns, ev->iova, b) ? 0 : -ENOMEM;
 }
 
 static int on_ioas_unmap(void *ctx, const struct tsm_rec_hdr *rec)
 {
 	struct tsm_engine *e = ctx;
 	const struct tsm_ev_iommufd_ioas_dmabuf *ev = (const void *)rec;
-	struct hkey k = { { ev->ctx, (1ULL << 32) | ev->ioas, ev->iova } };
+	struct hkey k;
 
 	ev_begin(e, rec);
+	ioas_key(rec, &k);
 	map_gone(e, rec, &k, ev->buf);
 	return 0;
 }
@@ -1576,6 +1631,8 @@ const struct tsm_ops tsm_engine_ops = {
 		[TSM_REC_IOMMUFD_IOAS_UNMAP_DMABUF] = on_ioas_unmap,
 		[TSM_REC_KVM_DMABUF_SLOT_BIND] = on_slot_bind,
 		[TSM_REC_KVM_DMABUF_SLOT_UNBIND] = on_slot_unbind,
+		[TSM_REC_IOMMU_MAP_DMABUF] = on_ioas_map,
+		[TSM_REC_IOMMU_UNMAP_DMABUF] = on_ioas_unmap,
 		[TSM_REC_LOST] = on_lost,
 		[TSM_REC_STACK] = on_stack,
 		[TSM_REC_STATE_UNKNOWN] = on_state_unknown,
@@ -1603,6 +1660,7 @@ static bool wraps_pages(__u64 addr, __u64 npages)
 static const char *range_wraps(const struct tsm_rec_hdr *rec)
 {
 	const struct tsm_ev_iommufd_ioas_dmabuf *io = (const void *)rec;
+	const struct tsm_ev_iommu_dmabuf *mmu = (const void *)rec;
 	const struct tsm_ev_kvm_dmabuf_slot *sl = (const void *)rec;
 	const struct tsm_ev_vfio_dmabuf_range *br = (const void *)rec;
 	const struct tsm_ev_pci_tsm_range *r = (const void *)rec;
@@ -1617,6 +1675,11 @@ static const char *range_wraps(const struct tsm_rec_hdr *rec)
 		if (wraps(io->pfn, io->npfns))
 			return "its PFN range wraps past 2^64";
 		return wraps_pages(io->iova, io->npfns) ? "its IOVA range wraps past 2^64" : NULL;
+	case TSM_REC_IOMMU_MAP_DMABUF:
+	case TSM_REC_IOMMU_UNMAP_DMABUF:
+		if (wraps(mmu->pfn, mmu->npfns))
+			return "its PFN range wraps past 2^64";
+		return wraps_pages(mmu->iova, mmu->npfns) ? "its IOVA range wraps past 2^64" : NULL;
 	case TSM_REC_KVM_DMABUF_SLOT_BIND:
 	case TSM_REC_KVM_DMABUF_SLOT_UNBIND:
 		if (wraps(sl->pfn, sl->npfns))
@@ -1687,7 +1750,7 @@ struct tsm_engine *tsm_engine_new(const struct tsm_engine_opts *opts)
 	e->max_v = e->opts.max_violations ? : TSM_MAX_VIOLATIONS;
 	if (!e->opts.observed)
 		e->opts.observed = TSM_EV_KNOWN;
-	e->sum.observed = e->opts.observed & TSM_EV_ALL;
+	e->sum.observed = e->opts.observed & (TSM_EV_ALL | TSM_EV_IOMMU);
 	e->all_seen = e->opts.state_known;
 	if (!e->all_seen) {
 		e->sum.incomplete |= TSM_INC_START_UNKNOWN;

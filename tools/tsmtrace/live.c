@@ -28,7 +28,9 @@
 #include "live.h"
 #include "reorder.h"
 #include "tracefile.h"
+#include "stock.h"
 #include "tsmtrace.skel.h"
+#include "stock.skel.h"
 
 static volatile sig_atomic_t exiting;
 
@@ -237,6 +239,42 @@ static int check_lost(struct live *l, int lost_fd)
 	return tsm_engine_feed(l->e, &rec.hdr, sizeof(rec));
 }
 
+/*
+ * The stock source on a kernel with the DMABUF iterator: the DMABUFs of
+ * VFIO open now go into the maps and the ring buffer as if exported now.
+ * Says what was found. Returns 0, or -1 after saying why not.
+ */
+static int seed_start(const struct live_opts *o, struct stock_bpf *stock)
+{
+	struct bpf_link *link;
+	char buf[256];
+	ssize_t n;
+	int fd;
+
+	link = bpf_program__attach_iter(stock->progs.stock_seed, NULL);
+	fd = link ? bpf_iter_create(bpf_link__fd(link)) : -1;
+	if (fd < 0) {
+		p_err(o->cmd, "cannot run the DMABUF iterator: %s", strerror(errno));
+		bpf_link__destroy(link);
+		return -1;
+	}
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		;
+	close(fd);
+	bpf_link__destroy(link);
+	if (n < 0) {
+		p_err(o->cmd, "reading the DMABUF iterator: %s", strerror(errno));
+		return -1;
+	}
+	if (stock->bss->nr_seeded)
+		fprintf(stderr, "%s: %llu DMABUF(s) of VFIO were already open: followed from now on, their past is unknown (the verdict is INCOMPLETE at best)\n",
+			o->cmd, (unsigned long long)stock->bss->nr_seeded);
+	else if (!o->state_known)
+		fprintf(stderr, "%s: no DMABUF of VFIO is open: the state at start is known\n",
+			o->cmd);
+	return 0;
+}
+
 int run_live(const struct live_opts *o)
 {
 	struct tsm_engine_opts eo = {
@@ -245,6 +283,8 @@ int run_live(const struct live_opts *o)
 		.max_violations = o->max_violations,
 	};
 	struct tsmtrace_bpf *skel = NULL;
+	struct stock_bpf *stock = NULL;
+	struct bpf_object *obj;
 	struct ring_buffer *rb = NULL;
 	struct live l = { .o = o, .next_seq = 1 };
 	struct tsm_meta meta = {
@@ -253,6 +293,9 @@ int run_live(const struct live_opts *o)
 		.compress = o->compress,
 	};
 	struct tsm_summary s;
+	struct tsm_rec_state_unknown unknown = {
+		.hdr = { .type = TSM_REC_STATE_UNKNOWN, .size = sizeof(unknown) },
+	};
 	__u64 deadline = o->duration ? mono_ns() + o->duration * 1000000000ULL : 0;
 	__u64 idle_since = 0;
 	char err[512];
@@ -267,22 +310,33 @@ int run_live(const struct live_opts *o)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 
-	skel = tsmtrace_bpf__open();
-	if (!skel) {
+	if (o->stock) {
+		stock = stock_bpf__open();
+		obj = stock ? stock->obj : NULL;
+	} else {
+		skel = tsmtrace_bpf__open();
+		obj = skel ? skel->obj : NULL;
+	}
+	if (!obj) {
 		p_err(o->cmd, "cannot open the BPF programs: %s", strerror(errno));
 		goto cleanup;
 	}
-	/* the programs of events the kernel does not have would not load */
-	for (t = 1; t < TSM_REC_NR_EVENTS; t++) {
+	/* the programs of events or functions the kernel does not have would not load */
+	if (stock) {
+		stock_set_autoload(obj, o->stock_progs);
+		/* the iterator runs once, below, not as an attachment */
+		bpf_program__set_autoattach(stock->progs.stock_seed, false);
+	}
+	for (t = 1; !o->stock && t < TSM_REC_NR_EVENTS; t++) {
 		struct bpf_program *p;
 
 		if (o->observed & TSM_EV_BIT(t))
 			continue;
-		p = bpf_object__find_program_by_name(skel->obj, tsm_rec_name(t));
+		p = bpf_object__find_program_by_name(obj, tsm_rec_name(t));
 		if (p)
 			bpf_program__set_autoload(p, false);
 	}
-	if (tsmtrace_bpf__load(skel)) {
+	if (stock ? stock_bpf__load(stock) : tsmtrace_bpf__load(skel)) {
 		int err = errno;
 
 		if ((err == EPERM || err == EACCES) && need_privileges(o->cmd))
@@ -291,9 +345,25 @@ int run_live(const struct live_opts *o)
 		      strerror(err));
 		goto cleanup;
 	}
-	if (tsmtrace_bpf__attach(skel)) {
-		p_err(o->cmd, "cannot attach to the tracepoints: %s", strerror(errno));
+	if (stock ? stock_bpf__attach(stock) : tsmtrace_bpf__attach(skel)) {
+		p_err(o->cmd, "cannot attach to the %s: %s",
+		      stock ? "kernel's functions" : "tracepoints", strerror(errno));
 		goto cleanup;
+	}
+	if (stock && stock_has_seed(o->stock_progs)) {
+		if (seed_start(o, stock))
+			goto cleanup;
+		if (stock->bss->nr_seeded) {
+			/* after the records of what was open: their past is unknown */
+			eo.state_known = false;
+			meta.flags &= ~TSM_FILE_F_STATE_KNOWN;
+			unknown.hdr.seq = stock->bss->seq + 1;
+			unknown.hdr.ts = mono_ns();
+		} else {
+			/* nothing of VFIO is open: nothing can predate the trace */
+			eo.state_known = true;
+			meta.flags |= TSM_FILE_F_STATE_KNOWN;
+		}
 	}
 	eo.on_violation = on_violation;
 	eo.arg = &l;
@@ -310,12 +380,14 @@ int run_live(const struct live_opts *o)
 			goto cleanup;
 		}
 	}
-	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_sample, &l, NULL);
+	if (unknown.hdr.seq && tsm_reorder_add(l.ro, &unknown.hdr))
+		goto cleanup;
+	rb = ring_buffer__new(bpf_object__find_map_fd_by_name(obj, "events"), on_sample, &l, NULL);
 	if (!rb) {
 		p_err(o->cmd, "cannot create the ring buffer: %s", strerror(errno));
 		goto cleanup;
 	}
-	lost_fd = bpf_map__fd(skel->maps.lost);
+	lost_fd = bpf_object__find_map_fd_by_name(obj, "lost");
 	/* after the load, so that the programs' own frames have names too */
 	ksyms_load("/proc/kallsyms");
 	/* on stderr, also with --json: scripts wait for it before they start work */
@@ -391,5 +463,6 @@ cleanup:
 	tsm_reorder_free(l.ro);
 	tsm_engine_free(l.e);
 	tsmtrace_bpf__destroy(skel);
+	stock_bpf__destroy(stock);
 	return ret;
 }

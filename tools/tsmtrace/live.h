@@ -6,6 +6,9 @@
 #include <linux/types.h>
 #include "tracefile.h"
 
+/* what 'live' and 'record' attach to (--source) */
+enum { SRC_AUTO, SRC_SERIES, SRC_STOCK };
+
 struct live_opts {
 	const char *cmd;		/* "live" or "record" */
 	const char *output;		/* trace file, or NULL */
@@ -15,6 +18,9 @@ struct live_opts {
 	bool fail_on_violation;
 	bool verbose;
 	__u32 observed;			/* TSM_EV_* events to attach to */
+	int source;			/* SRC_*: asked for */
+	bool stock;			/* the stock-kernel source (bpf/stock.bpf.c) */
+	__u64 stock_progs;		/* its programs to load (stock.c) */
 	unsigned int max_violations;	/* kept in full; 0: the default */
 	unsigned int duration;		/* seconds, 0: until a signal */
 	bool has_dev, has_vm, has_pid;	/* what to print, not what to check */

@@ -152,7 +152,7 @@ static const char *const kind_names[] = { "SHARED", "PRIVATE" };
 static const char *const tdi_names[] = { "CONFIG_UNLOCKED", "CONFIG_LOCKED", "RUN", "ERROR" };
 static const char *const unbind_names[] = { "USER", "DESTROY", "ERROR", "RELEASE" };
 static const char *const revoke_names[] = {
-	"BIND", "UNBIND", "TDI_ERROR", "RESET", "MEM_DISABLE", "CLOSE", "D3" };
+	"BIND", "UNBIND", "TDI_ERROR", "RESET", "MEM_DISABLE", "CLOSE", "D3", "UNSPECIFIED" };
 static const char *const unmap_names[] = { "USER", "REVOKE", "DESTROY" };
 static const char *const lost_names[] = { "RINGBUF", "MAP_FULL", "READER" };
 
@@ -352,6 +352,22 @@ static void put_fields(struct line *l, const struct tsm_rec_hdr *rec)
 			put_kq(l, "reason", SYM(e->arg, unmap_names));
 		break;
 	}
+	case TSM_REC_IOMMU_MAP_DMABUF:
+	case TSM_REC_IOMMU_UNMAP_DMABUF: {
+		const struct tsm_ev_iommu_dmabuf *e = (const void *)rec;
+
+		put_kx(l, "domain", e->domain);
+		put_kdev(l, "dev", e->dev);
+		put_kx(l, "iova", e->iova);
+		put_ku(l, "buf", e->buf);
+		put_kx(l, "pfn", e->pfn);
+		put_kx(l, "npfns", e->npfns);
+		if (rec->type == TSM_REC_IOMMU_MAP_DMABUF)
+			put_kq(l, "kind", SYM(e->arg, kind_names));
+		else
+			put_kq(l, "reason", SYM(e->arg, unmap_names));
+		break;
+	}
 	case TSM_REC_KVM_DMABUF_SLOT_BIND:
 	case TSM_REC_KVM_DMABUF_SLOT_UNBIND: {
 		const struct tsm_ev_kvm_dmabuf_slot *e = (const void *)rec;
@@ -516,7 +532,10 @@ static void put_objects(struct line *l, const struct tsm_objects *o)
 		put_ku(l, "bar", o->bar);
 	if (o->valid & TSM_OBJ_BUF)
 		put_ku(l, "buf", o->buf);
-	if (o->valid & TSM_OBJ_IOAS) {
+	if (o->valid & TSM_OBJ_DOMAIN) {
+		put_kx(l, "domain", o->ctx);
+		put_kx(l, "iova", o->iova);
+	} else if (o->valid & TSM_OBJ_IOAS) {
 		put_kx(l, "ctx", o->ctx);
 		put_ku(l, "ioas", o->ioas);
 		put_kx(l, "iova", o->iova);
@@ -831,10 +850,16 @@ void print_coverage(FILE *f, __u32 observed, const char *indent)
 		if (TSM_EV_ALL & ~c.observed & TSM_EV_BIT(t))
 			fprintf(f, " %s", tsm_rec_name(t));
 	fputc('\n', f);
-	for (i = 0; i < sizeof(systems) / sizeof(systems[0]); i++)
-		if ((c.observed & systems[i]) != systems[i])
+	for (i = 0; i < sizeof(systems) / sizeof(systems[0]); i++) {
+		if ((c.observed & systems[i]) == systems[i])
+			continue;
+		if (systems[i] == TSM_EV_IOMMUFD && (c.observed & TSM_EV_IOMMU) == TSM_EV_IOMMU)
+			fprintf(f, "%s  IOAS mappings are seen at the IOMMU instead (iommu_map_dmabuf, iommu_unmap_dmabuf): mappings of private DMABUFs are not told apart\n",
+				indent);
+		else
 			fprintf(f, "%s  %s are unknown: nothing is concluded about them\n", indent,
 				tsm_unobserved_what(systems[i]));
+	}
 	fprintf(f, "%s  checked: ", indent);
 	invs_with(f, &c, TSM_COV_FULL, false);
 	fputs("; checked only over what was observed: ", f);

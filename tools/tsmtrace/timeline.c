@@ -25,7 +25,7 @@
 #include "timeline.h"
 #include "util.h"
 
-enum track_kind { TRACK_DEV, TRACK_IOAS, TRACK_VM };
+enum track_kind { TRACK_DEV, TRACK_IOAS, TRACK_VM, TRACK_DOMAIN };
 
 struct lane {
 	unsigned int track, tid;
@@ -114,6 +114,8 @@ static int track_get(struct timeline *t, enum track_kind kind, __u64 a, __u64 b)
 	} else if (kind == TRACK_IOAS) {
 		snprintf(tr->name, sizeof(tr->name), "IOAS %u (ctx 0x%" PRIx64 ")", (__u32)b,
 			 (uint64_t)a);
+	} else if (kind == TRACK_DOMAIN) {
+		snprintf(tr->name, sizeof(tr->name), "IOMMU domain 0x%" PRIx64, (uint64_t)a);
 	} else {
 		snprintf(tr->name, sizeof(tr->name), "VM 0x%" PRIx64, (uint64_t)a);
 	}
@@ -269,9 +271,12 @@ static void on_op(struct timeline *t, const struct tsm_rec_hdr *rec)
 /* the slice of a mapping: an IOAS area on its IOAS, a slot on its VM */
 static void on_map(struct timeline *t, const struct tsm_rec_hdr *rec)
 {
+	/* an IOMMU record is laid out as an IOAS one: domain, dev for ctx, ioas */
 	const struct tsm_ev_iommufd_ioas_dmabuf *io = (const void *)rec;
 	const struct tsm_ev_kvm_dmabuf_slot *sl = (const void *)rec;
-	bool ioas = rec->type == TSM_REC_IOMMUFD_IOAS_MAP_DMABUF ||
+	bool mmu = rec->type == TSM_REC_IOMMU_MAP_DMABUF ||
+		   rec->type == TSM_REC_IOMMU_UNMAP_DMABUF;
+	bool ioas = mmu || rec->type == TSM_REC_IOMMUFD_IOAS_MAP_DMABUF ||
 		    rec->type == TSM_REC_IOMMUFD_IOAS_UNMAP_DMABUF;
 	__u64 buf = ioas ? io->buf : sl->buf, pfn = ioas ? io->pfn : sl->pfn;
 	__u64 npfns = ioas ? io->npfns : sl->npfns, addr = ioas ? io->iova : sl->gfn;
@@ -282,9 +287,11 @@ static void on_map(struct timeline *t, const struct tsm_rec_hdr *rec)
 
 	snprintf(name, sizeof(name), "%s 0x%" PRIx64, ioas ? "IOVA" : "slot",
 		 ioas ? (uint64_t)io->iova : (uint64_t)sl->slot);
-	l = ioas ? lane_get(t, track_get(t, TRACK_IOAS, io->ctx, io->ioas), io->iova, name) :
+	l = mmu ? lane_get(t, track_get(t, TRACK_DOMAIN, io->ctx, 0), io->iova, name) :
+	    ioas ? lane_get(t, track_get(t, TRACK_IOAS, io->ctx, io->ioas), io->iova, name) :
 		   lane_get(t, track_get(t, TRACK_VM, sl->vm, 0), sl->slot, name);
 	if (rec->type == TSM_REC_IOMMUFD_IOAS_UNMAP_DMABUF ||
+	    rec->type == TSM_REC_IOMMU_UNMAP_DMABUF ||
 	    rec->type == TSM_REC_KVM_DMABUF_SLOT_UNBIND) {
 		slice_close(t, l, rec->ts);
 		return;
@@ -341,6 +348,8 @@ static void on_violation(struct timeline *t, const struct tsm_violation *v)
 	if (o->valid & TSM_OBJ_DEV) {
 		tr = track_get(t, TRACK_DEV, o->dev, 0);
 		lane = dev_lane(t, o->dev);
+	} else if (o->valid & TSM_OBJ_DOMAIN) {
+		tr = track_get(t, TRACK_DOMAIN, o->ctx, 0);
 	} else if (o->valid & TSM_OBJ_IOAS) {
 		tr = track_get(t, TRACK_IOAS, o->ctx, o->ioas);
 	} else if (o->valid & TSM_OBJ_VM) {
@@ -395,6 +404,8 @@ static int timeline_record(void *ctx, const struct tsm_rec_hdr *rec)
 		break;
 	case TSM_REC_IOMMUFD_IOAS_MAP_DMABUF:
 	case TSM_REC_IOMMUFD_IOAS_UNMAP_DMABUF:
+	case TSM_REC_IOMMU_MAP_DMABUF:
+	case TSM_REC_IOMMU_UNMAP_DMABUF:
 	case TSM_REC_KVM_DMABUF_SLOT_BIND:
 	case TSM_REC_KVM_DMABUF_SLOT_UNBIND:
 		on_map(t, rec);

@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef __TSMTRACE_STOCK_H
+#define __TSMTRACE_STOCK_H
+
+#include <stdbool.h>
+#include <linux/types.h>
+
+struct bpf_object;
+struct live_opts;
+
+/*
+ * Decide which programs of bpf/stock.bpf.c the kernel whose BTF is at
+ * @btf_path can take: o->stock_progs, o->observed. Says what is seen, what
+ * is not and why, and what that leaves undecided (unless @quiet). Returns
+ * 0, or EXIT_UNUSABLE after saying why.
+ */
+int stock_probe(struct live_opts *o, const char *btf_path, bool quiet);
+void stock_set_autoload(struct bpf_object *obj, __u64 progs);
+/* does @progs hold the iterator of the DMABUFs open at start? */
+bool stock_has_seed(__u64 progs);
+
+#endif

@@ -71,12 +71,14 @@ if [ "${1:-}" = --guest ]; then
 		done
 		wait "$1"
 	}
-	storm() {	# storm OUTPUT
-		if ! timeout $((SEC + 60)) "$FLOW" storm "$SEC" >"$1"; then
-			echo "bench: the storm failed or did not end within $((SEC + 60)) s"
+	storm_of() {	# storm_of PROGRAM OUTPUT
+		if ! timeout $((SEC + 60)) "$1" storm "$SEC" >"$2"; then
+			echo "bench: $1 storm failed or did not end within $((SEC + 60)) s"
 			exit 1
 		fi
 	}
+	storm() { storm_of "$FLOW" "$1"; }
+	sstorm() { storm_of "$STOCKFLOW" "$1"; }
 	rate() { sed -n 's/^storm: .*: \([0-9]*\) transitions\/s$/\1/p' "$1"; }
 
 	# under_tsmtrace ROUND CMD FILE: the storm under 'tsmtrace CMD -o FILE'
@@ -88,31 +90,33 @@ if [ "${1:-}" = --guest ]; then
 		stop $p
 		echo "bench: round $1 tsmtrace-$2 $(rate "$T/$2") transitions/s"
 	}
-	under_trace_cmd() {
-		# shellcheck disable=SC2086
-		trace-cmd record $EVENTS -o "$T/storm.dat" >"$T/tc.out" 2>&1 &
+	# trace_cmd_start EVENT-DIR FILE OPTIONS...: trace-cmd record in the
+	# background ($p); its stdout is buffered: ready when EVENT-DIR's event
+	# is on, and a moment more
+	trace_cmd_start() {
+		on=/sys/kernel/tracing/events/$1/enable
+		dat=$2
+		shift 2
+		trace-cmd record "$@" -o "$dat" >"$dat.out" 2>&1 &
 		p=$!
-		# its stdout is buffered: ready when the events are on, and a moment more
 		n=0
-		while [ "$(cat /sys/kernel/tracing/events/pci_tsm/pci_tsm_range/enable)" != 1 ]; do
-			kill -0 $p 2>/dev/null || { cat "$T/tc.out"; exit 1; }
+		while [ "$(cat "$on")" != 1 ]; do
+			kill -0 $p 2>/dev/null || { cat "$dat.out"; exit 1; }
 			n=$((n + 1))
 			[ $n -gt 300 ] && { echo "bench: trace-cmd did not start in 60 s"; exit 1; }
 			sleep 0.2
 		done
 		sleep 2
+	}
+	under_trace_cmd() {
+		# shellcheck disable=SC2086
+		trace_cmd_start pci_tsm/pci_tsm_range "$T/storm.dat" $EVENTS
 		storm "$T/tc"
 		stop $p
 		echo "bench: round $1 trace-cmd-record $(rate "$T/tc") transitions/s"
 	}
 
 	# the stock-kernel source and the series' on the same storm
-	sstorm() {	# sstorm OUTPUT
-		if ! timeout $((SEC + 60)) "$STOCKFLOW" storm "$SEC" >"$1"; then
-			echo "bench: the stock storm failed or did not end within $((SEC + 60)) s"
-			exit 1
-		fi
-	}
 	stock_round() {	# stock_round ROUND
 		sstorm "$T/snone"
 		echo "bench: round $1 stock-nothing-attached $(rate "$T/snone") transitions/s"
@@ -124,17 +128,7 @@ if [ "${1:-}" = --guest ]; then
 			stop $p
 			echo "bench: round $1 stock-live-source-$src $(rate "$T/s$src") transitions/s"
 		done
-		trace-cmd record -e dma_buf -e iommu:map -e iommu:unmap -o "$T/sstorm.dat" \
-			>"$T/stc.out" 2>&1 &
-		p=$!
-		n=0
-		while [ "$(cat /sys/kernel/tracing/events/iommu/map/enable)" != 1 ]; do
-			kill -0 $p 2>/dev/null || { cat "$T/stc.out"; exit 1; }
-			n=$((n + 1))
-			[ $n -gt 300 ] && { echo "bench: trace-cmd did not start in 60 s"; exit 1; }
-			sleep 0.2
-		done
-		sleep 2
+		trace_cmd_start iommu/map "$T/sstorm.dat" -e dma_buf -e iommu:map -e iommu:unmap
 		sstorm "$T/stc"
 		stop $p
 		echo "bench: round $1 stock-trace-cmd-record $(rate "$T/stc") transitions/s"

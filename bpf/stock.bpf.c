@@ -14,6 +14,10 @@
  *   IOMMU map         fexit iommu_map_nosync of pages of a live DMABUF
  *   IOMMU unmap       fexit iommu_unmap / iommu_unmap_fast, fentry
  *                     iommu_domain_free
+ *   KVM               tp_btf kvm_tdp_mmu_spte_changed: a leaf entry of
+ *                     KVM's TDP MMU maps, or stops mapping, pages of a
+ *                     BAR of a VFIO device (the loader names the BARs of
+ *                     vfio-pci's devices at start; exports add theirs)
  *   start (optional)  iter/dmabuf (6.16+): the VFIO DMABUFs open when
  *                     tracing begins, exported as if now, so that their
  *                     pages are followed (their past is unknown: the loader
@@ -25,8 +29,9 @@
  *
  * The in-kernel check is the series source's: tsm_check() of
  * include/tsmtrace/invariants.h on the facts the maps give (a revoke or a
- * release while the IOMMU still maps the DMABUF's pages, a mapping of a
- * revoked DMABUF), with the kernel stack of a flagged event.
+ * release while the IOMMU still maps the DMABUF's pages, a revoke while
+ * KVM maps them, a mapping of a revoked DMABUF's pages), with the kernel
+ * stack of a flagged event.
  *
  * The loader (tools/tsmtrace/live.c) loads only the programs whose
  * functions and fields the running kernel's BTF has, and says what the
@@ -40,13 +45,25 @@
 #include <bpf/bpf_core_read.h>
 #include <tsmtrace/events.h>
 #include <tsmtrace/invariants.h>
+#include <tsmtrace/stock.h>
 #include "record.bpf.h"
 
 #define MAX_RANGES	64	/* ranges of live DMABUFs, looked up by PFN */
 #define MAX_DOMS	1024	/* IOMMU domains that map DMABUF pages */
 #define DOM_MAPS	16	/* their mappings of DMABUF pages, each */
 #define MAX_WALK	256	/* DMABUFs of one device looked at by a move */
+#define MAX_BARS	64	/* BARs whose pages KVM's entries are followed for */
+#define MAX_SPTES	16384	/* KVM's entries of those pages */
 #define PAGE_SHIFT	12
+
+/*
+ * KVM's SPTE encoding on x86 (arch/x86/kvm/mmu/spte.h; not in BTF): bit 11
+ * marks a present entry (MMIO and frozen entries lack it), bit 7 a huge
+ * leaf above level 1, bits 12-51 the address.
+ */
+#define SPTE_PRESENT	(1ULL << 11)
+#define SPTE_HUGE	(1ULL << 7)
+#define SPTE_ADDR	(((1ULL << 52) - 1) & ~0xfffULL)
 
 /* ---- the kernel's structures, as far as they are read (CO-RE) ---- */
 
@@ -129,7 +146,18 @@ struct sbuf {
 	__u32 bar;
 	__u32 revoked;
 	__u32 reason;		/* of the revoke in force */
+	__u32 nr;		/* its ranges, the first TSM_SMALL_RANGES */
+	__u32 __pad;
+	struct tsm_range r[TSM_SMALL_RANGES];
 };
+
+/* where export_buf() builds one: too large for the stack */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sbuf);
+} sbuf_scratch SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -187,6 +215,38 @@ struct {
 	__type(key, __u32);
 	__type(value, struct sdom);
 } dom_zero SEC(".maps");
+
+/* the BARs whose pages KVM's entries are followed for (tsmtrace/stock.h) */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_BARS);
+	__type(key, __u32);
+	__type(value, struct tsm_stock_bar);
+} bars SEC(".maps");
+
+/* the PFNs the BARs cover, as pfn_lo/pfn_hi: most KVM entries map RAM */
+__u64 bar_lo = ~0ULL, bar_hi;
+
+/* a leaf entry of KVM's TDP MMU over BAR pages, by where it maps what */
+struct spte_key {
+	__u64 gfn;
+	__u64 pfn;
+	__u32 as_id;
+	__u32 __pad;
+};
+
+struct spte_val {
+	__u64 npfns;
+	__u32 dev;
+	__u32 level;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_SPTES);
+	__type(key, struct spte_key);
+	__type(value, struct spte_val);
+} sptes SEC(".maps");
 
 /* what the current task is doing: hints from iommufd and VFIO */
 #define HINT_REVOKE	(1ULL << 0)	/* in iommufd's revoke callback */
@@ -358,6 +418,72 @@ static __always_inline void ranges_drop(__u64 dmabuf)
 	bpf_loop(MAX_RANGES, range_drop_cb, &w, 0);
 }
 
+struct bar_walk {
+	struct tsm_stock_bar want;
+	__u32 found;
+};
+
+static long bar_add_cb(__u64 i, void *c)
+{
+	struct bar_walk *w = c;
+	__u32 k = i;
+	struct tsm_stock_bar *b = bpf_map_lookup_elem(&bars, &k);
+
+	if (!b)
+		return 1;
+	if (b->state == TSM_BAR_USED && b->pfn == w->want.pfn) {
+		w->found = 1;
+		return 1;
+	}
+	return 0;
+}
+
+static long bar_claim_cb(__u64 i, void *c)
+{
+	struct bar_walk *w = c;
+	__u32 k = i;
+	struct tsm_stock_bar *b = bpf_map_lookup_elem(&bars, &k);
+
+	if (!b || __sync_val_compare_and_swap(&b->state, TSM_BAR_FREE, TSM_BAR_FILLING) !=
+		  TSM_BAR_FREE)
+		return 0;
+	b->dev = w->want.dev;
+	b->pfn = w->want.pfn;
+	b->npfns = w->want.npfns;
+	__sync_lock_test_and_set(&b->state, TSM_BAR_USED);
+	w->found = 1;
+	return 1;
+}
+
+/* BAR @bar of @pdev, if not followed yet: KVM's entries of it are */
+static __always_inline void bar_add(struct pci_dev___tsm *pdev, __u32 bar, __u32 dev)
+{
+	void *res = (void *)pdev + bpf_core_field_offset(struct pci_dev___tsm, resource);
+	__u32 size = bpf_core_type_size(struct resource___tsm);
+	struct resource___tsm *r;
+	struct bar_walk w = {};
+	__u64 start, end;
+
+	if (bar >= 6)
+		return;
+	r = res + bar * size;
+	start = BPF_CORE_READ(r, start);
+	end = BPF_CORE_READ(r, end);
+	if (!start || end < start)
+		return;
+	w.want.dev = dev;
+	w.want.pfn = start >> PAGE_SHIFT;
+	w.want.npfns = (end - start + 1) >> PAGE_SHIFT;
+	bpf_loop(MAX_BARS, bar_add_cb, &w, 0);
+	if (w.found)
+		return;
+	bpf_loop(MAX_BARS, bar_claim_cb, &w, 0);
+	if (!w.found)
+		return;		/* not followed: KVM's entries of it go unseen */
+	bound_grow(&bar_lo, w.want.pfn, true);
+	bound_grow(&bar_hi, w.want.pfn + w.want.npfns, false);
+}
+
 /* DMABUFs found open by the iterator at start */
 __u64 nr_seeded;
 
@@ -372,9 +498,9 @@ static __always_inline int export_buf(void *ctx, struct dma_buf___tsm *dmabuf, b
 	struct pci_dev___tsm *pdev;
 	struct tsm_ev_vfio_dmabuf_range *er;
 	struct phys_vec___tsm *pv;
-	struct sbuf sb = {};
+	struct sbuf *sbp;
 	char name[sizeof(vfio)] = {};
-	__u32 nr, i, bar = 255;
+	__u32 nr, i, bar = 255, zero = 0;
 	__u64 key = (__u64)dmabuf, s;
 	struct buf_state *b;
 
@@ -390,10 +516,14 @@ static __always_inline int export_buf(void *ctx, struct dma_buf___tsm *dmabuf, b
 			__sync_fetch_and_add(&nr_seeded, 1);
 		return 0;
 	}
-	sb.id = BPF_CORE_READ(dmabuf, file, f_inode, i_ino);
-	sb.dev = pci_dev_name(pdev);
-	sb.revoked = BPF_CORE_READ_BITFIELD_PROBED(priv, revoked);
-	sb.reason = TSM_REVOKE_UNSPEC;	/* born revoked: decode off, or D3 */
+	sbp = bpf_map_lookup_elem(&sbuf_scratch, &zero);
+	if (!sbp)
+		return 0;
+	__builtin_memset(sbp, 0, sizeof(*sbp));
+	sbp->id = BPF_CORE_READ(dmabuf, file, f_inode, i_ino);
+	sbp->dev = pci_dev_name(pdev);
+	sbp->revoked = BPF_CORE_READ_BITFIELD_PROBED(priv, revoked);
+	sbp->reason = TSM_REVOKE_UNSPEC;	/* born revoked: decode off, or D3 */
 	nr = BPF_CORE_READ(priv, nr_ranges);
 	pv = BPF_CORE_READ(priv, phys_vec);
 	for (i = 0; i < TSM_SMALL_RANGES && i < nr; i++) {
@@ -401,14 +531,19 @@ static __always_inline int export_buf(void *ctx, struct dma_buf___tsm *dmabuf, b
 
 		if (bpf_core_read(&v, sizeof(v), &pv[i]))
 			break;
-		if (!i)
-			sb.bar = bar = pci_bar_of(pdev, v.paddr);
-		range_add(key, sb.id, sb.dev, v.paddr >> PAGE_SHIFT, v.len >> PAGE_SHIFT);
+		if (!i) {
+			sbp->bar = bar = pci_bar_of(pdev, v.paddr);
+			bar_add(pdev, bar, sbp->dev);
+		}
+		range_add(key, sbp->id, sbp->dev, v.paddr >> PAGE_SHIFT, v.len >> PAGE_SHIFT);
+		sbp->r[i].pfn = v.paddr >> PAGE_SHIFT;
+		sbp->r[i].npfns = v.len >> PAGE_SHIFT;
+		sbp->nr = i + 1;
 		er = rec_reserve(TSM_REC_VFIO_DMABUF_EXPORT_RANGE, sizeof(*er), &s);
 		if (!er)
 			continue;
-		er->buf = sb.id;
-		er->dev = sb.dev;
+		er->buf = sbp->id;
+		er->dev = sbp->dev;
 		er->bar = bar;
 		er->kind = TSM_DMABUF_SHARED;
 		er->__reserved = 0;
@@ -418,22 +553,22 @@ static __always_inline int export_buf(void *ctx, struct dma_buf___tsm *dmabuf, b
 	}
 	if (nr > TSM_SMALL_RANGES)
 		count_lost(TSM_LOST_MAP_FULL);	/* ranges not followed */
-	if (bpf_map_update_elem(&sbufs, &key, &sb, BPF_ANY))
+	if (bpf_map_update_elem(&sbufs, &key, sbp, BPF_ANY))
 		count_lost(TSM_LOST_MAP_FULL);
-	b = buf_slot(sb.id, true);
+	b = buf_slot(sbp->id, true);
 	if (b) {
-		b->dev = sb.dev;
+		b->dev = sbp->dev;
 		b->kind = TSM_DMABUF_SHARED;
-		b->revoked = sb.revoked;
+		b->revoked = sbp->revoked;
 		b->nr_maps = 0;
 	}
 	if (seed)
 		__sync_fetch_and_add(&nr_seeded, 1);
-	emit_dmabuf_obj(ctx, TSM_REC_VFIO_DMABUF_EXPORT, sb.id, sb.dev, bar, TSM_DMABUF_SHARED,
-			nr, 0);
-	if (sb.revoked)
-		emit_dmabuf_obj(ctx, TSM_REC_VFIO_DMABUF_REVOKE, sb.id, sb.dev, bar,
-				TSM_DMABUF_SHARED, sb.reason, 0);
+	emit_dmabuf_obj(ctx, TSM_REC_VFIO_DMABUF_EXPORT, sbp->id, sbp->dev, bar,
+			TSM_DMABUF_SHARED, nr, 0);
+	if (sbp->revoked)
+		emit_dmabuf_obj(ctx, TSM_REC_VFIO_DMABUF_REVOKE, sbp->id, sbp->dev, bar,
+				TSM_DMABUF_SHARED, sbp->reason, 0);
 	return 0;
 }
 
@@ -474,6 +609,34 @@ int BPF_PROG(stock_dmabuf_cleanup_exit)
 	return 0;
 }
 
+struct kvm_walk {
+	struct sbuf *sb;
+	__u32 hit;
+};
+
+static long kvm_maps_cb(void *map, struct spte_key *k, struct spte_val *v, void *c)
+{
+	struct kvm_walk *w = c;
+	struct sbuf *sb = w->sb;
+
+	if (!sb)
+		return 1;
+	if (tsm_small_overlaps(sb->r, sb->nr, k->pfn, v->npfns)) {
+		w->hit = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/* does KVM map a page of the DMABUF @sb? */
+static __always_inline bool kvm_maps(struct sbuf *sb)
+{
+	struct kvm_walk w = { .sb = sb };
+
+	bpf_for_each_map_elem(&sptes, kvm_maps_cb, &w, 0);
+	return w.hit;
+}
+
 /* DMABUFs whose revoke a move flagged: their stacks follow the walk */
 #define MOVE_STACKS	4
 
@@ -512,7 +675,8 @@ static long move_cb(__u64 i, void *c)
 		type = TSM_REC_VFIO_DMABUF_REVOKE;
 		sb->reason = w->reason;
 		if (b) {
-			rules = tsm_check(type, 0, b->nr_maps ? TSM_F_BUF_MAPPED : 0);
+			rules = tsm_check(type, 0, b->nr_maps || kvm_maps(sb) ?
+						   TSM_F_BUF_MAPPED : 0);
 			b->revoked = 1;
 		}
 	} else {
@@ -806,6 +970,205 @@ int BPF_PROG(stock_iommu_domain_free, void *domain)
 
 	mmu_unmapped(key, 0, 0, TSM_UNMAP_DESTROY, true);
 	bpf_map_delete_elem(&doms, &key);
+	return 0;
+}
+
+/* ---- KVM ---- */
+
+struct bar_find {
+	__u64 pfn;
+	__u32 dev;
+	__u32 found;
+};
+
+static long bar_find_cb(__u64 i, void *c)
+{
+	struct bar_find *w = c;
+	__u32 k = i;
+	struct tsm_stock_bar *b = bpf_map_lookup_elem(&bars, &k);
+
+	if (!b)
+		return 1;
+	if (b->state == TSM_BAR_USED && w->pfn >= b->pfn && w->pfn < b->pfn + b->npfns) {
+		w->dev = b->dev;
+		w->found = 1;
+		return 1;
+	}
+	return 0;
+}
+
+struct revoked_find {
+	__u64 pfn;
+	__u64 npfns;
+	__u32 hit;
+};
+
+static long revoked_find_cb(__u64 i, void *c)
+{
+	struct revoked_find *w = c;
+	__u32 k = i;
+	struct srange *r = bpf_map_lookup_elem(&ranges, &k);
+	struct sbuf *sb;
+	__u64 key;
+
+	if (!r || r->state != 2 || !tsm_range_overlap(r->pfn, r->npfns, w->pfn, w->npfns))
+		return 0;
+	key = r->dmabuf;
+	sb = bpf_map_lookup_elem(&sbufs, &key);
+	if (sb && sb->revoked) {
+		w->hit = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/* entries that a huge one split into: their stacks follow the split */
+#define SPLIT_STACKS	4
+
+struct spte_walk {
+	__u64 gfn;
+	__u64 pfn;
+	__u32 as_id;
+	__u32 level;		/* of the children */
+	__u32 nr_flagged;
+	__u32 __pad;
+	__u64 flagged[SPLIT_STACKS];
+};
+
+static __always_inline __u64 level_pages(__u32 level)
+{
+	return level == 3 ? 1ULL << 18 : level == 2 ? 1ULL << 9 : 1;
+}
+
+/*
+ * A leaf entry now maps [pfn, +pages of @level) at @gfn: followed if the
+ * pages are a BAR's. Returns the sequence number of its record when the
+ * check flagged it, else 0.
+ */
+static __always_inline __u64 spte_made(__u32 as_id, __u64 gfn, __u64 pfn, __u32 level)
+{
+	struct spte_key k = { .gfn = gfn, .pfn = pfn, .as_id = as_id };
+	struct spte_val v = { .npfns = level_pages(level), .level = level };
+	struct bar_find bf = { .pfn = pfn };
+	struct revoked_find rf = { .pfn = pfn, .npfns = v.npfns };
+	struct tsm_ev_kvm_spte *e;
+	__u32 rules;
+	__u64 s;
+
+	if (pfn + v.npfns <= bar_lo || pfn >= bar_hi)
+		return 0;
+	bpf_loop(MAX_BARS, bar_find_cb, &bf, 0);
+	if (!bf.found)
+		return 0;
+	v.dev = bf.dev;
+	if (bpf_map_update_elem(&sptes, &k, &v, BPF_NOEXIST)) {
+		/* full, or an entry whose zap we did not see: not followed */
+		count_lost(TSM_LOST_MAP_FULL);
+		return 0;
+	}
+	bpf_loop(MAX_RANGES, revoked_find_cb, &rf, 0);
+	rules = tsm_check(TSM_REC_KVM_SPTE_MAP, 0, rf.hit ? TSM_F_BUF_REVOKED : 0);
+	e = rec_reserve(TSM_REC_KVM_SPTE_MAP, sizeof(*e), &s);
+	if (!e)
+		return 0;
+	e->gfn = gfn;
+	e->pfn = pfn;
+	e->npfns = v.npfns;
+	e->dev = v.dev;
+	e->as_id = as_id;
+	e->level = level;
+	if (rules)
+		e->hdr.flags |= TSM_REC_F_FLAGGED;
+	bpf_ringbuf_submit(e, wakeup(rules));
+	return rules ? s : 0;
+}
+
+/* the leaf entry that mapped @pfn at @gfn is gone, if it was followed */
+static __always_inline void spte_gone(__u32 as_id, __u64 gfn, __u64 pfn)
+{
+	struct spte_key k = { .gfn = gfn, .pfn = pfn, .as_id = as_id };
+	struct tsm_ev_kvm_spte *e;
+	struct spte_val *vp, v;
+	__u64 s;
+
+	vp = bpf_map_lookup_elem(&sptes, &k);
+	if (!vp)
+		return;
+	v = *vp;
+	/* whoever deletes it tells */
+	if (bpf_map_delete_elem(&sptes, &k))
+		return;
+	e = rec_reserve(TSM_REC_KVM_SPTE_UNMAP, sizeof(*e), &s);
+	if (!e)
+		return;
+	e->gfn = gfn;
+	e->pfn = pfn;
+	e->npfns = v.npfns;
+	e->dev = v.dev;
+	e->as_id = as_id;
+	e->level = v.level;
+	bpf_ringbuf_submit(e, wakeup(0));
+}
+
+static long split_cb(__u64 i, void *c)
+{
+	struct spte_walk *w = c;
+	__u64 n = level_pages(w->level), s;
+
+	s = spte_made(w->as_id, w->gfn + i * n, w->pfn + i * n, w->level);
+	if (s && w->nr_flagged < SPLIT_STACKS)
+		w->flagged[w->nr_flagged++] = s;
+	return 0;
+}
+
+static __always_inline bool spte_leaf(__u64 spte, int level)
+{
+	return (spte & SPTE_PRESENT) && (level == 1 || (spte & SPTE_HUGE));
+}
+
+/*
+ * Every change of an entry of KVM's TDP MMU: a fault maps, a zap (an MMU
+ * notifier's invalidation when VFIO zaps the BAR's VMAs, a memslot's
+ * deletion, the VM's end) unmaps. A change of the accessed or dirty bits
+ * keeps the mapping. A huge entry split into a table keeps its pages
+ * mapped through its children, which KVM fills without an event each:
+ * they are followed from the split on.
+ */
+SEC("tp_btf/kvm_tdp_mmu_spte_changed")
+int BPF_PROG(stock_kvm_spte, int as_id, __u64 gfn, int level, __u64 old_spte,
+	     __u64 new_spte)
+{
+	bool was = spte_leaf(old_spte, level), is = spte_leaf(new_spte, level);
+	__u64 old_pfn = (old_spte & SPTE_ADDR) >> PAGE_SHIFT;
+	__u64 new_pfn = (new_spte & SPTE_ADDR) >> PAGE_SHIFT;
+	struct spte_walk w = {};
+	__u64 s;
+	__u32 i;
+
+	if (level < 1 || level > 3 || (was && is && old_pfn == new_pfn))
+		return 0;
+	if (was)
+		spte_gone(as_id, gfn, old_pfn);
+	if (is) {
+		s = spte_made(as_id, gfn, new_pfn, level);
+		if (s)
+			emit_stack(ctx, s);
+		return 0;
+	}
+	if (!was || !(new_spte & SPTE_PRESENT) || level == 1)
+		return 0;
+	/* split: the same pages, now through 512 entries of the level below */
+	if (old_pfn + level_pages(level) <= bar_lo || old_pfn >= bar_hi)
+		return 0;
+	w.gfn = gfn;
+	w.pfn = old_pfn;
+	w.as_id = as_id;
+	w.level = level - 1;
+	bpf_loop(512, split_cb, &w, 0);
+#pragma unroll
+	for (i = 0; i < SPLIT_STACKS; i++)
+		if (i < w.nr_flagged)
+			emit_stack(ctx, w.flagged[i]);
 	return 0;
 }
 

@@ -78,6 +78,7 @@ enum tsm_verdict {
 #define TSM_OBJ_OV_IOVA	(1u << 8)  /* ov_addr: the IOVA that maps ov_pfn */
 #define TSM_OBJ_OV_GPA	(1u << 9)  /* ov_addr: the guest physical address that maps ov_pfn */
 #define TSM_OBJ_DOMAIN	(1u << 10) /* with TSM_OBJ_IOAS: ctx is an IOMMU domain, no IOAS */
+#define TSM_OBJ_SPTE	(1u << 11) /* KVM's page-table entry: gfn, level (no VM, slot or DMABUF) */
 
 struct tsm_objects {
 	__u32 valid;
@@ -88,10 +89,11 @@ struct tsm_objects {
 	__u32 slot;
 	__u64 iova;
 	__u64 vm;
-	__u64 gfn;		/* with TSM_OBJ_SLOT */
+	__u64 gfn;		/* with TSM_OBJ_SLOT or TSM_OBJ_SPTE */
 	__u64 pfn;
 	__u64 npfns;
 	__u32 bar;
+	__u32 level;		/* with TSM_OBJ_SPTE: 1 4 KiB, 2 2 MiB, 3 1 GiB */
 	__u64 ov_pfn, ov_npfns, ov_addr;
 };
 

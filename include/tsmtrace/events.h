@@ -6,7 +6,8 @@
  *
  * The stock-kernel source (bpf/stock.bpf.c) has no tracepoints of ours to
  * read: it builds the same records from mainline's functions, plus the
- * IOMMU's own mappings of DMABUF pages (iommu_map, schema 1.2).
+ * IOMMU's own mappings of DMABUF pages (iommu_map, schema 1.2) and KVM's
+ * page-table entries of BAR pages (kvm_spte, schema 1.3).
  *
  * Shared by the BPF programs (bpf/), the tool (tools/tsmtrace/) and the
  * tests. Plain fixed-width types only: no vmlinux.h, no libc.
@@ -21,7 +22,7 @@
 #include <linux/types.h>
 
 #define TSM_SCHEMA_MAJOR	1
-#define TSM_SCHEMA_MINOR	2
+#define TSM_SCHEMA_MINOR	3
 
 enum tsm_rec_type {
 	TSM_REC_NONE = 0,
@@ -48,6 +49,9 @@ enum tsm_rec_type {
 	/* iommu, schema 1.2: the stock-kernel source */
 	TSM_REC_IOMMU_MAP_DMABUF,		/* struct tsm_ev_iommu_dmabuf */
 	TSM_REC_IOMMU_UNMAP_DMABUF,
+	/* kvm, schema 1.3: the stock-kernel source */
+	TSM_REC_KVM_SPTE_MAP,			/* struct tsm_ev_kvm_spte */
+	TSM_REC_KVM_SPTE_UNMAP,
 	TSM_REC_NR_EVENTS,			/* records above are kernel events */
 
 	/* records of the recorder */
@@ -68,6 +72,12 @@ enum tsm_rec_type {
  * stock-kernel source): the same place as the IOAS events, one level down.
  */
 #define TSM_EV_IOMMU		(0x3u << TSM_REC_IOMMU_MAP_DMABUF)
+/*
+ * KVM's page-table entries (TDP MMU) of BAR pages, seen at KVM's own
+ * tracepoint (the stock-kernel source): the pages a VM can reach, whatever
+ * made the mapping (a slot over the VMM's mmap of the BAR, or a DMABUF).
+ */
+#define TSM_EV_KVM_SPTE		(0x3u << TSM_REC_KVM_SPTE_MAP)
 #define TSM_EV_ALL		(TSM_EV_PCI_TSM | TSM_EV_VFIO_DMABUF | TSM_EV_IOMMUFD | TSM_EV_KVM)
 /*
  * Events a kernel has only if it needs them: used when present, never counted
@@ -76,7 +86,9 @@ enum tsm_rec_type {
  * such event.
  */
 #define TSM_EV_OPTIONAL		TSM_EV_BIT(TSM_REC_VFIO_DMABUF_RESTORE)
-#define TSM_EV_KNOWN		(TSM_EV_ALL | TSM_EV_OPTIONAL | TSM_EV_IOMMU)
+#define TSM_EV_KNOWN		(TSM_EV_ALL | TSM_EV_OPTIONAL | TSM_EV_IOMMU | TSM_EV_KVM_SPTE)
+/* every kind a source may observe: the mappings seen one level down too */
+#define TSM_EV_VIEWS		(TSM_EV_ALL | TSM_EV_IOMMU | TSM_EV_KVM_SPTE)
 
 /**
  * struct tsm_rec_hdr - first 32 bytes of every record
@@ -218,6 +230,23 @@ struct tsm_ev_iommu_dmabuf {
 	__u32 __reserved2;
 };
 
+/*
+ * kvm_spte_{map,unmap} (schema 1.3): a leaf entry of KVM's TDP MMU maps, or
+ * stopped mapping, guest frames [gfn, +npfns) to PFNs of a BAR. The
+ * kernel's event does not name the VM: the entry is known by its GFN and
+ * PFN. @level: 1 for 4 KiB, 2 for 2 MiB, 3 for 1 GiB; @dev: the device
+ * whose BAR holds the PFNs (segment << 16 | bus << 8 | devfn), 0 if unknown.
+ */
+struct tsm_ev_kvm_spte {
+	struct tsm_rec_hdr hdr;
+	__u64 gfn;
+	__u64 pfn;
+	__u64 npfns;
+	__u32 dev;
+	__u16 as_id;
+	__u16 level;
+};
+
 /* class kvm_dmabuf_slot: kvm_dmabuf_slot_{bind,unbind} */
 struct tsm_ev_kvm_dmabuf_slot {
 	struct tsm_rec_hdr hdr;
@@ -291,6 +320,9 @@ static inline __u32 tsm_rec_min_size(__u32 type)
 	case TSM_REC_IOMMU_MAP_DMABUF:
 	case TSM_REC_IOMMU_UNMAP_DMABUF:
 		return sizeof(struct tsm_ev_iommu_dmabuf);
+	case TSM_REC_KVM_SPTE_MAP:
+	case TSM_REC_KVM_SPTE_UNMAP:
+		return sizeof(struct tsm_ev_kvm_spte);
 	case TSM_REC_KVM_DMABUF_SLOT_BIND:
 	case TSM_REC_KVM_DMABUF_SLOT_UNBIND:
 		return sizeof(struct tsm_ev_kvm_dmabuf_slot);

@@ -48,14 +48,14 @@ enum tsm_inv {
 #define TSM_F_OVERLAPS_PRIVATE	(1u << 0)  /* some PFN of the event's range is private */
 #define TSM_F_ALL_PRIVATE	(1u << 1)  /* every PFN of the event's range is private */
 #define TSM_F_BUF_PRIVATE	(1u << 2)  /* the source DMABUF is of kind PRIVATE */
-#define TSM_F_BUF_REVOKED	(1u << 3)  /* the source DMABUF was revoked */
+#define TSM_F_BUF_REVOKED	(1u << 3)  /* the source DMABUF (KVM entry: one of its pages') was revoked */
 #define TSM_F_VM_BOUND		(1u << 5)  /* the slot's VM is the VM the TDI is bound to */
 #define TSM_F_TDI_BOUND		(1u << 6)  /* the device's TDI is bound (bind_end ok, no unbind_end) */
 #define TSM_F_MAPPED_SHARED	(1u << 7)  /* an IOAS mapping or a shared slot overlaps the range */
 #define TSM_F_SHARED_BUF_LIVE	(1u << 8)  /* a shared, unrevoked DMABUF overlaps the range */
 #define TSM_F_PRIVATE_BUF_LIVE	(1u << 9)  /* a private, unrevoked DMABUF overlaps / exists */
 #define TSM_F_PRIVATE_SLOT	(1u << 10) /* a private slot overlaps the range / maps the device */
-#define TSM_F_BUF_MAPPED	(1u << 11) /* a mapping derived from the DMABUF remains */
+#define TSM_F_BUF_MAPPED	(1u << 11) /* a mapping derived from the DMABUF (revoke: or KVM's of its pages) remains */
 #define TSM_F_PFN_PRIVATE	(1u << 12) /* the device still has private PFNs */
 
 /* rules: one bit each, each belongs to one invariant */
@@ -163,6 +163,8 @@ __tsm_inline __u32 tsm_check(__u32 type, __u32 arg, __u32 f)
 		} else if (f & TSM_F_OVERLAPS_PRIVATE) {
 			r |= TSM_RULE(TSM_R_I1_MAP_PFN_PRIVATE);
 		}
+		goto buf_state;
+	case TSM_REC_KVM_SPTE_MAP:	/* pages of a BAR, whatever made the mapping */
 buf_state:
 		if (f & TSM_F_BUF_REVOKED)
 			r |= TSM_RULE(TSM_R_I5_MAP_REVOKED);
@@ -197,6 +199,8 @@ __tsm_inline __u32 tsm_check_needs(__u32 type, __u32 arg)
 	case TSM_REC_KVM_DMABUF_SLOT_BIND:
 		return TSM_F_BUF_PRIVATE | TSM_F_OVERLAPS_PRIVATE | TSM_F_ALL_PRIVATE |
 		       TSM_F_VM_BOUND | TSM_F_BUF_REVOKED;
+	case TSM_REC_KVM_SPTE_MAP:
+		return TSM_F_BUF_REVOKED;
 	default:
 		return 0;
 	}

@@ -15,6 +15,13 @@
  * 4 GiB BAR exports and maps as one DMABUF. Every fd closed, nothing is
  * left in dma_buf/bufinfo. The cases also pin what mainline's events say
  * (dma_buf:*, iommu:map/unmap), since tsmtrace reads them on such hosts.
+ *
+ * KVM (nested SVM in the lab): a VM whose memslot is the VMM's mmap of the
+ * BAR, as QEMU gives a guest a device's BAR, beside a DMABUF of the same
+ * pages in the IOAS. A real-mode vCPU reads the BAR through the slot (KVM
+ * maps the pages: kvmmmu:kvm_tdp_mmu_spte_changed); memory decode off zaps
+ * the VMM's mapping, KVM's with it, and revokes the DMABUF; the guest's
+ * read then fails; decode on, it reads again; deleting the slot unmaps.
  * One PASS:/FAIL:/SKIP: line per case; exits 1 when one failed.
  *
  * stock_dmabuf broken-revoke plays, on the series' kernel, the kernel that
@@ -23,6 +30,13 @@
  * the revoke at memory decode off. It prints the device, the IOVA and the
  * first PFN, and exits 0; the verdict is tsmtrace's stock-kernel source's
  * to give.
+ *
+ * stock_dmabuf broken-zap plays, on the series' kernel, the kernel that
+ * forgets to zap the VMM's mappings of the BAR at memory decode off
+ * (vfio_pci_bar_skip_zap armed): a guest reads the BAR through a slot over
+ * the VMM's mmap, and KVM's entry of the page survives the revoke of the
+ * DMABUF of the same pages. It prints the device, the GFN and the PFN, and
+ * exits 0; the verdict is tsmtrace's.
  *
  * stock_dmabuf storm SEC makes, for SEC seconds and as fast as it can,
  * what the stock-kernel source follows: export a DMABUF of 2 MiB of the
@@ -45,6 +59,7 @@
 #include <linux/iommufd.h>
 
 #include "edu.h"
+#include "kvm_vm.h"
 #include "lab.h"
 #include "vfio_dev.h"
 
@@ -282,6 +297,115 @@ static void test_whole_bar(void)
 	close(fd);
 }
 
+#define KVM_GPA		0x40000000UL
+#define KVM_PORT	0x10
+#define KVM_SLOT	1
+
+/* mov al, [0x1000]; out KVM_PORT, al; hlt (ds.base = KVM_GPA) */
+static const uint8_t code_rd[] = { 0xa0, 0x00, 0x10, 0xe6, KVM_PORT, 0xf4 };
+
+static int kvm_slot(struct vmm_vm *vm, uint64_t uaddr, uint64_t size)
+{
+	struct kvm_userspace_memory_region2 r = {
+		.slot = KVM_SLOT, .guest_phys_addr = KVM_GPA, .memory_size = size,
+		.userspace_addr = uaddr,
+	};
+
+	return ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION2, &r) ? -errno : 0;
+}
+
+/*
+ * A VMM as QEMU is one: its guest has 2 MiB of the BAR in a slot over the
+ * VMM's mmap, its IOAS the same pages through a DMABUF (*@fd); the guest
+ * has read the BAR once (KVM maps the page). Returns 0 or -errno.
+ */
+static int kvm_vmm(int kvm, struct vmm_vm *vm, int *fd)
+{
+	uint32_t exit;
+	int ret;
+
+	ret = vmm_vm_create(vm, kvm, 0, 0x10000);
+	if (ret)
+		return ret;
+	*fd = export(0, SZ_2M);
+	if (*fd < 0)
+		return *fd;
+	ret = map_file(*fd, SZ_2M, IOVA_A);
+	if (!ret)
+		ret = kvm_slot(vm, (uintptr_t)iv.bar, SZ_2M);
+	if (ret)
+		return ret;
+	iv.bar[PAGE] = 0x5a;
+	ret = vmm_vm_run(vm, code_rd, sizeof(code_rd), KVM_GPA, KVM_PORT, &exit);
+	return ret == 0x5a ? 0 : ret < 0 ? ret : -EIO;
+}
+
+/* a guest reaches the BAR through a slot over the VMM's mmap; decode off takes it */
+static void test_kvm(void)
+{
+	struct vmm_vm vm;
+	uint32_t exit;
+	int kvm, fd = -1, ret;
+
+	kvm = open("/dev/kvm", O_RDWR);
+	if (kvm < 0) {
+		printf("SKIP: stock-kvm (/dev/kvm: %s)\n", strerror(errno));
+		return;
+	}
+	ret = kvm_vmm(kvm, &vm, &fd);
+	if (!lab_expect(ret, 0, "stock-kvm-guest-reads-bar-through-slot-over-mmap")) {
+		close(fd);
+		close(kvm);
+		return;
+	}
+
+	/* decode off: VFIO zaps the VMM's mapping (KVM's goes) and revokes the DMABUF */
+	lab_expect(vfio_config_cmd(iv.fd, PCI_COMMAND_MASTER), 0, "stock-kvm-mem-off");
+	ret = vmm_vm_run(&vm, code_rd, sizeof(code_rd), KVM_GPA, KVM_PORT, &exit);
+	LAB_CHECK(ret == -EFAULT, "stock-kvm-guest-refused-mem-off",
+		  "the guest's read with decode off gave %d (exit %u), want -EFAULT", ret, exit);
+	lab_expect(map_file(fd, SZ_2M, IOVA_B), ENODEV, "stock-kvm-revoked-remap-enodev");
+
+	lab_expect(vfio_config_cmd(iv.fd, MEM_ON), 0, "stock-kvm-mem-on");
+	iv.bar[PAGE] = 0xa7;
+	ret = vmm_vm_run(&vm, code_rd, sizeof(code_rd), KVM_GPA, KVM_PORT, &exit);
+	LAB_CHECK(ret == 0xa7, "stock-kvm-guest-reads-again", "the guest read %d (exit %u), want 0xa7",
+		  ret, exit);
+
+	lab_expect(kvm_slot(&vm, 0, 0), 0, "stock-kvm-slot-delete");
+	unmap(IOVA_A, SZ_2M);
+	close(fd);
+	vmm_vm_destroy(&vm);
+	close(kvm);
+}
+
+/* the zap VFIO forgets: KVM's entry of the BAR page survives the revoke */
+static int broken_zap(void)
+{
+	struct vmm_vm vm;
+	int kvm, fd = -1, ret;
+
+	kvm = open("/dev/kvm", O_RDWR);
+	if (kvm < 0)
+		return -errno;
+	ret = kvm_vmm(kvm, &vm, &fd);
+	if (!ret)
+		ret = lab_fault_arm("vfio_pci_bar_skip_zap", -1, 0);
+	if (!ret) {
+		ret = vfio_config_cmd(iv.fd, PCI_COMMAND_MASTER);
+		lab_fault_arm("vfio_pci_bar_skip_zap", 0, 0);
+		vfio_config_cmd(iv.fd, MEM_ON);
+	}
+	kvm_slot(&vm, 0, 0);
+	unmap(IOVA_A, SZ_2M);
+	close(fd);
+	vmm_vm_destroy(&vm);
+	close(kvm);
+	printf("dev %s\ngfn 0x%lx\npfn 0x%llx\n", iv.bdf, (KVM_GPA + PAGE) >> 12,
+	       (unsigned long long)((iv.bar_start + PAGE) >> 12));
+	return ret;
+}
+
 /* the revoke iommufd never hears of: its IOMMU mapping of the BAR survives */
 static int broken_revoke(void)
 {
@@ -392,8 +516,15 @@ int main(int argc, char **argv)
 			fprintf(stderr, "stock_dmabuf: broken-revoke: %s\n", lab_errname(-ret));
 		return ret ? 1 : 0;
 	}
+	if (argc > 1 && !strcmp(argv[1], "broken-zap")) {
+		if (!ret)
+			ret = broken_zap();
+		if (ret)
+			fprintf(stderr, "stock_dmabuf: broken-zap: %s\n", lab_errname(-ret));
+		return ret ? 1 : 0;
+	}
 	if (argc > 1) {
-		fprintf(stderr, "usage: stock_dmabuf [broken-revoke | storm SECONDS | hold]\n");
+		fprintf(stderr, "usage: stock_dmabuf [broken-revoke | broken-zap | storm SECONDS | hold]\n");
 		return 2;
 	}
 	if (ret) {
@@ -403,6 +534,7 @@ int main(int argc, char **argv)
 	test_map();
 	test_revoke();
 	test_whole_bar();
+	test_kvm();
 	close(iv.fd);
 	close(edu.fd);
 	close(iommufd);

@@ -140,6 +140,19 @@ void g_iommu(struct gen *g, __u32 type, __u64 domain, __u32 dev, __u64 iova, __u
 	g_ioas(g, type, domain, dev, iova, buf, pfn, npfns, arg);
 }
 
+void g_spte(struct gen *g, __u32 type, __u64 gfn, __u64 pfn, __u32 level, __u32 dev)
+{
+	struct tsm_ev_kvm_spte e = { 0 };
+
+	hdr(g, &e.hdr, type, sizeof(e));
+	e.gfn = gfn;
+	e.pfn = pfn;
+	e.npfns = level == 3 ? 1ULL << 18 : level == 2 ? 1ULL << 9 : 1;
+	e.level = level;
+	e.dev = dev;
+	ev(g, &e.hdr);
+}
+
 void g_slot(struct gen *g, __u32 type, __u64 vm, __u32 slot, __u64 gfn, __u64 buf,
 	    __u64 pfn, __u64 npfns, __u32 arg)
 {

@@ -33,6 +33,8 @@ void g_export_range(struct gen *g, __u64 buf, __u32 dev, __u32 bar, __u32 kind,
 void g_buf(struct gen *g, __u32 type, __u64 buf, __u32 dev, __u32 bar, __u32 kind, __u32 arg);
 void g_ioas(struct gen *g, __u32 type, __u64 ctx, __u32 ioas, __u64 iova, __u64 buf,
 	    __u64 pfn, __u64 npfns, __u32 arg);
+/* the stock-kernel source's KVM entry of BAR pages: @level 1 4 KiB, 2 2 MiB, 3 1 GiB */
+void g_spte(struct gen *g, __u32 type, __u64 gfn, __u64 pfn, __u32 level, __u32 dev);
 /* the stock-kernel source's IOMMU mapping of DMABUF pages */
 void g_iommu(struct gen *g, __u32 type, __u64 domain, __u32 dev, __u64 iova, __u64 buf,
 	     __u64 pfn, __u64 npfns, __u32 arg);

@@ -55,33 +55,10 @@ static int tvm_create(struct vmm_vm *vm, unsigned long type)
 	return vmm_vm_create(vm, kvm_fd, type, MEM_SIZE);
 }
 
-/*
- * Run @code from 0x1000 with ds.base = @gpa up to its OUT: the byte it read,
- * or -errno of KVM_RUN with the exit reason in *@exit.
- */
 static int tvm_run(struct vmm_vm *vm, const uint8_t *code, size_t len, uint64_t gpa,
 		   uint32_t *exit)
 {
-	struct kvm_regs regs = { .rip = 0x1000, .rflags = 0x2 };
-	struct kvm_sregs sregs;
-
-	memcpy(vm->mem + 0x1000, code, len);
-	if (ioctl(vm->vcpu, KVM_GET_SREGS, &sregs))
-		return -errno;
-	sregs.cs.base = 0;
-	sregs.cs.selector = 0;
-	sregs.ds.base = gpa;
-	sregs.ds.selector = 0;
-	if (ioctl(vm->vcpu, KVM_SET_SREGS, &sregs) || ioctl(vm->vcpu, KVM_SET_REGS, &regs))
-		return -errno;
-	if (ioctl(vm->vcpu, KVM_RUN, 0)) {
-		*exit = vm->run->exit_reason;
-		return -errno;
-	}
-	*exit = vm->run->exit_reason;
-	if (vm->run->exit_reason != KVM_EXIT_IO || vm->run->io.port != PORT)
-		return -EPROTO;
-	return *((uint8_t *)vm->run + vm->run->io.data_offset);
+	return vmm_vm_run(vm, code, len, gpa, PORT, exit);
 }
 
 static int tvm_read(struct vmm_vm *vm, uint64_t gpa, uint32_t *exit)

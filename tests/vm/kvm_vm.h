@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -62,6 +63,36 @@ static inline void vmm_vm_destroy(struct vmm_vm *vm)
 	munmap(vm->mem, vm->mem_size);
 	close(vm->vcpu);
 	close(vm->fd);
+}
+
+/*
+ * Run @code (real mode) from 0x1000 of slot 0 with ds.base = @ds_base up to
+ * its OUT to @port: the byte it wrote there, or -errno of KVM_RUN (or
+ * -EPROTO for another exit) with the exit reason in *@exit.
+ */
+static inline int vmm_vm_run(struct vmm_vm *vm, const uint8_t *code, size_t len,
+			     uint64_t ds_base, uint16_t port, uint32_t *exit)
+{
+	struct kvm_regs regs = { .rip = 0x1000, .rflags = 0x2 };
+	struct kvm_sregs sregs;
+
+	memcpy(vm->mem + 0x1000, code, len);
+	if (ioctl(vm->vcpu, KVM_GET_SREGS, &sregs))
+		return -errno;
+	sregs.cs.base = 0;
+	sregs.cs.selector = 0;
+	sregs.ds.base = ds_base;
+	sregs.ds.selector = 0;
+	if (ioctl(vm->vcpu, KVM_SET_SREGS, &sregs) || ioctl(vm->vcpu, KVM_SET_REGS, &regs))
+		return -errno;
+	if (ioctl(vm->vcpu, KVM_RUN, 0)) {
+		*exit = vm->run->exit_reason;
+		return -errno;
+	}
+	*exit = vm->run->exit_reason;
+	if (vm->run->exit_reason != KVM_EXIT_IO || vm->run->io.port != port)
+		return -EPROTO;
+	return *((uint8_t *)vm->run + vm->run->io.data_offset);
 }
 
 #endif /* TSM_KVM_VM_H */

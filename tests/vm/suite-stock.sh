@@ -5,12 +5,13 @@
 # (tests/stock/stock_dmabuf.c), first on its own, then under 'tsmtrace live'
 # with the stock-kernel source (the kernel has none of the series'
 # tracepoints: live falls back to its functions by itself). Under live the
-# flow must PASS, the coverage must say TSM-I5 and TSM-I7 were checked over
-# what was observed and nothing else, the file must hold the IOMMU's maps
-# and unmaps (a revoke's among them), the exports, revokes, restores and
-# releases, check of the file must say what live said, and the verdict must
-# be that of the recording tests/traces/stock73-dmabuf-flow.tsm. Prints
-# PASS/FAIL/SKIP lines.
+# flow must PASS, the coverage must say TSM-I5 was checked (the IOMMU's and
+# KVM's mappings both followed) and TSM-I7 over what was observed, nothing
+# else; the file must hold the IOMMU's maps and unmaps (a revoke's among
+# them), KVM's entries of the BAR and their zaps, the exports, revokes,
+# restores and releases; check of the file must say what live said, and
+# the verdict must be that of the recording
+# tests/traces/stock73-dmabuf-flow.tsm. Prints PASS/FAIL/SKIP lines.
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=${TSM_STOCK_BIN:-$ROOT/build/tests/stock}
 B=${TSMTRACE:-$ROOT/build/tsmtrace/tsmtrace}
@@ -42,9 +43,10 @@ fi
 if under_live stock "" "$BIN/stock_dmabuf"; then
 	js=$(grep '"type":"verdict"' "$T/stock.out")
 	if [ "$(verdict_of "$T/stock.out")" = PASS ] &&
-	   echo "$js" | grep -q '"checked":\[\],"partial":\["TSM-I5","TSM-I7"\]' &&
+	   echo "$js" | grep -q '"checked":\["TSM-I5"\],"partial":\["TSM-I7"\]' &&
 	   grep -q 'does not have the tsmtrace tracepoints: using its own functions' "$T/stock.err" &&
-	   grep -q 'seen: the IOMMU' "$T/stock.err"; then
+	   grep -q 'seen: the IOMMU' "$T/stock.err" &&
+	   grep -q "seen: KVM's page-table entries of BAR pages" "$T/stock.err"; then
 		pass live-stock-source-pass-i5-i7-over-what-was-observed
 	else
 		fail live-stock-source-pass-i5-i7-over-what-was-observed "$js $(head -c 1500 "$T/stock.err")"
@@ -57,7 +59,8 @@ if under_live stock "" "$BIN/stock_dmabuf"; then
 		    '"event":"vfio_dmabuf_restore"' '"event":"vfio_dmabuf_release"' \
 		    '"event":"iommu_map_dmabuf"' '"event":"iommu_unmap_dmabuf".*"reason":"USER"' \
 		    '"event":"iommu_unmap_dmabuf".*"reason":"REVOKE"' \
-		    '"event":"vfio_dmabuf_release".*"dev":"0000:'; do
+		    '"event":"vfio_dmabuf_release".*"dev":"0000:' \
+		    '"event":"kvm_spte_map".*"gfn":"0x400' '"event":"kvm_spte_unmap"'; do
 		grep -q "$want" "$T/stock.out" || missing="$missing $want"
 	done
 	if [ -z "$missing" ]; then
@@ -72,6 +75,15 @@ if under_live stock "" "$BIN/stock_dmabuf"; then
 		pass live-stock-source-maps-and-unmaps-pair
 	else
 		fail live-stock-source-maps-and-unmaps-pair "$maps maps, $unmaps unmaps"
+	fi
+	# KVM's entries of the BAR: the guest's two reads, each undone (decode
+	# off, the slot's deletion)
+	maps=$(grep -c '"event":"kvm_spte_map"' "$T/stock.out")
+	unmaps=$(grep -c '"event":"kvm_spte_unmap"' "$T/stock.out")
+	if [ "$maps" -ge 2 ] && [ "$maps" = "$unmaps" ]; then
+		pass live-stock-source-kvm-entries-pair
+	else
+		fail live-stock-source-kvm-entries-pair "$maps maps, $unmaps unmaps"
 	fi
 fi
 
@@ -112,7 +124,7 @@ if start_tracer "$T/clean" "$B" live --json -o "$T/clean.tsm"; then
 	wait $holder; hrc=$?
 	stop_tracer $tracer
 	if [ $hrc = 0 ] && [ "$(verdict_of "$T/clean.out")" = PASS ] &&
-	   grep -q 'no DMABUF of VFIO is open: the state at start is known' "$T/clean.err"; then
+	   grep -q 'no DMABUF of VFIO is open and no KVM VM runs: the state at start is known' "$T/clean.err"; then
 		pass live-stock-nothing-open-state-known-pass
 	else
 		fail live-stock-nothing-open-state-known-pass "holder $hrc: $(verdict_lines "$T/clean.out" | head -c 1200)"

@@ -73,8 +73,9 @@ fi
 # flow of tests/stock/stock_dmabuf PASSes; with vfio_pci_dmabuf_skip_notify
 # armed, the IOMMU mapping that survives the revoke at memory decode off is
 # a TSM-I5 VIOLATION naming the device, the PFNs, the IOVA and the stack,
-# from the kernel's functions alone. Their verdicts are those of the
-# recordings tests/traces/stock73-*.tsm.
+# from the kernel's functions alone; with vfio_pci_bar_skip_zap armed,
+# KVM's entry of the BAR that survives the revoke is one too, naming the
+# GFN. Their verdicts are those of the recordings tests/traces/stock73-*.tsm.
 STOCK=${TSM_STOCK_BIN:-$ROOT/build/tests/stock}/stock_dmabuf
 if [ ! -x "$STOCK" ]; then
 	fail stock-source-setup "not built: $STOCK"
@@ -82,7 +83,7 @@ else
 	LIVE_ARGS=--source=stock
 	if under_live stock-flow "" "$STOCK"; then
 		if [ "$(verdict_of "$T/stock-flow.out")" = PASS ] &&
-		   grep -q '"partial":\["TSM-I5","TSM-I7"\]' "$T/stock-flow.out"; then
+		   grep -q '"checked":\["TSM-I5"\],"partial":\["TSM-I7"\]' "$T/stock-flow.out"; then
 			pass live-stock-source-on-series-kernel-pass
 		else
 			fail live-stock-source-on-series-kernel-pass "$(verdict_lines "$T/stock-flow.out" | head -c 1500)"
@@ -105,6 +106,25 @@ else
 		fi
 		differential stock-broken
 		same_as_committed stock-broken stock73-broken-revoke.tsm
+	fi
+	# the zap VFIO forgets (vfio_pci_bar_skip_zap): KVM's entry of the BAR
+	# page a guest read through a slot over the VMM's mmap survives the
+	# revoke of the DMABUF of the same pages
+	if under_live stock-zap "" "$STOCK" broken-zap; then
+		dev=$(sed -n 's/^dev //p' "$T/stock-zap.flow")
+		pfn=$(sed -n 's/^pfn //p' "$T/stock-zap.flow")
+		v5=$(grep '"type":"violation"' "$T/stock-zap.out" | grep '"invariant":"TSM-I5"')
+		if [ "$(verdict_of "$T/stock-zap.out")" = VIOLATION ] &&
+		   echo "$v5" | grep -q '"event":"vfio_dmabuf_revoke"' &&
+		   echo "$v5" | grep -q "\"objects\":{\"dev\":\"$dev\"" &&
+		   echo "$v5" | grep -q "\"conflict\":{\"dev\":\"$dev\",\"kvm\":\"spte\",\"gfn\":\"0x4000[01]\",\"level\":[12],\"pfn\":\"0x" &&
+		   echo "$v5" | grep -q '"stack":\["0xffffffff'; then
+			pass live-stock-source-broken-zap-kvm-entry-tsm-i5-with-objects-and-stack
+		else
+			fail live-stock-source-broken-zap-kvm-entry-tsm-i5-with-objects-and-stack "dev $dev pfn $pfn: $(verdict_lines "$T/stock-zap.out" | head -c 2000)"
+		fi
+		differential stock-zap
+		same_as_committed stock-zap stock73-broken-zap.tsm
 	fi
 	LIVE_ARGS=
 fi

@@ -127,6 +127,14 @@ static bool touches(struct report *r, const struct tsm_rec_hdr *rec)
 
 		return has_buf(r, ev->buf) || in_range(r, ev->pfn, ev->npfns);
 	}
+	case TSM_REC_KVM_SPTE_MAP:
+	case TSM_REC_KVM_SPTE_UNMAP: {
+		const struct tsm_ev_kvm_spte *ev = (const void *)rec;
+
+		/* no DMABUF is named: the pages, or the device whose BAR they are */
+		return in_range(r, ev->pfn, ev->npfns) ||
+		       (ev->dev && dev_match(r, ev->dev) && !r->has_range);
+	}
 	case TSM_REC_LOST:
 	case TSM_REC_STATE_UNKNOWN:
 		return true;	/* a gap is part of every story */

@@ -54,16 +54,17 @@ struct buf {
 	struct list_head dev_node;	/* dev.bufs */
 };
 
-enum map_kind { MAP_IOAS, MAP_SLOT_SHARED, MAP_SLOT_PRIVATE, MAP_IOMMU };
+enum map_kind { MAP_IOAS, MAP_SLOT_SHARED, MAP_SLOT_PRIVATE, MAP_IOMMU, MAP_KVM_SPTE };
 
 struct map {
 	enum map_kind kind;
 	struct hkey key;
 	__u64 buf_id, pfn, npfns, addr;	/* addr: iova or gfn */
+	__u32 level, dev_id;		/* MAP_KVM_SPTE: 1 4 KiB, 2 2 MiB, 3 1 GiB; device */
 	bool certain;
 	struct buf *b;			/* NULL: DMABUF unknown or released */
 	struct dev *d;			/* NULL: on engine.orphans */
-	struct list_head buf_node;
+	struct list_head buf_node;	/* buf.maps; MAP_KVM_SPTE: engine.sptes */
 	struct list_head dev_node;
 };
 
@@ -77,6 +78,7 @@ struct tsm_engine {
 	struct list_head devs;
 	struct list_head priv_devs;	/* devices with private PFNs */
 	struct list_head orphans;	/* maps whose device is unknown */
+	struct list_head sptes;		/* MAP_KVM_SPTE maps: of pages, not of a DMABUF */
 	struct hash dev_ids;		/* dev id -> struct dev */
 	struct hash bufs;
 	struct hash maps;
@@ -141,9 +143,9 @@ const struct tsm_rule_desc tsm_rules[TSM_R_NR] = {
 	[TSM_R_I4_RANGE_PRIVATE_SLOT] = { TSM_I4, "private_slot_mapped",
 		"a PFN became shared while a private slot maps it" },
 	[TSM_R_I5_REVOKE_MAPPED] = { TSM_I5, "dmabuf_mapped",
-		"a DMABUF was revoked while a mapping derived from it remains" },
+		"a DMABUF was revoked while a mapping derived from it (or KVM's of its pages) remains" },
 	[TSM_R_I5_MAP_REVOKED] = { TSM_I5, "dmabuf_revoked",
-		"a mapping was created from a revoked DMABUF" },
+		"a mapping was created from a revoked DMABUF (or by KVM of its pages)" },
 	[TSM_R_I6_PRIVATE_BUF_LIVE] = { TSM_I6, "private_dmabuf_live",
 		"unbind completed while a private DMABUF of the device is unrevoked" },
 	[TSM_R_I6_PRIVATE_SLOT] = { TSM_I6, "private_slot_mapped",
@@ -162,6 +164,7 @@ const struct tsm_rule_desc tsm_rules[TSM_R_NR] = {
  */
 static const struct { __u32 all, any; } rule_needs[TSM_R_NR] = {
 #define MAPS	(TSM_EV_IOMMUFD | TSM_EV_KVM | TSM_EV_IOMMU)
+#define MAPS_I5	(MAPS | TSM_EV_KVM_SPTE)
 	[TSM_R_I1_RANGE_MAPPED_SHARED] = { TSM_EV_PCI_TSM, MAPS },
 	[TSM_R_I1_MAP_PFN_PRIVATE] = { TSM_EV_PCI_TSM, MAPS },
 	[TSM_R_I2_RANGE_SHARED_BUF_LIVE] = { TSM_EV_PCI_TSM | TSM_EV_VFIO_DMABUF, 0 },
@@ -175,13 +178,14 @@ static const struct { __u32 all, any; } rule_needs[TSM_R_NR] = {
 	[TSM_R_I4_SLOT_WRONG_VM] = { TSM_EV_PCI_TSM | TSM_EV_KVM, 0 },
 	[TSM_R_I4_SHARED_SLOT_PRIVATE_BUF] = { TSM_EV_VFIO_DMABUF | TSM_EV_KVM, 0 },
 	[TSM_R_I4_RANGE_PRIVATE_SLOT] = { TSM_EV_PCI_TSM | TSM_EV_KVM, 0 },
-	[TSM_R_I5_REVOKE_MAPPED] = { TSM_EV_VFIO_DMABUF, MAPS },
-	[TSM_R_I5_MAP_REVOKED] = { TSM_EV_VFIO_DMABUF, MAPS },
+	[TSM_R_I5_REVOKE_MAPPED] = { TSM_EV_VFIO_DMABUF, MAPS_I5 },
+	[TSM_R_I5_MAP_REVOKED] = { TSM_EV_VFIO_DMABUF, MAPS_I5 },
 	[TSM_R_I6_PRIVATE_BUF_LIVE] = { TSM_EV_PCI_TSM | TSM_EV_VFIO_DMABUF, 0 },
 	[TSM_R_I6_PRIVATE_SLOT] = { TSM_EV_PCI_TSM | TSM_EV_KVM, 0 },
 	[TSM_R_I6_PFN_PRIVATE] = { TSM_EV_PCI_TSM, 0 },
 	[TSM_R_I7_RELEASE_MAPPED] = { TSM_EV_VFIO_DMABUF, MAPS },
 	[TSM_R_I8_PFN_PRIVATE] = { TSM_EV_PCI_TSM, 0 },
+#undef MAPS_I5
 #undef MAPS
 };
 
@@ -193,7 +197,7 @@ void tsm_coverage(__u32 observed, struct tsm_coverage *c)
 	__u32 places;
 
 	memset(c, 0, sizeof(*c));
-	c->observed = observed & (TSM_EV_ALL | TSM_EV_IOMMU);
+	c->observed = observed & TSM_EV_VIEWS;
 	c->nr_events = __builtin_popcount(TSM_EV_ALL);
 	c->nr_observed = __builtin_popcount(c->observed & TSM_EV_ALL);
 	c->full = (c->observed & TSM_EV_ALL) == TSM_EV_ALL;
@@ -209,13 +213,25 @@ void tsm_coverage(__u32 observed, struct tsm_coverage *c)
 	for (i = 0; i < TSM_I_NR; i++)
 		all[i] = true;
 	for (r = 0; r < TSM_R_NR; r++) {
-		__u32 a = rule_needs[r].all, y = rule_needs[r].any;
+		__u32 a = rule_needs[r].all, y = rule_needs[r].any, p = places;
 		enum tsm_inv inv = tsm_rules[r].inv;
-		bool checked = (c->observed & a) == a && (!y || (places & y));
+		bool checked;
+
+		/*
+		 * KVM's page-table entries are where every KVM mapping of a
+		 * page ends up: for revocation (TSM-I5) they cover the slots.
+		 * They say nothing of which DMABUF a mapping came from, so
+		 * they cover nothing else.
+		 */
+		if (inv == TSM_I5 && (p & TSM_EV_KVM_SPTE) == TSM_EV_KVM_SPTE)
+			p |= TSM_EV_KVM;
+		if (inv == TSM_I5 && (p & TSM_EV_KVM) == TSM_EV_KVM)
+			p |= TSM_EV_KVM_SPTE;
+		checked = (c->observed & a) == a && (!y || (p & y));
 
 		if (checked)
 			some[inv] = true;
-		if (!checked || (places & y) != y)
+		if (!checked || (p & y) != y)
 			all[inv] = false;
 	}
 	for (i = TSM_I1; i < TSM_I_NR; i++)
@@ -263,6 +279,8 @@ const char *tsm_rec_name(__u32 type)
 		[TSM_REC_KVM_DMABUF_SLOT_UNBIND] = "kvm_dmabuf_slot_unbind",
 		[TSM_REC_IOMMU_MAP_DMABUF] = "iommu_map_dmabuf",
 		[TSM_REC_IOMMU_UNMAP_DMABUF] = "iommu_unmap_dmabuf",
+		[TSM_REC_KVM_SPTE_MAP] = "kvm_spte_map",
+		[TSM_REC_KVM_SPTE_UNMAP] = "kvm_spte_unmap",
 		[TSM_REC_LOST] = "lost",
 		[TSM_REC_STACK] = "stack",
 		[TSM_REC_STATE_UNKNOWN] = "state_unknown",
@@ -524,6 +542,13 @@ static void obj_map(struct tsm_objects *o, const struct map *m)
 		o->ctx = m->key.k[0];
 		o->ioas = (__u32)m->key.k[1];
 		o->iova = m->addr;
+	} else if (m->kind == MAP_KVM_SPTE) {
+		/* a page-table entry: no DMABUF, no slot, no VM named */
+		o->valid = TSM_OBJ_SPTE;
+		o->gfn = m->addr;
+		o->level = m->level;
+		if (m->dev_id)
+			obj_dev(o, m->dev_id);
 	} else {
 		o->valid |= TSM_OBJ_SLOT | TSM_OBJ_VM;
 		o->vm = m->key.k[0];
@@ -543,7 +568,7 @@ static void overlap_addr(struct tsm_objects *o, const struct tsm_objects *m)
 	if (m->valid & TSM_OBJ_IOAS) {
 		o->valid |= TSM_OBJ_OV_IOVA;
 		o->ov_addr = m->iova + ((o->ov_pfn - m->pfn) << 12);
-	} else if (m->valid & TSM_OBJ_SLOT) {
+	} else if (m->valid & (TSM_OBJ_SLOT | TSM_OBJ_SPTE)) {
 		o->valid |= TSM_OBJ_OV_GPA;
 		o->ov_addr = (m->gfn + (o->ov_pfn - m->pfn)) << 12;
 	}
@@ -570,7 +595,7 @@ static void overlap(struct tsm_objects *o, const struct tsm_objects *ev)
 		o->ov_pfn = s;
 		o->ov_npfns = end - s;
 	}
-	overlap_addr(o, o->valid & (TSM_OBJ_IOAS | TSM_OBJ_SLOT) ? o : ev);
+	overlap_addr(o, o->valid & (TSM_OBJ_IOAS | TSM_OBJ_SLOT | TSM_OBJ_SPTE) ? o : ev);
 }
 
 /* the objects of the event itself */
@@ -631,6 +656,18 @@ static void obj_event(struct tsm_objects *o, const struct tsm_rec_hdr *rec)
 		o->ctx = ev->domain;
 		o->iova = ev->iova;
 		o->buf = ev->buf;
+		if (ev->dev)
+			obj_dev(o, ev->dev);
+		obj_range(o, ev->pfn, ev->npfns);
+		break;
+	}
+	case TSM_REC_KVM_SPTE_MAP:
+	case TSM_REC_KVM_SPTE_UNMAP: {
+		const struct tsm_ev_kvm_spte *ev = (const void *)rec;
+
+		o->valid |= TSM_OBJ_SPTE;
+		o->gfn = ev->gfn;
+		o->level = ev->level;
 		if (ev->dev)
 			obj_dev(o, ev->dev);
 		obj_range(o, ev->pfn, ev->npfns);
@@ -721,6 +758,7 @@ static __u32 rule_fact(enum tsm_rule r)
 	case TSM_R_I2_RANGE_PRIVATE_BUF_LIVE: return TSM_F_PRIVATE_BUF_LIVE;
 	case TSM_R_I4_RANGE_PRIVATE_SLOT: return TSM_F_PRIVATE_SLOT;
 	case TSM_R_I5_REVOKE_MAPPED: return TSM_F_BUF_MAPPED;
+	case TSM_R_I5_MAP_REVOKED: return TSM_F_BUF_REVOKED;	/* KVM's: the DMABUF */
 	case TSM_R_I6_PRIVATE_BUF_LIVE: return TSM_F_PRIVATE_BUF_LIVE;
 	case TSM_R_I6_PRIVATE_SLOT: return TSM_F_PRIVATE_SLOT;
 	case TSM_R_I7_RELEASE_MAPPED: return TSM_F_BUF_MAPPED;
@@ -1297,6 +1335,26 @@ static void check_buf_unmapped(struct tsm_engine *e, const struct tsm_rec_hdr *r
 		obj_map(&o, m);
 		found(&f, TSM_F_BUF_MAPPED, &o);
 	}
+	/*
+	 * KVM's entries of the DMABUF's pages: whatever made them (a slot
+	 * over the VMM's mmap of the BAR), a revoke takes the pages away from
+	 * every mapping. A release does not: KVM's were not derived from it.
+	 */
+	if (rec->type == TSM_REC_VFIO_DMABUF_REVOKE) {
+		list_for_each_safe(p, t, &e->sptes) {
+			struct map *m = container_of(p, struct map, buf_node);
+			struct tsm_objects o = { 0 };
+
+			if (!buf_overlaps(b, m->pfn, m->npfns))
+				continue;
+			if (!m->certain) {
+				doubted = true;
+				continue;
+			}
+			obj_map(&o, m);
+			found(&f, TSM_F_BUF_MAPPED, &o);
+		}
+	}
 	if (doubted && !(f.facts & TSM_F_BUF_MAPPED))
 		doubt(e, rec, "mappings of the DMABUF may have been missed");
 	check(e, rec, 0, &f);
@@ -1417,7 +1475,9 @@ static struct map *map_new(struct tsm_engine *e, const struct tsm_rec_hdr *rec,
 	m->b = b;
 	m->d = b ? b->d : NULL;
 	list_init(&m->buf_node);
-	if (b)
+	if (kind == MAP_KVM_SPTE)
+		list_add_tail(&m->buf_node, &e->sptes);
+	else if (b)
 		list_add_tail(&m->buf_node, &b->maps);
 	list_add_tail(&m->dev_node, m->d ? &m->d->maps : &e->orphans);
 	return m;
@@ -1533,6 +1593,69 @@ static int on_slot_unbind(void *ctx, const struct tsm_rec_hdr *rec)
 	return 0;
 }
 
+/*
+ * KVM's entry of BAR pages (the stock-kernel source): known by its GFN and
+ * PFN, since the kernel's event names no VM. It comes from no DMABUF; a
+ * DMABUF that covers its pages and is revoked means the pages are gone.
+ */
+static void spte_key(const struct tsm_ev_kvm_spte *ev, struct hkey *k)
+{
+	k->k[0] = ev->pfn;
+	k->k[1] = (4ULL << 32) | ev->as_id;
+	k->k[2] = ev->gfn;
+}
+
+static int on_spte_map(void *ctx, const struct tsm_rec_hdr *rec)
+{
+	struct tsm_engine *e = ctx;
+	const struct tsm_ev_kvm_spte *ev = (const void *)rec;
+	struct findings f = { .e = e };
+	bool doubted = false;
+	struct map *m;
+	struct hkey k;
+	size_t i;
+
+	ev_begin(e, rec);
+	for (i = 0; i <= e->bufs.mask; i++) {
+		struct buf *b = e->bufs.ent[i].val;
+		struct tsm_objects o = { 0 };
+
+		if (!b || !b->revoked || !buf_overlaps(b, ev->pfn, ev->npfns))
+			continue;
+		if (!b->certain) {
+			doubted = true;
+			continue;
+		}
+		if (!f.b)
+			f.b = b;
+		obj_buf(&o, b, ev->pfn, ev->npfns);
+		found(&f, TSM_F_BUF_REVOKED, &o);
+	}
+	if (doubted && !(f.facts & TSM_F_BUF_REVOKED))
+		doubt(e, rec, "a DMABUF whose restore may have been lost covers the pages");
+	if (!f.d && ev->dev)
+		f.d = dev_find(e, ev->dev);
+	check(e, rec, 0, &f);
+	spte_key(ev, &k);
+	m = map_new(e, rec, MAP_KVM_SPTE, &k, 0, ev->pfn, ev->npfns, ev->gfn, NULL);
+	if (!m)
+		return -ENOMEM;
+	m->level = ev->level;
+	m->dev_id = ev->dev;
+	return 0;
+}
+
+static int on_spte_unmap(void *ctx, const struct tsm_rec_hdr *rec)
+{
+	struct tsm_engine *e = ctx;
+	struct hkey k;
+
+	ev_begin(e, rec);
+	spte_key((const void *)rec, &k);
+	map_gone(e, rec, &k, 0);
+	return 0;
+}
+
 static int on_lost(void *ctx, const struct tsm_rec_hdr *rec)
 {
 	struct tsm_engine *e = ctx;
@@ -1633,6 +1756,8 @@ const struct tsm_ops tsm_engine_ops = {
 		[TSM_REC_KVM_DMABUF_SLOT_UNBIND] = on_slot_unbind,
 		[TSM_REC_IOMMU_MAP_DMABUF] = on_ioas_map,
 		[TSM_REC_IOMMU_UNMAP_DMABUF] = on_ioas_unmap,
+		[TSM_REC_KVM_SPTE_MAP] = on_spte_map,
+		[TSM_REC_KVM_SPTE_UNMAP] = on_spte_unmap,
 		[TSM_REC_LOST] = on_lost,
 		[TSM_REC_STACK] = on_stack,
 		[TSM_REC_STATE_UNKNOWN] = on_state_unknown,
@@ -1663,6 +1788,7 @@ static const char *range_wraps(const struct tsm_rec_hdr *rec)
 	const struct tsm_ev_iommu_dmabuf *mmu = (const void *)rec;
 	const struct tsm_ev_kvm_dmabuf_slot *sl = (const void *)rec;
 	const struct tsm_ev_vfio_dmabuf_range *br = (const void *)rec;
+	const struct tsm_ev_kvm_spte *sp = (const void *)rec;
 	const struct tsm_ev_pci_tsm_range *r = (const void *)rec;
 
 	switch (rec->type) {
@@ -1680,6 +1806,11 @@ static const char *range_wraps(const struct tsm_rec_hdr *rec)
 		if (wraps(mmu->pfn, mmu->npfns))
 			return "its PFN range wraps past 2^64";
 		return wraps_pages(mmu->iova, mmu->npfns) ? "its IOVA range wraps past 2^64" : NULL;
+	case TSM_REC_KVM_SPTE_MAP:
+	case TSM_REC_KVM_SPTE_UNMAP:
+		if (wraps(sp->pfn, sp->npfns))
+			return "its PFN range wraps past 2^64";
+		return wraps(sp->gfn, sp->npfns) ? "its GFN range wraps past 2^64" : NULL;
 	case TSM_REC_KVM_DMABUF_SLOT_BIND:
 	case TSM_REC_KVM_DMABUF_SLOT_UNBIND:
 		if (wraps(sl->pfn, sl->npfns))
@@ -1747,10 +1878,11 @@ struct tsm_engine *tsm_engine_new(const struct tsm_engine_opts *opts)
 	list_init(&e->devs);
 	list_init(&e->priv_devs);
 	list_init(&e->orphans);
+	list_init(&e->sptes);
 	e->max_v = e->opts.max_violations ? : TSM_MAX_VIOLATIONS;
 	if (!e->opts.observed)
 		e->opts.observed = TSM_EV_KNOWN;
-	e->sum.observed = e->opts.observed & (TSM_EV_ALL | TSM_EV_IOMMU);
+	e->sum.observed = e->opts.observed & TSM_EV_VIEWS;
 	e->all_seen = e->opts.state_known;
 	if (!e->all_seen) {
 		e->sum.incomplete |= TSM_INC_START_UNKNOWN;

@@ -241,10 +241,11 @@ static int check_lost(struct live *l, int lost_fd)
 
 /*
  * The stock source on a kernel with the DMABUF iterator: the DMABUFs of
- * VFIO open now go into the maps and the ring buffer as if exported now.
+ * VFIO open now go into the maps and the ring buffer as if exported now
+ * (@vms: KVM VMs found running, whose past is unknown too).
  * Says what was found. Returns 0, or -1 after saying why not.
  */
-static int seed_start(const struct live_opts *o, struct stock_bpf *stock)
+static int seed_start(const struct live_opts *o, struct stock_bpf *stock, int vms)
 {
 	struct bpf_link *link;
 	char buf[256];
@@ -269,9 +270,9 @@ static int seed_start(const struct live_opts *o, struct stock_bpf *stock)
 	if (stock->bss->nr_seeded)
 		fprintf(stderr, "%s: %llu DMABUF(s) of VFIO were already open: followed from now on, their past is unknown (the verdict is INCOMPLETE at best)\n",
 			o->cmd, (unsigned long long)stock->bss->nr_seeded);
-	else if (!o->state_known)
-		fprintf(stderr, "%s: no DMABUF of VFIO is open: the state at start is known\n",
-			o->cmd);
+	else if (!o->state_known && vms <= 0)
+		fprintf(stderr, "%s: no DMABUF of VFIO is open%s: the state at start is known\n",
+			o->cmd, stock_has_kvm(o->stock_progs) ? " and no KVM VM runs" : "");
 	return 0;
 }
 
@@ -302,6 +303,7 @@ int run_live(const struct live_opts *o)
 	int ret = EXIT_UNUSABLE, lost_fd;
 	__u32 key = TSM_LOST_MAP_FULL, t;
 	__u64 map_full = 0;
+	int vms = 0;
 
 	if (o->verbose)
 		libbpf_set_print(libbpf_print);
@@ -345,22 +347,40 @@ int run_live(const struct live_opts *o)
 		      strerror(err));
 		goto cleanup;
 	}
+	if (stock && stock_has_kvm(o->stock_progs)) {
+		struct bpf_map *bars = stock->maps.bars;
+		int n = stock_fill_bars(bpf_map__fd(bars), bpf_map__max_entries(bars),
+					&stock->data->bar_lo, &stock->bss->bar_hi);
+
+		if (n < 0) {
+			p_err(o->cmd, "cannot name the BARs of vfio-pci's devices (%s): %s",
+			      "/sys/bus/pci/drivers/vfio-pci",
+			      n == -ENOSPC ? "more memory BARs than tsmtrace follows" : strerror(-n));
+			goto cleanup;
+		}
+	}
 	if (stock ? stock_bpf__attach(stock) : tsmtrace_bpf__attach(skel)) {
 		p_err(o->cmd, "cannot attach to the %s: %s",
 		      stock ? "kernel's functions" : "tracepoints", strerror(errno));
 		goto cleanup;
 	}
-	if (stock && stock_has_seed(o->stock_progs)) {
-		if (seed_start(o, stock))
-			goto cleanup;
-		if (stock->bss->nr_seeded) {
+	if (stock && stock_has_kvm(o->stock_progs)) {
+		vms = stock_kvm_vms();
+		if (vms > 0)
+			fprintf(stderr, "%s: %d KVM VM(s) were already running: their mappings of BAR pages made before now are not seen (the verdict is INCOMPLETE at best)\n",
+				o->cmd, vms);
+	}
+	if (stock && stock_has_seed(o->stock_progs) && seed_start(o, stock, vms))
+		goto cleanup;
+	if (stock && (stock_has_seed(o->stock_progs) || vms > 0)) {
+		if (stock->bss->nr_seeded || vms > 0) {
 			/* after the records of what was open: their past is unknown */
 			eo.state_known = false;
 			meta.flags &= ~TSM_FILE_F_STATE_KNOWN;
 			unknown.hdr.seq = stock->bss->seq + 1;
 			unknown.hdr.ts = mono_ns();
 		} else {
-			/* nothing of VFIO is open: nothing can predate the trace */
+			/* nothing of VFIO or KVM is open: nothing can predate the trace */
 			eo.state_known = true;
 			meta.flags |= TSM_FILE_F_STATE_KNOWN;
 		}

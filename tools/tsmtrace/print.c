@@ -368,6 +368,19 @@ static void put_fields(struct line *l, const struct tsm_rec_hdr *rec)
 			put_kq(l, "reason", SYM(e->arg, unmap_names));
 		break;
 	}
+	case TSM_REC_KVM_SPTE_MAP:
+	case TSM_REC_KVM_SPTE_UNMAP: {
+		const struct tsm_ev_kvm_spte *e = (const void *)rec;
+
+		put_kx(l, "gfn", e->gfn);
+		put_kx(l, "pfn", e->pfn);
+		put_kx(l, "npfns", e->npfns);
+		put_ku(l, "level", e->level);
+		put_ku(l, "as_id", e->as_id);
+		if (e->dev)
+			put_kdev(l, "dev", e->dev);
+		break;
+	}
 	case TSM_REC_KVM_DMABUF_SLOT_BIND:
 	case TSM_REC_KVM_DMABUF_SLOT_UNBIND: {
 		const struct tsm_ev_kvm_dmabuf_slot *e = (const void *)rec;
@@ -545,6 +558,11 @@ static void put_objects(struct line *l, const struct tsm_objects *o)
 	if (o->valid & TSM_OBJ_SLOT) {
 		put_kxid(l, "slot", o->slot);
 		put_kx(l, "gfn", o->gfn);
+	}
+	if (o->valid & TSM_OBJ_SPTE) {
+		put_kq(l, "kvm", "spte");
+		put_kx(l, "gfn", o->gfn);
+		put_ku(l, "level", o->level);
 	}
 	if (o->valid & TSM_OBJ_RANGE) {
 		put_kx(l, "pfn", o->pfn);
@@ -855,6 +873,10 @@ void print_coverage(FILE *f, __u32 observed, const char *indent)
 			continue;
 		if (systems[i] == TSM_EV_IOMMUFD && (c.observed & TSM_EV_IOMMU) == TSM_EV_IOMMU)
 			fprintf(f, "%s  IOAS mappings are seen at the IOMMU instead (iommu_map_dmabuf, iommu_unmap_dmabuf): mappings of private DMABUFs are not told apart\n",
+				indent);
+		else if (systems[i] == TSM_EV_KVM &&
+			 (c.observed & TSM_EV_KVM_SPTE) == TSM_EV_KVM_SPTE)
+			fprintf(f, "%s  KVM memslot mappings are seen as KVM's page-table entries instead (kvm_spte_map, kvm_spte_unmap): their revocation is checked, not which DMABUF or VM they belong to\n",
 				indent);
 		else
 			fprintf(f, "%s  %s are unknown: nothing is concluded about them\n", indent,

@@ -12,11 +12,15 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <tsmtrace/stock.h>
 #include "builtin.h"
 #include "live.h"
 #include "stock.h"
@@ -24,6 +28,7 @@
 enum group {
 	G_DMABUF,	/* exports, revokes, restores, releases */
 	G_IOMMU,	/* the IOMMU's mappings of DMABUF pages */
+	G_KVM,		/* KVM's page-table entries of BAR pages */
 	G_CLOSE,	/* hint: a revoke is a close's */
 	G_ATTRIB,	/* hint: which DMABUF iommufd maps into a domain */
 	G_REVOKE,	/* hint: an unmap is a revoke's */
@@ -41,6 +46,8 @@ static const struct {
 		       "DMABUFs are not seen: nothing can be checked" },
 	[G_IOMMU] = { "the IOMMU's mappings of DMABUF pages", TSM_EV_IOMMU,
 		      "IOMMU mappings are not seen: TSM-I5 and TSM-I7 cannot be decided" },
+	[G_KVM] = { "KVM's page-table entries of BAR pages (TDP MMU)", TSM_EV_KVM_SPTE,
+		    "KVM's mappings are not seen: TSM-I5 is decided over the IOMMU's mappings only" },
 	[G_CLOSE] = { "revokes of a closing device named CLOSE", 0,
 		      "a close's revokes are named UNSPECIFIED" },
 	[G_ATTRIB] = { "the DMABUF iommufd maps, from iommufd itself", 0,
@@ -50,6 +57,9 @@ static const struct {
 	[G_SEED] = { "the DMABUFs already open at the start (the DMABUF iterator)", 0,
 		     "DMABUFs already open at the start are not seen: without --state-known the verdict is at best INCOMPLETE" },
 };
+
+/* a hook on a tracepoint (tp_btf) is found by the typedef of its probe */
+#define TP_PREFIX	"btf_trace_"
 
 static const struct stock_hook {
 	const char *prog;
@@ -71,6 +81,7 @@ static const struct stock_hook {
 	{ "stock_iommu_unmap", "iommu_unmap", "", G_IOMMU },
 	{ "stock_iommu_unmap_fast", "iommu_unmap_fast", "", G_IOMMU },
 	{ "stock_iommu_domain_free", "iommu_domain_free", "", G_IOMMU },
+	{ "stock_kvm_spte", TP_PREFIX "kvm_tdp_mmu_spte_changed", "", G_KVM },
 	{ "stock_dmabuf_cleanup_enter", "vfio_pci_dma_buf_cleanup", "", G_CLOSE },
 	{ "stock_dmabuf_cleanup_exit", "vfio_pci_dma_buf_cleanup", "", G_CLOSE },
 	{ "stock_iopt_track", "iopt_dmabuf_track_domain",
@@ -177,7 +188,12 @@ static const char *hook_missing(const struct kbtf *k, const struct stock_hook *h
 	const char *p = h->fields;
 	__s32 id;
 
-	if (!kbtf_find(k, h->func, BTF_KIND_FUNC, &id)) {
+	if (!strncmp(h->func, TP_PREFIX, strlen(TP_PREFIX))) {
+		if (!kbtf_find(k, h->func, BTF_KIND_TYPEDEF, &id)) {
+			snprintf(buf, len, "tracepoint %s", h->func + strlen(TP_PREFIX));
+			return buf;
+		}
+	} else if (!kbtf_find(k, h->func, BTF_KIND_FUNC, &id)) {
 		snprintf(buf, len, "function %s()", h->func);
 		return buf;
 	}
@@ -260,14 +276,24 @@ int stock_probe(struct live_opts *o, const char *btf_path, bool quiet)
 	return 0;
 }
 
-bool stock_has_seed(__u64 progs)
+static bool has_group(__u64 progs, enum group g)
 {
 	unsigned int i;
 
 	for (i = 0; i < NR_HOOKS; i++)
-		if (hooks[i].group == G_SEED)
+		if (hooks[i].group == g)
 			return progs & (1ULL << i);
 	return false;
+}
+
+bool stock_has_seed(__u64 progs)
+{
+	return has_group(progs, G_SEED);
+}
+
+bool stock_has_kvm(__u64 progs)
+{
+	return has_group(progs, G_KVM);
 }
 
 /* load only the programs stock_probe() chose */
@@ -281,4 +307,95 @@ void stock_set_autoload(struct bpf_object *obj, __u64 progs)
 		if (p)
 			bpf_program__set_autoload(p, !!(progs & (1ULL << i)));
 	}
+}
+
+#define IORESOURCE_MEM	0x00000200
+#define VFIO_PCI_DIR	"/sys/bus/pci/drivers/vfio-pci"
+
+int stock_fill_bars(int map_fd, unsigned int max, __u64 *lo, __u64 *hi)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	unsigned int n = 0;
+	DIR *d = opendir(VFIO_PCI_DIR);
+
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		unsigned int seg, bus, dv, fn, bar;
+		unsigned long long start, end, flags;
+		FILE *f;
+
+		if (sscanf(de->d_name, "%x:%x:%x.%x", &seg, &bus, &dv, &fn) != 4)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/resource", VFIO_PCI_DIR, de->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		for (bar = 0; bar < 6 && fscanf(f, "%llx %llx %llx", &start, &end, &flags) == 3;
+		     bar++) {
+			struct tsm_stock_bar b = {
+				.state = TSM_BAR_USED,
+				.dev = seg << 16 | bus << 8 | dv << 3 | fn,
+				.pfn = start >> 12,
+				.npfns = (end - start + 1) >> 12,
+			};
+
+			if (!(flags & IORESOURCE_MEM) || !start || end < start || !b.npfns)
+				continue;
+			if (n >= max) {
+				fclose(f);
+				closedir(d);
+				return -ENOSPC;
+			}
+			if (bpf_map_update_elem(map_fd, &n, &b, BPF_ANY)) {
+				fclose(f);
+				closedir(d);
+				return -errno;
+			}
+			n++;
+			if (b.pfn < *lo)
+				*lo = b.pfn;
+			if (b.pfn + b.npfns > *hi)
+				*hi = b.pfn + b.npfns;
+		}
+		fclose(f);
+	}
+	closedir(d);
+	return n;
+}
+
+int stock_kvm_vms(void)
+{
+	char path[PATH_MAX], link[64];
+	struct dirent *p, *fd;
+	int n = 0;
+	DIR *proc = opendir("/proc"), *fds;
+
+	if (!proc)
+		return -errno;
+	while ((p = readdir(proc))) {
+		if (p->d_name[0] < '1' || p->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/fd", p->d_name);
+		fds = opendir(path);
+		if (!fds)
+			continue;	/* gone meanwhile */
+		while ((fd = readdir(fds))) {
+			ssize_t len;
+
+			if (fd->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "/proc/%s/fd/%s", p->d_name, fd->d_name);
+			len = readlink(path, link, sizeof(link) - 1);
+			if (len <= 0)
+				continue;
+			link[len] = 0;
+			if (!strcmp(link, "anon_inode:kvm-vm"))
+				n++;
+		}
+		closedir(fds);
+	}
+	closedir(proc);
+	return n;
 }

@@ -18,5 +18,15 @@ int stock_probe(struct live_opts *o, const char *btf_path, bool quiet);
 void stock_set_autoload(struct bpf_object *obj, __u64 progs);
 /* does @progs hold the iterator of the DMABUFs open at start? */
 bool stock_has_seed(__u64 progs);
+/* does @progs follow KVM's page-table entries? */
+bool stock_has_kvm(__u64 progs);
+/*
+ * Put the memory BARs of vfio-pci's devices into the BPF map @map_fd
+ * (struct sbar, at most @max), widening [*lo, *hi) to their PFNs: KVM's
+ * entries of their pages are followed. Returns how many, or -errno.
+ */
+int stock_fill_bars(int map_fd, unsigned int max, __u64 *lo, __u64 *hi);
+/* how many KVM VMs are open now (file descriptors of kvm-vm), or -errno */
+int stock_kvm_vms(void);
 
 #endif

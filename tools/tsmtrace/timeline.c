@@ -25,7 +25,7 @@
 #include "timeline.h"
 #include "util.h"
 
-enum track_kind { TRACK_DEV, TRACK_IOAS, TRACK_VM, TRACK_DOMAIN };
+enum track_kind { TRACK_DEV, TRACK_IOAS, TRACK_VM, TRACK_DOMAIN, TRACK_KVM };
 
 struct lane {
 	unsigned int track, tid;
@@ -116,6 +116,9 @@ static int track_get(struct timeline *t, enum track_kind kind, __u64 a, __u64 b)
 			 (uint64_t)a);
 	} else if (kind == TRACK_DOMAIN) {
 		snprintf(tr->name, sizeof(tr->name), "IOMMU domain 0x%" PRIx64, (uint64_t)a);
+	} else if (kind == TRACK_KVM) {
+		snprintf(tr->name, sizeof(tr->name), "KVM page tables (address space %u)",
+			 (unsigned int)a);
 	} else {
 		snprintf(tr->name, sizeof(tr->name), "VM 0x%" PRIx64, (uint64_t)a);
 	}
@@ -305,6 +308,28 @@ static void on_map(struct timeline *t, const struct tsm_rec_hdr *rec)
 			 (uint64_t)npfns);
 }
 
+/* KVM's entry of BAR pages: a slice on the lane of its GFN (no VM is named) */
+static void on_spte(struct timeline *t, const struct tsm_rec_hdr *rec)
+{
+	const struct tsm_ev_kvm_spte *ev = (const void *)rec;
+	static const char *const sizes[] = { "?", "4K", "2M", "1G" };
+	char name[48];
+	struct slice *s;
+	int l;
+
+	snprintf(name, sizeof(name), "GFN 0x%" PRIx64, (uint64_t)ev->gfn);
+	l = lane_get(t, track_get(t, TRACK_KVM, ev->as_id, 0), ev->gfn, name);
+	if (rec->type == TSM_REC_KVM_SPTE_UNMAP) {
+		slice_close(t, l, rec->ts);
+		return;
+	}
+	s = slice_open(t, l, rec->ts, "%s page of BAR", sizes[ev->level < 4 ? ev->level : 0]);
+	if (s)
+		snprintf(s->args, sizeof(s->args), "\"gfn\":\"0x%" PRIx64 "\",\"pfn\":\"0x%" PRIx64
+			 "\",\"npfns\":\"0x%" PRIx64 "\",\"level\":%u", (uint64_t)ev->gfn,
+			 (uint64_t)ev->pfn, (uint64_t)ev->npfns, ev->level);
+}
+
 static void on_dmabuf(struct timeline *t, const struct tsm_rec_hdr *rec)
 {
 	const struct tsm_ev_vfio_dmabuf_range *r = (const void *)rec;
@@ -354,6 +379,8 @@ static void on_violation(struct timeline *t, const struct tsm_violation *v)
 		tr = track_get(t, TRACK_IOAS, o->ctx, o->ioas);
 	} else if (o->valid & TSM_OBJ_VM) {
 		tr = track_get(t, TRACK_VM, o->vm, 0);
+	} else if (o->valid & TSM_OBJ_SPTE) {
+		tr = track_get(t, TRACK_KVM, 0, 0);
 	}
 	m = mark(t, tr, lane, v->ev.hdr.ts, "%s #%u", tsm_inv_id(r->inv), v->n);
 	if (!m)
@@ -409,6 +436,10 @@ static int timeline_record(void *ctx, const struct tsm_rec_hdr *rec)
 	case TSM_REC_KVM_DMABUF_SLOT_BIND:
 	case TSM_REC_KVM_DMABUF_SLOT_UNBIND:
 		on_map(t, rec);
+		break;
+	case TSM_REC_KVM_SPTE_MAP:
+	case TSM_REC_KVM_SPTE_UNMAP:
+		on_spte(t, rec);
 		break;
 	default:
 		break;

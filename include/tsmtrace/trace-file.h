@@ -21,11 +21,12 @@
 #define TSM_FILE_MAGIC_SWAPPED	0x54534d5452414345ULL
 #define TSM_FILE_VERSION_MAJOR	1
 /*
- * 1.2 adds TSM_BLOCK_RECORDS_ZSTD. A writer that compresses nothing writes
- * TSM_FILE_VERSION_MINOR_PLAIN: its file is a 1.1 file, which tsmtrace
- * versions that read 1.1 read whole.
+ * 1.2 adds TSM_BLOCK_RECORDS_ZSTD, 1.3 the kernel's build ID in the header
+ * and TSM_BLOCK_SYMBOLS. A writer that compresses nothing and names no
+ * symbols writes TSM_FILE_VERSION_MINOR_PLAIN: its file is a 1.1 file,
+ * which tsmtrace versions that read 1.1 read whole.
  */
-#define TSM_FILE_VERSION_MINOR	2
+#define TSM_FILE_VERSION_MINOR	3
 #define TSM_FILE_VERSION_MINOR_PLAIN	1
 /* the header of a version 1.0 file ends at header_crc + __reserved */
 #define TSM_FILE_HEADER_SIZE_1_0	272
@@ -52,6 +53,8 @@
  * @events_observed: (1.1) bit n set: the recorder was attached to the
  *	kernel event of record type n (enum tsm_rec_type, 1..14). A file
  *	whose header ends before this field (1.0) observed every event.
+ * @build_id: (1.3) the GNU build ID of the traced kernel (its
+ *	/sys/kernel/notes), @build_id_size bytes of it; 0: not known
  */
 struct tsm_file_header {
 	__u64 magic;
@@ -71,12 +74,17 @@ struct tsm_file_header {
 	/* 1.1 */
 	__u32 events_observed;
 	__u32 __reserved2;
+	/* 1.3 */
+	__u8 build_id[24];
+	__u32 build_id_size;
+	__u32 __reserved3;
 };
 
 #define TSM_BLOCK_MAGIC		0x4b4c4254u	/* "TBLK" */
 #define TSM_BLOCK_RECORDS	1
 #define TSM_BLOCK_END		2
 #define TSM_BLOCK_RECORDS_ZSTD	3	/* 1.2: struct tsm_zstd_block + a zstd frame */
+#define TSM_BLOCK_SYMBOLS	4	/* 1.3: struct tsm_sym entries */
 /* a block's payload, and a compressed block's records once decompressed */
 #define TSM_BLOCK_MAX_PAYLOAD	(1u << 24)
 
@@ -119,6 +127,24 @@ struct tsm_zstd_block {
 	__u32 raw_size;
 	__u32 frame_size;
 };
+
+/**
+ * struct tsm_sym - an entry of a TSM_BLOCK_SYMBOLS block: a kernel symbol
+ * that a stack frame of a later record falls in, named by the recorder
+ * @addr: where the symbol starts
+ * @name_len: bytes of its name (1..TSM_SYM_NAME_MAX), without a NUL
+ * @__reserved: 0
+ *
+ * The name follows, padded with NULs to a multiple of 8; the next entry
+ * after it.
+ */
+struct tsm_sym {
+	__u64 addr;
+	__u32 name_len;
+	__u32 __reserved;
+};
+
+#define TSM_SYM_NAME_MAX	255
 
 /* payload of the TSM_BLOCK_END block */
 struct tsm_file_end {

@@ -445,6 +445,86 @@ static int t_stock_iommu(void)
 	return 0;
 }
 
+/*
+ * KVM's entries of BAR pages (the stock-kernel source): not derived from a
+ * DMABUF, yet a revoke of a DMABUF over their pages must find them gone,
+ * and none may appear over a revoked DMABUF's pages. A release does not
+ * care (the VMM's mmap of the BAR outlives its DMABUFs).
+ */
+static int t_stock_kvm(void)
+{
+	static const struct {
+		const char *name;
+		__u64 pfn;	/* of the entry */
+		__u32 level;
+		int zap;	/* 0: never, 1: before the revoke, 2: after it */
+		bool map_after;	/* the entry appears after the revoke */
+		enum tsm_verdict v;
+		const char *rules;
+	} c[] = {
+		{ "zapped-before-revoke", BASE, 1, 1, false, TSM_PASS, "" },
+		{ "survives-revoke", BASE + 1, 1, 2, false, TSM_VIOLATION, "TSM-I5/dmabuf_mapped" },
+		{ "huge-survives-revoke", BASE & ~0x1ffULL, 2, 0, false, TSM_VIOLATION,
+		  "TSM-I5/dmabuf_mapped" },
+		{ "other-pages-survive", BASE + N, 1, 0, false, TSM_PASS, "" },
+		{ "maps-revoked-pages", BASE, 1, 0, true, TSM_VIOLATION, "TSM-I5/dmabuf_revoked" },
+	};
+	const __u64 gfn = 0x40000;
+	const struct tsm_violation *v;
+	struct tsm_engine_opts o = {
+		.state_known = true,
+		.observed = TSM_EV_VFIO_DMABUF | TSM_EV_IOMMU | TSM_EV_KVM_SPTE,
+	};
+	struct tsm_coverage cov;
+	unsigned int i;
+
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		struct t t;
+
+		t.e = tsm_engine_new(&o);
+		gen_init(&t.g, emit_engine, t.e);
+		export1(&t.g, 10, TSM_DMABUF_SHARED, BASE, N);
+		if (!c[i].map_after)
+			g_spte(&t.g, TSM_REC_KVM_SPTE_MAP, gfn, c[i].pfn, c[i].level, D);
+		if (c[i].zap == 1)
+			g_spte(&t.g, TSM_REC_KVM_SPTE_UNMAP, gfn, c[i].pfn, c[i].level, D);
+		g_buf(&t.g, TSM_REC_VFIO_DMABUF_REVOKE, 10, D, BAR, TSM_DMABUF_SHARED,
+		      TSM_REVOKE_UNSPEC);
+		v = tsm_engine_violation(t.e, 1);
+		if (v && !c[i].map_after) {
+			CHECK(v->other.valid & TSM_OBJ_SPTE && v->other.gfn == gfn &&
+			      v->other.pfn == c[i].pfn && v->other.level == c[i].level &&
+			      v->other.dev == D,
+			      "%s: the conflict does not name the GFN, PFN, level and device",
+			      c[i].name);
+		}
+		if (c[i].map_after) {
+			g_spte(&t.g, TSM_REC_KVM_SPTE_MAP, gfn, c[i].pfn, c[i].level, D);
+			v = tsm_engine_violation(t.e, 1);
+			CHECK(v && v->other.buf == 10 && v->obj.valid & TSM_OBJ_SPTE,
+			      "%s: the violation does not name the revoked DMABUF", c[i].name);
+		}
+		/* the VMM's mmap outlives the DMABUF: no TSM-I7 */
+		g_buf(&t.g, TSM_REC_VFIO_DMABUF_RELEASE, 10, D, BAR, TSM_DMABUF_SHARED, 0);
+		if (c[i].zap == 2 || c[i].map_after)
+			g_spte(&t.g, TSM_REC_KVM_SPTE_UNMAP, gfn, c[i].pfn, c[i].level, D);
+		if (expect(&t, c[i].v, c[i].rules)) {
+			char w[512];
+
+			snprintf(w, sizeof(w), "%s: %.480s", c[i].name, why);
+			memcpy(why, w, sizeof(why));
+			return -1;
+		}
+	}
+	/* with KVM's entries too, revocation is decided everywhere a mapping lives */
+	tsm_coverage(o.observed, &cov);
+	CHECK(cov.inv[TSM_I5] == TSM_COV_FULL && cov.inv[TSM_I7] == TSM_COV_PARTIAL &&
+	      cov.inv[TSM_I1] == TSM_COV_NONE,
+	      "coverage with KVM's entries: I5 %d I7 %d I1 %d", cov.inv[TSM_I5],
+	      cov.inv[TSM_I7], cov.inv[TSM_I1]);
+	return 0;
+}
+
 static int t_i5_map_revoked(void)
 {
 	struct t t;
@@ -1598,6 +1678,129 @@ static int t_file_refusals(void)
 
 /* ---- compressed blocks ---- */
 
+/*
+ * The recorder names the frames of its stacks in SYMBOLS blocks before
+ * them, each symbol once, with the kernel's build ID in the header: a
+ * reader elsewhere names them as the recording host did. A name that is
+ * no symbol's is a damaged file.
+ */
+#define SYM_A	0xffffffff81000000ULL
+#define SYM_B	0xffffffff81002000ULL
+
+static int fake_symbolize(__u64 ip, __u64 *start, char *name, size_t len)
+{
+	if (ip >= SYM_A && ip < SYM_A + 0x1000) {
+		*start = SYM_A;
+		snprintf(name, len, "vfio_pci_dma_buf_move");
+	} else if (ip >= SYM_B && ip < SYM_B + 0x1000) {
+		*start = SYM_B;
+		snprintf(name, len, "iommu_unmap");
+	} else {
+		return -1;
+	}
+	return 0;
+}
+
+struct syms_seen {
+	unsigned int nr;
+	__u64 addr[8];
+	char name[8][64];
+};
+
+static void on_sym(void *arg, __u64 addr, const char *name)
+{
+	struct syms_seen *s = arg;
+
+	if (s->nr < 8) {
+		s->addr[s->nr] = addr;
+		snprintf(s->name[s->nr], sizeof(s->name[0]), "%s", name);
+	}
+	s->nr++;
+}
+
+static int count_rec(void *ctx, const struct tsm_rec_hdr *rec)
+{
+	(void)rec;
+	(*(unsigned int *)ctx)++;
+	return 0;
+}
+
+static int t_file_symbols(void)
+{
+	static const __u8 id[20] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17,
+				     18, 19, 20 };
+	struct tsm_meta m = { .build_id = id, .build_id_size = sizeof(id),
+			      .symbolize = fake_symbolize };
+	struct {
+		struct tsm_rec_stack st;
+		__u64 ip[4];
+	} r = { .st = { .hdr = { .type = TSM_REC_STACK, .size = sizeof(r), .seq = 1 },
+			.event_seq = 1, .nr = 4 },
+		.ip = { SYM_A + 0x10, SYM_A + 0x20, SYM_B + 0x8, 0xffffffffc0001234ULL } };
+	struct tsm_block_header bh;
+	struct tsm_ops ops = { 0 };
+	struct syms_seen seen = { 0 };
+	struct tsm_writer *w;
+	struct tsm_file f;
+	enum tsm_read_status st;
+	unsigned char *all;
+	char path[256], err[256];
+	unsigned int nrec = 0, i;
+	size_t hs = sizeof(struct tsm_file_header);
+	FILE *io;
+	long len;
+
+	for (i = 0; i < TSM_REC_MAX; i++)
+		ops.handler[i] = count_rec;
+	ops.unknown = count_rec;
+	snprintf(path, sizeof(path), "%s/syms.tsm", tmpdir);
+	w = tsm_writer_open(path, &m, err, sizeof(err));
+	CHECK(w, "%s", err);
+	/* the same frames twice: named once */
+	CHECK(!tsm_writer_add(w, &r.st.hdr) && !tsm_writer_flush(w) && !tsm_writer_add(w, &r.st.hdr) &&
+	      !tsm_writer_close(w, err, sizeof(err)), "writing: %s", err);
+	CHECK(tsm_file_open(&f, path) == TSM_READ_OK, "%s", f.msg);
+	f.on_symbol = on_sym;
+	f.sym_arg = &seen;
+	st = tsm_file_replay(&f, &ops, &nrec);
+	tsm_file_close(&f);
+	CHECK(st == TSM_READ_OK && nrec == 2, "replay: status %d, %u records: %.300s", st, nrec, f.msg);
+	CHECK(f.hdr.version_minor == TSM_FILE_VERSION_MINOR && f.hdr.build_id_size == sizeof(id) &&
+	      !memcmp(f.hdr.build_id, id, sizeof(id)), "header: version 1.%u, build ID of %u bytes",
+	      f.hdr.version_minor, f.hdr.build_id_size);
+	CHECK(seen.nr == 2 && seen.addr[0] == SYM_A && !strcmp(seen.name[0], "vfio_pci_dma_buf_move") &&
+	      seen.addr[1] == SYM_B && !strcmp(seen.name[1], "iommu_unmap"),
+	      "%u symbols: %s@%llx %s@%llx", seen.nr, seen.name[0],
+	      (unsigned long long)seen.addr[0], seen.name[1], (unsigned long long)seen.addr[1]);
+
+	/* a name that is no symbol's, with every checksum right: damaged */
+	io = fopen(path, "r+b");
+	CHECK(io, "%s: %s", path, strerror(errno));
+	fseek(io, 0, SEEK_END);
+	len = ftell(io);
+	all = malloc(len);
+	CHECK(all, "out of memory");
+	fseek(io, 0, SEEK_SET);
+	CHECK(fread(all, 1, len, io) == (size_t)len, "short read");
+	memcpy(&bh, all + hs, sizeof(bh));
+	CHECK(bh.type == TSM_BLOCK_SYMBOLS, "the first block is of type %u, not SYMBOLS", bh.type);
+	all[hs + sizeof(bh) + sizeof(struct tsm_sym)] = '/';
+	bh.crc = crc32c(0, all + hs + sizeof(bh), bh.payload_size);
+	bh.header_crc = 0;
+	bh.header_crc = crc32c(0, &bh, sizeof(bh));
+	memcpy(all + hs, &bh, sizeof(bh));
+	fseek(io, 0, SEEK_SET);
+	fwrite(all, 1, len, io);
+	fclose(io);
+	free(all);
+	CHECK(tsm_file_open(&f, path) == TSM_READ_OK, "%s", f.msg);
+	st = tsm_file_replay(&f, &ops, &nrec);
+	tsm_file_close(&f);
+	CHECK(st == TSM_READ_UNUSABLE && strstr(f.msg, "malformed symbols block"),
+	      "a symbol named '/...': status %d: %.300s", st, f.msg);
+	return 0;
+}
+
 /* the same flows, compressed and not: the same verdicts, 1.2 against 1.1 */
 static int t_file_zstd_round_trip(void)
 {
@@ -1630,7 +1833,7 @@ static int t_file_zstd_round_trip(void)
 			}
 			CHECK(v == want && nv == want_nv, "faults 0x%x, level %d: %s/%u, uncompressed %s/%u",
 			      faults[i], c[j].level, tsm_verdict_name(v), nv, tsm_verdict_name(want), want_nv);
-			CHECK(f.hdr.version_minor == (z ? 2 : 1) && f.nr_zstd_blocks == (z ? 1 : 0),
+			CHECK(f.hdr.version_minor == (z ? TSM_FILE_VERSION_MINOR : 1) && f.nr_zstd_blocks == (z ? 1 : 0),
 			      "level %d: version 1.%u, %llu compressed blocks", c[j].level,
 			      f.hdr.version_minor, (unsigned long long)f.nr_zstd_blocks);
 		}
@@ -1723,6 +1926,10 @@ static int t_file_zstd_hostile(void)
 		struct tsm_engine_opts o = { .state_known = true };
 		struct tsm_file f;
 
+		char offset[32];
+
+		/* the first block starts where the header ends */
+		snprintf(offset, sizeof(offset), "offset %zu: ", sizeof(struct tsm_file_header));
 		CHECK(!write_hostile_zstd(path, kind, err, sizeof(err)), "%s", err);
 		CHECK(tsm_file_open(&f, path) == TSM_READ_OK, "%s: header refused: %.300s", kind, f.msg);
 		e = tsm_engine_new(&o);
@@ -1737,7 +1944,7 @@ static int t_file_zstd_hostile(void)
 		}
 		CHECK(st == TSM_READ_UNUSABLE, "%s: status %d (verdict %s), not refused", kind, st,
 		      tsm_verdict_name(s.verdict));
-		CHECK(strstr(f.msg, want) && strstr(f.msg, path) && strstr(f.msg, "offset 280: ") &&
+		CHECK(strstr(f.msg, want) && strstr(f.msg, path) && strstr(f.msg, offset) &&
 		      strstr(f.msg, "re-record it"), "%s: message '%.300s' lacks '%s'", kind, f.msg, want);
 		CHECK(!strcmp(kind, "count-mismatch") || strstr(f.msg, "malformed"),
 		      "%s: message '%.300s' does not say malformed", kind, f.msg);
@@ -1961,6 +2168,7 @@ int main(void)
 	run("engine-i5-revoke-while-mapped", t_i5_revoke_mapped);
 	run("engine-i5-map-revoked-buf", t_i5_map_revoked);
 	run("engine-stock-iommu-mappings-i5-i7", t_stock_iommu);
+	run("engine-stock-kvm-entries-i5", t_stock_kvm);
 	run("engine-i5-importers-unmap-ok", t_i5_ok);
 	run("engine-i5-restored-buf-maps-again", t_i5_restore_then_map);
 	run("engine-i2-restore-over-private", t_i2_restore_over_private);
@@ -1994,6 +2202,7 @@ int main(void)
 	run("file-writer-special-target-in-place", t_file_writer_special_target);
 	run("file-version-1.0-header-observed-everything", t_file_1_0_header);
 	run("file-zstd-round-trip-same-verdicts", t_file_zstd_round_trip);
+	run("file-symbols-and-build-id-travel", t_file_symbols);
 	run("file-zstd-many-blocks-all-records-smaller", t_file_zstd_many_blocks);
 	run("file-zstd-incompressible-block-stays-raw", t_file_zstd_incompressible_stays_raw);
 	run("file-zstd-hostile-blocks-refused-malformed", t_file_zstd_hostile);

@@ -113,7 +113,8 @@ static int check_file(struct result *r, const struct check_opts *co)
 	}
 	opts.state_known = f.hdr.flags & TSM_FILE_F_STATE_KNOWN;
 	opts.observed = f.hdr.events_observed;
-	ksyms_auto(f.hdr.kernel_release);
+	ksyms_auto(&f.hdr);
+	f.on_symbol = ksyms_trace_symbol;
 	e = tsm_engine_new(&opts);
 	st = e ? tsm_file_replay(&f, &tsm_engine_ops, e) : TSM_READ_HANDLER;
 	if (st == TSM_READ_UNUSABLE || st == TSM_READ_HANDLER) {
@@ -135,6 +136,7 @@ static int check_file(struct result *r, const struct check_opts *co)
 		print_verdict_json(stdout, r->path, &f.hdr, e, s);
 	} else {
 		print_text(r->path, &f, e, s, co);
+		explain_symbols("check", &f.hdr);
 	}
 	tsm_engine_free(e);
 	tsm_file_close(&f);

@@ -279,7 +279,8 @@ static int open_trace(struct tsm_file *f, const char *path, int copy, unsigned i
 	}
 	opts.state_known = f->hdr.flags & TSM_FILE_F_STATE_KNOWN;
 	opts.observed = f->hdr.events_observed;
-	ksyms_auto(f->hdr.kernel_release);
+	ksyms_auto(&f->hdr);
+	f->on_symbol = ksyms_trace_symbol;
 	*e = tsm_engine_new(&opts);
 	if (!*e) {
 		p_err_file("report", path, "out of memory");
@@ -544,6 +545,8 @@ int cmd_report(int argc, char **argv)
 	}
 	tsm_engine_summary(r.e, &s);
 	print_story_tail(&r, path, &f, &s);
+	if (!json_output)
+		explain_symbols("report", &f.hdr);
 out:
 	tsm_engine_free(r.e);
 	tsm_file_close(&f);

@@ -48,7 +48,16 @@ void print_violation_json(FILE *f, const char *file, const struct tsm_violation 
 void json_str(FILE *f, const char *s);
 /* kernel symbols for printed stacks: a kallsyms or System.map file */
 int ksyms_load(const char *path);
-void ksyms_auto(const char *kernel_release);
+struct tsm_file_header;
+void ksyms_auto(const struct tsm_file_header *h);
+/* a symbol of the trace's SYMBOLS blocks (struct tsm_file.on_symbol) */
+void ksyms_trace_symbol(void *arg, __u64 addr, const char *name);
+/* the loaded symbol that holds @ip (struct tsm_meta.symbolize) */
+int ksym_symbolize(__u64 ip, __u64 *start, char *name, size_t len);
+/* after the stacks are printed: why frames were not named, or named by a guess */
+const char *ksyms_explain(const struct tsm_file_header *h, char *buf, size_t len);
+/* ksyms_explain() as a warning of @cmd */
+void explain_symbols(const char *cmd, const struct tsm_file_header *h);
 struct tsm_file_header;
 /* the coverage lines, when some events were not observed */
 void print_coverage(FILE *f, __u32 observed, const char *indent);

@@ -29,6 +29,7 @@
 #include "reorder.h"
 #include "tracefile.h"
 #include "stock.h"
+#include "util.h"
 #include "tsmtrace.skel.h"
 #include "stock.skel.h"
 
@@ -292,7 +293,10 @@ int run_live(const struct live_opts *o)
 		.flags = o->state_known ? TSM_FILE_F_STATE_KNOWN : 0,
 		.events_observed = o->observed,
 		.compress = o->compress,
+		.symbolize = ksym_symbolize,
 	};
+	__u8 build_id[24];
+	int id_len;
 	struct tsm_summary s;
 	struct tsm_rec_state_unknown unknown = {
 		.hdr = { .type = TSM_REC_STATE_UNKNOWN, .size = sizeof(unknown) },
@@ -392,6 +396,12 @@ int run_live(const struct live_opts *o)
 	if (!l.e || !l.ro) {
 		p_err(o->cmd, "out of memory");
 		goto cleanup;
+	}
+	/* what a reader elsewhere needs to tell the kernel, and its symbols */
+	id_len = kernel_build_id(build_id, sizeof(build_id));
+	if (id_len > 0) {
+		meta.build_id = build_id;
+		meta.build_id_size = id_len;
 	}
 	if (o->output) {
 		l.w = tsm_writer_open(o->output, &meta, err, sizeof(err));

@@ -632,7 +632,17 @@ struct ksym {
 };
 
 static struct ksym *ksyms;
-static size_t nr_ksyms;
+static size_t nr_ksyms, cap_ksyms;
+static bool ksyms_sorted = true;
+/* where the names come from */
+static enum {
+	KSYM_NONE,
+	KSYM_GIVEN,		/* --symbols FILE */
+	KSYM_RUNNING,		/* this host's kernel: the trace's (same build ID) */
+	KSYM_SAME_RELEASE,	/* this host's kernel of the trace's release, no build ID to compare */
+	KSYM_TRACE,		/* the trace's own SYMBOLS blocks */
+} ksym_src;
+static unsigned int frames_named, frames_unnamed;
 
 static int ksym_cmp(const void *a, const void *b)
 {
@@ -641,55 +651,161 @@ static int ksym_cmp(const void *a, const void *b)
 	return x->addr < y->addr ? -1 : x->addr > y->addr;
 }
 
-int ksyms_load(const char *path)
+static const struct ksym *ksym_find(__u64 addr);
+
+static int ksym_add(__u64 addr, const char *name)
+{
+	if (nr_ksyms == cap_ksyms) {
+		size_t cap = cap_ksyms ? cap_ksyms * 2 : 4096;
+		struct ksym *n = realloc(ksyms, cap * sizeof(*n));
+
+		if (!n)
+			return -1;
+		ksyms = n;
+		cap_ksyms = cap;
+	}
+	ksyms[nr_ksyms].addr = addr;
+	ksyms[nr_ksyms].name = strdup(name);
+	if (!ksyms[nr_ksyms].name)
+		return -1;
+	if (nr_ksyms && addr < ksyms[nr_ksyms - 1].addr)
+		ksyms_sorted = false;
+	nr_ksyms++;
+	return 0;
+}
+
+static void ksyms_drop(void)
+{
+	size_t i;
+
+	for (i = 0; i < nr_ksyms; i++)
+		free(ksyms[i].name);
+	nr_ksyms = 0;
+	ksyms_sorted = true;
+	ksym_src = KSYM_NONE;
+}
+
+static int ksyms_read(const char *path)
 {
 	char line[512], name[256];
-	size_t cap = 0;
 	unsigned long long a;
 	FILE *in;
 	char t;
 
-	if (nr_ksyms)
-		return 0;
 	in = fopen(path, "r");
 	if (!in)
 		return -1;
 	while (fgets(line, sizeof(line), in)) {
-		struct ksym *n;
-
 		if (sscanf(line, "%llx %c %255s", &a, &t, name) != 3 || !a)
 			continue;	/* zeros: kallsyms hides addresses from us */
 		if (t != 't' && t != 'T')
 			continue;
-		if (nr_ksyms == cap) {
-			cap = cap ? cap * 2 : 4096;
-			n = realloc(ksyms, cap * sizeof(*n));
-			if (!n)
-				break;
-			ksyms = n;
-		}
-		ksyms[nr_ksyms].addr = a;
-		ksyms[nr_ksyms].name = strdup(name);
-		if (ksyms[nr_ksyms].name)
-			nr_ksyms++;
+		if (ksym_add(a, name))
+			break;
 	}
 	fclose(in);
-	qsort(ksyms, nr_ksyms, sizeof(*ksyms), ksym_cmp);
 	return nr_ksyms ? 0 : -1;
 }
 
-/* symbols of the running kernel, when it is the one a trace was recorded on */
-void ksyms_auto(const char *kernel_release)
+int ksyms_load(const char *path)
 {
-	struct utsname u;
+	if (nr_ksyms)
+		return 0;
+	if (ksyms_read(path))
+		return -1;
+	ksym_src = KSYM_GIVEN;
+	return 0;
+}
 
-	if (!nr_ksyms && !uname(&u) && !strcmp(u.release, kernel_release))
-		ksyms_load("/proc/kallsyms");
+/*
+ * The names of the frames of a trace's stacks: --symbols when given, else
+ * this host's kernel when it is the one the trace was recorded on (the
+ * same build ID; without one in the file, the same release, said when
+ * printed), else the trace's own SYMBOLS blocks as they are read
+ * (ksyms_trace_symbol()).
+ */
+void ksyms_auto(const struct tsm_file_header *h)
+{
+	__u8 id[sizeof(h->build_id)];
+	struct utsname u;
+	int n;
+
+	frames_named = frames_unnamed = 0;
+	if (ksym_src == KSYM_GIVEN)
+		return;
+	/* another file's names are not this one's */
+	ksyms_drop();
+	if (h->build_id_size) {
+		n = kernel_build_id(id, sizeof(id));
+		if (n > 0 && (__u32)n == h->build_id_size && !memcmp(id, h->build_id, n) &&
+		    !ksyms_read("/proc/kallsyms"))
+			ksym_src = KSYM_RUNNING;
+		return;
+	}
+	if (!uname(&u) && !strcmp(u.release, h->kernel_release) && !ksyms_read("/proc/kallsyms"))
+		ksym_src = KSYM_SAME_RELEASE;
+}
+
+void ksyms_trace_symbol(void *arg, __u64 addr, const char *name)
+{
+	(void)arg;
+	if (ksym_src == KSYM_GIVEN)
+		return;
+	/*
+	 * The trace's own names beat a guess from the release; with the
+	 * same build they add what is gone since (the BPF programs of the
+	 * recorder, unloaded when it ended).
+	 */
+	if (ksym_src == KSYM_SAME_RELEASE)
+		ksyms_drop();
+	if (!ksym_add(addr, name) && ksym_src != KSYM_RUNNING)
+		ksym_src = KSYM_TRACE;
+}
+
+int ksym_symbolize(__u64 ip, __u64 *start, char *name, size_t len)
+{
+	const struct ksym *k = ksym_find(ip);
+
+	if (!k || ip - k->addr >= (1u << 20))
+		return -1;
+	*start = k->addr;
+	snprintf(name, len, "%s", k->name);
+	return 0;
+}
+
+const char *ksyms_explain(const struct tsm_file_header *h, char *buf, size_t len)
+{
+	char id[2 * sizeof(h->build_id) + 1] = "";
+	__u32 i;
+
+	for (i = 0; i < h->build_id_size && i < sizeof(h->build_id); i++)
+		snprintf(id + 2 * i, 3, "%02x", h->build_id[i]);
+	if (frames_unnamed && ksym_src == KSYM_GIVEN)
+		snprintf(buf, len, "%u stack frame(s) not named: no symbol of --symbols holds them (a module's or a BPF program's, or the file is not of kernel %s)",
+			 frames_unnamed, h->kernel_release);
+	else if (frames_unnamed && ksym_src == KSYM_RUNNING)
+		snprintf(buf, len, "%u stack frame(s) not named: no symbol of this kernel (the trace's) or of the trace holds them (a BPF program or trampoline unloaded since)",
+			 frames_unnamed);
+	else if (frames_unnamed)
+		snprintf(buf, len, "%u stack frame(s) not named: the trace %s, and it was recorded on kernel %s%s%s, not this host's; name them with --symbols and that kernel's System.map or a copy of its /proc/kallsyms",
+			 frames_unnamed, ksym_src == KSYM_TRACE ? "names only some" : "names none",
+			 h->kernel_release, id[0] ? " build ID " : "", id);
+	else if (frames_named && ksym_src == KSYM_SAME_RELEASE)
+		snprintf(buf, len, "stack frames named with this host's kernel symbols: it runs the trace's release %s, but the trace has no build ID to tell it is the same build; if it is not, the names are wrong (--symbols names them from a System.map)",
+			 h->kernel_release);
+	else
+		return NULL;
+	return buf;
 }
 
 static const struct ksym *ksym_find(__u64 addr)
 {
 	size_t lo = 0, hi = nr_ksyms;
+
+	if (!ksyms_sorted) {
+		qsort(ksyms, nr_ksyms, sizeof(*ksyms), ksym_cmp);
+		ksyms_sorted = true;
+	}
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
@@ -780,8 +896,12 @@ void print_violation(FILE *f, const struct tsm_violation *v, const char *indent)
 
 		fprintf(f, "%s      0x%016" PRIx64, indent, (uint64_t)v->stack[i]);
 		/* past the kernel's last symbol, a module or a BPF program */
-		if (k && v->stack[i] - k->addr < (1u << 20))
+		if (k && v->stack[i] - k->addr < (1u << 20)) {
 			fprintf(f, " %s+0x%" PRIx64, k->name, (uint64_t)(v->stack[i] - k->addr));
+			frames_named++;
+		} else {
+			frames_unnamed++;
+		}
 		fputc('\n', f);
 	}
 }

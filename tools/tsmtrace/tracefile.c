@@ -46,6 +46,10 @@ struct tsm_writer {
 	ZSTD_CCtx *zc;		/* with comp.alg ZSTD */
 	unsigned char *zbuf;	/* a compressed block's payload */
 	size_t zcap;
+	int (*symbolize)(__u64 ip, __u64 *start, char *name, size_t len);
+	struct hash named;	/* frames (ip) and symbols (start) already named */
+	unsigned char *sbuf;	/* the SYMBOLS block being built */
+	size_t slen, scap;
 };
 
 int tsm_zstd_level_max(void)
@@ -180,6 +184,9 @@ static int create_file(struct tsm_writer *w, const char *path)
 
 static void writer_free(struct tsm_writer *w)
 {
+	if (w->symbolize)
+		hash_fini(&w->named);
+	free(w->sbuf);
 	ZSTD_freeCCtx(w->zc);
 	free(w->zbuf);
 	free(w->buf);
@@ -202,8 +209,15 @@ struct tsm_writer *tsm_writer_open(const char *path, const struct tsm_meta *m,
 		snprintf(err, errlen, "%s: out of memory", path);
 		goto err_free;
 	}
-	if (m)
+	if (m) {
 		w->comp = m->compress;
+		w->symbolize = m->symbolize;
+	}
+	if (w->symbolize && hash_init(&w->named, 256)) {
+		w->symbolize = NULL;
+		snprintf(err, errlen, "%s: out of memory", path);
+		goto err_free;
+	}
 	if (w->comp.alg == TSM_COMPRESS_ZSTD) {
 		if (w->comp.level < TSM_ZSTD_LEVEL_MIN || w->comp.level > ZSTD_maxCLevel()) {
 			snprintf(err, errlen, "%s: zstd level %d: this libzstd compresses at levels %d to %d",
@@ -232,9 +246,9 @@ struct tsm_writer *tsm_writer_open(const char *path, const struct tsm_meta *m,
 	h.magic = TSM_FILE_MAGIC;
 	h.header_size = sizeof(h);
 	h.version_major = TSM_FILE_VERSION_MAJOR;
-	/* without compressed blocks the file is a 1.1 file: older readers read it */
-	h.version_minor = w->comp.alg == TSM_COMPRESS_NONE ? TSM_FILE_VERSION_MINOR_PLAIN :
-			  TSM_FILE_VERSION_MINOR;
+	/* without compressed or symbols blocks the file is a 1.1 file: older readers read it */
+	h.version_minor = w->comp.alg == TSM_COMPRESS_NONE && !w->symbolize ?
+			  TSM_FILE_VERSION_MINOR_PLAIN : TSM_FILE_VERSION_MINOR;
 	h.schema_major = TSM_SCHEMA_MAJOR;
 	h.schema_minor = TSM_SCHEMA_MINOR;
 	h.flags = m ? m->flags : 0;
@@ -248,6 +262,10 @@ struct tsm_writer *tsm_writer_open(const char *path, const struct tsm_meta *m,
 	snprintf(h.tool_version, sizeof(h.tool_version), "tsmtrace %s", TSMTRACE_VERSION);
 	set_str(h.hostname, sizeof(h.hostname),
 		m && m->hostname ? m->hostname : u.nodename);
+	if (m && m->build_id && m->build_id_size <= sizeof(h.build_id)) {
+		memcpy(h.build_id, m->build_id, m->build_id_size);
+		h.build_id_size = m->build_id_size;
+	}
 	h.header_crc = crc32c(0, &h, sizeof(h));
 	w->start_ts = h.start_monotonic_ns;
 	iov.iov_base = &h;
@@ -292,6 +310,79 @@ static ssize_t compress_block(struct tsm_writer *w)
 	return len;
 }
 
+/* a name for the symbol that holds @ip into the SYMBOLS block, once */
+static int name_frame(struct tsm_writer *w, __u64 ip)
+{
+	struct hkey k = { { ip, 1, 0 } };
+	char name[TSM_SYM_NAME_MAX + 1];
+	struct tsm_sym e = { 0 };
+	size_t len, need;
+	__u64 start;
+
+	if (hash_find(&w->named, &k))
+		return 0;
+	if (hash_add(&w->named, &k, (void *)1))
+		return -ENOMEM;
+	if (w->symbolize(ip, &start, name, sizeof(name)))
+		return 0;	/* no symbol holds it: a reader prints the address */
+	k.k[0] = start;
+	k.k[1] = 2;
+	if (hash_find(&w->named, &k))
+		return 0;
+	if (hash_add(&w->named, &k, (void *)1))
+		return -ENOMEM;
+	len = strnlen(name, TSM_SYM_NAME_MAX);
+	if (!len)
+		return 0;
+	need = sizeof(e) + ((len + 7) & ~(size_t)7);
+	if (w->slen + need > w->scap) {
+		size_t cap = w->scap ? w->scap * 2 : 4096;
+		unsigned char *n;
+
+		while (cap < w->slen + need)
+			cap *= 2;
+		n = realloc(w->sbuf, cap);
+		if (!n)
+			return -ENOMEM;
+		w->sbuf = n;
+		w->scap = cap;
+	}
+	e.addr = start;
+	e.name_len = len;
+	memcpy(w->sbuf + w->slen, &e, sizeof(e));
+	memcpy(w->sbuf + w->slen + sizeof(e), name, len);
+	memset(w->sbuf + w->slen + sizeof(e) + len, 0, need - sizeof(e) - len);
+	w->slen += need;
+	return 0;
+}
+
+/*
+ * The names of the stack frames of the records in w->buf, as a SYMBOLS
+ * block before them: a reader on another machine, or after the kernel
+ * changed, still names them.
+ */
+static int write_symbols(struct tsm_writer *w)
+{
+	size_t off;
+	int ret = 0;
+
+	w->slen = 0;
+	for (off = 0; off < w->len && !ret;) {
+		const struct tsm_rec_hdr *rec = (const void *)(w->buf + off);
+		const struct tsm_rec_stack *st = (const void *)rec;
+		__u32 i;
+
+		if (rec->type == TSM_REC_STACK && rec->size >= sizeof(*st))
+			for (i = 0; i < st->nr && i < TSM_STACK_MAX && !ret &&
+				    sizeof(*st) + (i + 1) * sizeof(__u64) <= rec->size; i++)
+				ret = name_frame(w, st->ip[i]);
+		off += rec->size;
+	}
+	if (!ret && w->slen)
+		ret = write_block(w, TSM_BLOCK_SYMBOLS, w->sbuf, w->slen, 0);
+	return ret;
+}
+
 int tsm_writer_flush(struct tsm_writer *w)
 {
 	ssize_t zlen = 0;
@@ -301,6 +392,13 @@ int tsm_writer_flush(struct tsm_writer *w)
 		return w->err;
 	if (!w->len)
 		return 0;
+	if (w->symbolize) {
+		ret = write_symbols(w);
+		if (ret) {
+			w->err = ret;
+			return ret;
+		}
+	}
 	if (w->comp.alg == TSM_COMPRESS_ZSTD)
 		zlen = compress_block(w);
 	if (zlen < 0)
@@ -800,6 +898,50 @@ static enum tsm_read_status read_block_header(struct tsm_file *f, struct tsm_blo
 	return TSM_READ_OK;
 }
 
+/* a symbol's name: what a kernel names a function with, nothing else */
+static bool sym_name_ok(const char *n, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (!(n[i] == '_' || n[i] == '.' || n[i] == '$' ||
+		      (n[i] >= '0' && n[i] <= '9') || (n[i] >= 'a' && n[i] <= 'z') ||
+		      (n[i] >= 'A' && n[i] <= 'Z')))
+			return false;
+	return true;
+}
+
+/* the entries of a SYMBOLS block in f->buf, to f->on_symbol */
+static enum tsm_read_status read_symbols(struct tsm_file *f, __u64 off, size_t len)
+{
+	char name[TSM_SYM_NAME_MAX + 1];
+	size_t pos = 0;
+
+	while (pos < len) {
+		struct tsm_sym e;
+		size_t need;
+
+		if (len - pos < sizeof(e))
+			return bad(f, off, "malformed symbols block (an entry cut at byte %zu); " DAMAGED,
+				   pos);
+		memcpy(&e, f->buf + pos, sizeof(e));
+		need = sizeof(e) + (((size_t)e.name_len + 7) & ~(size_t)7);
+		if (!e.name_len || e.name_len > TSM_SYM_NAME_MAX || need > len - pos)
+			return bad(f, off, "malformed symbols block (a name of %u bytes at byte %zu); " DAMAGED,
+				   e.name_len, pos);
+		memcpy(name, f->buf + pos + sizeof(e), e.name_len);
+		name[e.name_len] = 0;
+		if (!sym_name_ok(name, e.name_len))
+			return bad(f, off, "malformed symbols block (a name that is no symbol's at byte %zu); " DAMAGED,
+				   pos);
+		if (f->on_symbol)
+			f->on_symbol(f->sym_arg, e.addr, name);
+		f->nr_symbols++;
+		pos += need;
+	}
+	return TSM_READ_OK;
+}
+
 enum tsm_read_status tsm_file_replay(struct tsm_file *f, const struct tsm_ops *ops, void *ctx)
 {
 	for (;;) {
@@ -834,6 +976,8 @@ enum tsm_read_status tsm_file_replay(struct tsm_file *f, const struct tsm_ops *o
 			st = inflate_block(f, &bh, off, &len);
 			if (st == TSM_READ_OK)
 				st = replay_records(f, &bh, off, f->raw, len, ops, ctx);
+		} else if (bh.type == TSM_BLOCK_SYMBOLS) {
+			st = read_symbols(f, off, bh.payload_size);
 		} else {
 			/* a block type from a later minor version is skipped */
 			continue;

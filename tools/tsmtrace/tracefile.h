@@ -42,6 +42,14 @@ struct tsm_meta {
 	__u64 start_monotonic_ns;	/* 0: now */
 	__u32 events_observed;		/* TSM_EV_* mask; 0: every event */
 	struct tsm_compress compress;	/* zeroed: none */
+	const __u8 *build_id;		/* the traced kernel's, build_id_size bytes */
+	__u32 build_id_size;		/* 0: not known */
+	/*
+	 * The recorder's names for stack frames: the symbol that holds @ip,
+	 * its start in *@start and its name in @name; 0, or -1 if none. NULL:
+	 * the file names no symbols.
+	 */
+	int (*symbolize)(__u64 ip, __u64 *start, char *name, size_t len);
 };
 
 struct tsm_writer;
@@ -101,6 +109,10 @@ struct tsm_file {
 	__u64 nr_blocks;
 	__u64 bad_offset;	/* where the problem is */
 	char msg[512];		/* why it is truncated or unusable, and what to do */
+	/* called for each symbol of a SYMBOLS block, before the records after it */
+	void (*on_symbol)(void *arg, __u64 addr, const char *name);
+	void *sym_arg;
+	__u64 nr_symbols;	/* read so far */
 };
 
 /* open @path ("-": standard input) and validate the header */

@@ -97,6 +97,17 @@ void p_warn(const char *cmd, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+void explain_symbols(const char *cmd, const struct tsm_file_header *h)
+{
+	char msg[512];
+
+	/* a generator's stacks are of no kernel */
+	if (h->flags & TSM_FILE_F_SYNTHETIC)
+		return;
+	if (ksyms_explain(h, msg, sizeof(msg)))
+		p_warn(cmd, "%s", msg);
+}
+
 int parse_num(const char *s, unsigned long long min, unsigned long long max,
 	      unsigned long long *v)
 {

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Containers for the engine and the CRC32C of the trace file. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "util.h"
 
 /* --- hash --- */
@@ -361,4 +363,46 @@ __u32 crc32c(__u32 crc, const void *buf, size_t len)
 		return ~crc32c_hw(c, buf, len);
 #endif
 	return ~crc32c_sw(c, buf, len);
+}
+
+/*
+ * The running kernel's GNU build ID, from the ELF notes of
+ * /sys/kernel/notes: its size (at most @len bytes are copied), 0 when the
+ * kernel has none, or -errno.
+ */
+int kernel_build_id(__u8 *id, size_t len)
+{
+	unsigned char buf[4096];
+	size_t pos = 0;
+	ssize_t n;
+	int fd;
+
+	fd = open("/sys/kernel/notes", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	if (n < 0)
+		return -errno;
+	/* Elf64_Nhdr and Elf32_Nhdr are the same: namesz, descsz, type */
+	while (pos + 12 <= (size_t)n) {
+		__u32 namesz, descsz, type;
+		size_t name_at = pos + 12, desc_at;
+
+		memcpy(&namesz, buf + pos, 4);
+		memcpy(&descsz, buf + pos + 4, 4);
+		memcpy(&type, buf + pos + 8, 4);
+		desc_at = name_at + ((namesz + 3) & ~3u);
+		if (namesz > sizeof(buf) || descsz > sizeof(buf) || desc_at + descsz > (size_t)n)
+			break;
+		if (type == 3 /* NT_GNU_BUILD_ID */ && namesz == 4 &&
+		    !memcmp(buf + name_at, "GNU", 4)) {
+			if (descsz > len)
+				descsz = len;
+			memcpy(id, buf + desc_at, descsz);
+			return descsz;
+		}
+		pos = desc_at + ((descsz + 3) & ~3u);
+	}
+	return 0;
 }

@@ -97,4 +97,7 @@ __u64 rset_count(const struct rset *s, __u64 start, __u64 end);
 /* CRC32C (Castagnoli): crc = crc32c(crc, buf, len), start with 0 */
 __u32 crc32c(__u32 crc, const void *buf, size_t len);
 
+/* the running kernel's GNU build ID: its size, 0 if none, or -errno */
+int kernel_build_id(__u8 *id, size_t len);
+
 #endif

@@ -26,6 +26,7 @@
 #include <sys/utsname.h>
 #include <linux/capability.h>
 #include <unistd.h>
+#include <bpf/btf.h>
 #include "builtin.h"
 #include "live.h"
 #include "stock.h"
@@ -43,18 +44,39 @@ static const __u32 systems[] = {
 };
 
 /*
- * Which btf_trace_<name> types are in the kernel's BTF? A search of the BTF
- * string section for the exact NUL-terminated name is enough to tell.
+ * Which btf_trace_<name> types are in the kernel's BTF: vmlinux's and, on
+ * a kernel whose KVM, iommufd and vfio-pci are modules, theirs, read with
+ * libbpf's BTF API. A file that is not BTF is read as a list of
+ * NUL-terminated names (the tests pretend to be kernels with it).
  * Returns a TSM_EV_* mask, or -errno.
  */
 static long btf_events(const char *btf_path)
 {
 	size_t cap = 1 << 20, len = 0;
+	struct kbtf *k;
 	char *buf, *nb;
 	__u32 mask = 0, t;
 	ssize_t n;
-	int fd;
+	int fd, err;
 
+	k = calloc(1, sizeof(*k));
+	if (!k)
+		return -ENOMEM;
+	err = kbtf_load(k, btf_path);
+	if (!err) {
+		for (t = 1; t < TSM_REC_NR_EVENTS; t++) {
+			char name[64];
+			__s32 id;
+
+			snprintf(name, sizeof(name), "btf_trace_%s", tsm_rec_name(t));
+			if (kbtf_find(k, name, BTF_KIND_TYPEDEF, &id))
+				mask |= TSM_EV_BIT(t);
+		}
+		kbtf_free(k);
+		free(k);
+		return mask;
+	}
+	free(k);
 	fd = open(btf_path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;

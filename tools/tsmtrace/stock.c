@@ -92,15 +92,7 @@ static const struct stock_hook {
 };
 
 #define NR_HOOKS	(sizeof(hooks) / sizeof(hooks[0]))
-#define MAX_BTFS	512
-
-struct kbtf {
-	struct btf *vmlinux;
-	struct btf *mod[MAX_BTFS];
-	unsigned int nr;
-};
-
-static void kbtf_free(struct kbtf *k)
+void kbtf_free(struct kbtf *k)
 {
 	unsigned int i;
 
@@ -110,7 +102,7 @@ static void kbtf_free(struct kbtf *k)
 }
 
 /* the kernel's BTF: vmlinux (or TSMTRACE_BTF) and every module beside it */
-static int kbtf_load(struct kbtf *k, const char *path)
+int kbtf_load(struct kbtf *k, const char *path)
 {
 	char dir[4096], *slash, mpath[4096 + 256];
 	struct dirent *de;
@@ -143,7 +135,7 @@ static int kbtf_load(struct kbtf *k, const char *path)
 }
 
 /* the BTF (vmlinux or a module) that has @name of @kind, and its id there */
-static struct btf *kbtf_find(const struct kbtf *k, const char *name, __u32 kind, __s32 *id)
+struct btf *kbtf_find(const struct kbtf *k, const char *name, __u32 kind, __s32 *id)
 {
 	unsigned int i;
 

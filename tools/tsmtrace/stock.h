@@ -6,7 +6,27 @@
 #include <linux/types.h>
 
 struct bpf_object;
+struct btf;
 struct live_opts;
+
+/*
+ * The kernel's BTF, read with libbpf: vmlinux (or the file TSMTRACE_BTF
+ * names) and, when that is /sys/kernel/btf/vmlinux, every module's beside
+ * it (KVM, iommufd and vfio-pci are modules on distribution kernels).
+ */
+#define MAX_BTFS	512
+
+struct kbtf {
+	struct btf *vmlinux;
+	struct btf *mod[MAX_BTFS];
+	unsigned int nr;
+};
+
+/* 0, or -errno (not BTF: -EINVAL and the like, from libbpf) */
+int kbtf_load(struct kbtf *k, const char *path);
+void kbtf_free(struct kbtf *k);
+/* the BTF (vmlinux or a module's) that has @name of @kind, and its id there */
+struct btf *kbtf_find(const struct kbtf *k, const char *name, __u32 kind, __s32 *id);
 
 /*
  * Decide which programs of bpf/stock.bpf.c the kernel whose BTF is at

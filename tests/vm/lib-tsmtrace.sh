@@ -20,10 +20,39 @@ start_tracer() {
 	done
 }
 
+# the kernel stacks of every thread of PID, as NOTE lines: where it hangs
+stacks_of() {
+	for t in /proc/"$1"/task/*; do
+		echo "NOTE: thread ${t##*/} of pid $1 ($(cat "$t/comm" 2>/dev/null)):"
+		sed 's/^/NOTE:   /' "$t/stack" 2>/dev/null
+	done
+}
+
+# is PID running (not gone, not a zombie waiting for wait)?
+running() {
+	[ -e "/proc/$1" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
+}
+
+# bounded PID SECONDS: wait for PID at most SECONDS; one that is still
+# running then is named with its kernel stacks and killed (status 137)
+bounded() {
+	i=0
+	while running "$1" && [ $i -lt $(($2 * 5)) ]; do
+		sleep 0.2
+		i=$((i + 1))
+	done
+	if running "$1"; then
+		echo "NOTE: pid $1 still running after $2 s; its kernel stacks follow"
+		stacks_of "$1"
+		kill -KILL "$1"
+	fi
+	wait "$1"
+}
+
 stop_tracer() {
 	sleep 0.5
 	kill -INT "$1"
-	wait "$1"
+	bounded "$1" 60
 }
 
 # the violation and verdict lines, without what only a file has
@@ -42,7 +71,9 @@ under_live() {
 		fail "live-$name" "live did not start"
 		return 1
 	fi
-	"$@" >"$T/$name.flow" 2>&1
+	# a flow that hangs is named with its stacks, not waited for
+	"$@" >"$T/$name.flow" 2>&1 &
+	bounded $! "${TSM_FLOW_SECONDS:-1200}"
 	frc=$?
 	stop_tracer $tracer
 	lrc=$?

@@ -418,25 +418,32 @@ static __always_inline void ranges_drop(__u64 dmabuf)
 	bpf_loop(MAX_RANGES, range_drop_cb, &w, 0);
 }
 
-struct bar_walk {
-	struct tsm_stock_bar want;
+struct bar_find {
+	__u64 pfn;
+	__u32 dev;
 	__u32 found;
 };
 
-static long bar_add_cb(__u64 i, void *c)
+static long bar_find_cb(__u64 i, void *c)
 {
-	struct bar_walk *w = c;
+	struct bar_find *w = c;
 	__u32 k = i;
 	struct tsm_stock_bar *b = bpf_map_lookup_elem(&bars, &k);
 
 	if (!b)
 		return 1;
-	if (b->state == TSM_BAR_USED && b->pfn == w->want.pfn) {
+	if (b->state == TSM_BAR_USED && w->pfn >= b->pfn && w->pfn < b->pfn + b->npfns) {
+		w->dev = b->dev;
 		w->found = 1;
 		return 1;
 	}
 	return 0;
 }
+
+struct bar_walk {
+	struct tsm_stock_bar want;
+	__u32 found;
+};
 
 static long bar_claim_cb(__u64 i, void *c)
 {
@@ -461,6 +468,7 @@ static __always_inline void bar_add(struct pci_dev___tsm *pdev, __u32 bar, __u32
 	void *res = (void *)pdev + bpf_core_field_offset(struct pci_dev___tsm, resource);
 	__u32 size = bpf_core_type_size(struct resource___tsm);
 	struct resource___tsm *r;
+	struct bar_find bf = {};
 	struct bar_walk w = {};
 	__u64 start, end;
 
@@ -474,8 +482,10 @@ static __always_inline void bar_add(struct pci_dev___tsm *pdev, __u32 bar, __u32
 	w.want.dev = dev;
 	w.want.pfn = start >> PAGE_SHIFT;
 	w.want.npfns = (end - start + 1) >> PAGE_SHIFT;
-	bpf_loop(MAX_BARS, bar_add_cb, &w, 0);
-	if (w.found)
+	/* followed already: from sysfs at start, or an earlier export */
+	bf.pfn = w.want.pfn;
+	bpf_loop(MAX_BARS, bar_find_cb, &bf, 0);
+	if (bf.found)
 		return;
 	bpf_loop(MAX_BARS, bar_claim_cb, &w, 0);
 	if (!w.found)
@@ -974,28 +984,6 @@ int BPF_PROG(stock_iommu_domain_free, void *domain)
 }
 
 /* ---- KVM ---- */
-
-struct bar_find {
-	__u64 pfn;
-	__u32 dev;
-	__u32 found;
-};
-
-static long bar_find_cb(__u64 i, void *c)
-{
-	struct bar_find *w = c;
-	__u32 k = i;
-	struct tsm_stock_bar *b = bpf_map_lookup_elem(&bars, &k);
-
-	if (!b)
-		return 1;
-	if (b->state == TSM_BAR_USED && w->pfn >= b->pfn && w->pfn < b->pfn + b->npfns) {
-		w->dev = b->dev;
-		w->found = 1;
-		return 1;
-	}
-	return 0;
-}
 
 struct revoked_find {
 	__u64 pfn;

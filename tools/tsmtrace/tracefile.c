@@ -357,29 +357,21 @@ static int name_frame(struct tsm_writer *w, __u64 ip)
 }
 
 /*
- * The names of the stack frames of the records in w->buf, as a SYMBOLS
- * block before them: a reader on another machine, or after the kernel
- * changed, still names them.
+ * The names of a stack record's frames, into the SYMBOLS block that goes
+ * before the block of records holding it: a reader on another machine, or
+ * after the kernel changed, still names them.
  */
-static int write_symbols(struct tsm_writer *w)
+static int name_stack(struct tsm_writer *w, const struct tsm_rec_hdr *rec)
 {
-	size_t off;
+	const struct tsm_rec_stack *st = (const void *)rec;
+	__u32 i;
 	int ret = 0;
 
-	w->slen = 0;
-	for (off = 0; off < w->len && !ret;) {
-		const struct tsm_rec_hdr *rec = (const void *)(w->buf + off);
-		const struct tsm_rec_stack *st = (const void *)rec;
-		__u32 i;
-
-		if (rec->type == TSM_REC_STACK && rec->size >= sizeof(*st))
-			for (i = 0; i < st->nr && i < TSM_STACK_MAX && !ret &&
-				    sizeof(*st) + (i + 1) * sizeof(__u64) <= rec->size; i++)
-				ret = name_frame(w, st->ip[i]);
-		off += rec->size;
-	}
-	if (!ret && w->slen)
-		ret = write_block(w, TSM_BLOCK_SYMBOLS, w->sbuf, w->slen, 0);
+	if (rec->size < sizeof(*st))
+		return 0;
+	for (i = 0; i < st->nr && i < TSM_STACK_MAX && !ret &&
+		    sizeof(*st) + (i + 1) * sizeof(__u64) <= rec->size; i++)
+		ret = name_frame(w, st->ip[i]);
 	return ret;
 }
 
@@ -392,8 +384,9 @@ int tsm_writer_flush(struct tsm_writer *w)
 		return w->err;
 	if (!w->len)
 		return 0;
-	if (w->symbolize) {
-		ret = write_symbols(w);
+	if (w->slen) {
+		ret = write_block(w, TSM_BLOCK_SYMBOLS, w->sbuf, w->slen, 0);
+		w->slen = 0;
 		if (ret) {
 			w->err = ret;
 			return ret;
@@ -422,6 +415,8 @@ int tsm_writer_add(struct tsm_writer *w, const struct tsm_rec_hdr *rec)
 		return -EINVAL;
 	if (w->len + rec->size > WBUF_SIZE && tsm_writer_flush(w))
 		return w->err;
+	if (w->symbolize && rec->type == TSM_REC_STACK && name_stack(w, rec))
+		return w->err = -ENOMEM;
 	memcpy(w->buf + w->len, rec, rec->size);
 	if (rec->ts > w->last_ts)
 		w->last_ts = rec->ts;

@@ -390,14 +390,14 @@ static void step_close(struct worker *w, struct ctx *unused)
 		c.devfd = open(cdev, O_RDWR | O_CLOEXEC);
 		fa.addr = (uintptr_t)&c.devfd;
 		ok = CHECK(w, c.devfd < 0 ? -errno : 0, "open the cdev", 0) &&
-		     CHECK(w, ioctl(kvfio, KVM_SET_DEVICE_ATTR, &fa) ? -errno : 0, "KVM file add", 0) &&
-		     /*
-		      * EINVAL: the previous VMM's device file is still open
-		      * through the other thread's dup(), and a cdev opens a
-		      * device once
-		      */
-		     CHECK(w, ioctl(c.devfd, VFIO_DEVICE_BIND_IOMMUFD, &b) ? -errno : 0,
-			   "VFIO_DEVICE_BIND_IOMMUFD", EINVAL);
+		     CHECK(w, ioctl(kvfio, KVM_SET_DEVICE_ATTR, &fa) ? -errno : 0, "KVM file add", 0);
+		ret = ok && ioctl(c.devfd, VFIO_DEVICE_BIND_IOMMUFD, &b) ? -errno : 0;
+		/*
+		 * EINVAL: the previous VMM's device file is still open through
+		 * the other thread's dup(), and a cdev opens a device once;
+		 * this VMM then has no device and goes straight to its close
+		 */
+		ok = ok && CHECK(w, ret, "VFIO_DEVICE_BIND_IOMMUFD", EINVAL) && !ret;
 		h.dev_id = c.dev_id = b.out_devid;
 		ok = ok && CHECK(w, ioctl(c.iommufd, IOMMU_HWPT_ALLOC, &h) ? -errno : 0,
 				 "HWPT alloc", 0);

@@ -13,7 +13,9 @@
  * BAR with one 1 GiB page, a slice whose block crosses two ranges with
  * 4 KiB pages, and each page lands where it should; a revoke zaps them. Refusals: every errno of the uAPI. No HVA: a kvmclock write of
  * KVM's to a GPA of a DMABUF slot never reaches the VMM's memory at the
- * slot's would-be host address. Private: a private DMABUF goes only into
+ * slot's would-be host address, and KVM's instruction emulator (string I/O)
+ * reading or writing a GPA of a DMABUF slot, shared or private, exits to
+ * the VMM as MMIO instead of touching the device. Private: a private DMABUF goes only into
  * the software-protected VM its interface is bound to (EPERM for another
  * VM, with private memory or without), only private accesses map it,
  * UNBIND takes it away. Race: slots created, run and deleted against
@@ -441,6 +443,144 @@ out:
 	munmap((void *)low, 0x1000);
 }
 
+/* mov si, 0x10; mov dx, PORT; outsb; hlt: the emulator reads [ds:0x10] */
+static const uint8_t code_outsb[] = { 0xbe, 0x10, 0x00, 0xba, PORT, 0x00, 0x6e, 0xf4 };
+/* mov di, 0x20; mov dx, PORT; insb; hlt: the emulator writes [es:0x20] */
+static const uint8_t code_insb[] = { 0xbf, 0x20, 0x00, 0xba, PORT, 0x00, 0x6c, 0xf4 };
+
+/*
+ * Run @code from 0x1000 with ds.base = es.base = @base up to its first exit,
+ * answering an IN from PORT with @in: 0 or -errno of KVM_RUN.
+ */
+static int tvm_run_string(struct vmm_vm *vm, const uint8_t *code, size_t len, uint64_t base,
+			  uint8_t in)
+{
+	struct kvm_run *run = vm->run;
+	int ret = vmm_vm_enter(vm, code, len, base);
+
+	if (ret)
+		return ret;
+	if (run->exit_reason == KVM_EXIT_IO && run->io.direction == KVM_EXIT_IO_IN &&
+	    run->io.port == PORT) {
+		*((uint8_t *)run + run->io.data_offset) = in;
+		if (ioctl(vm->vcpu, KVM_RUN, 0))
+			return -errno;
+	}
+	return 0;
+}
+
+/* What the last exit of @vm was, for a failure's message */
+static const char *exit_str(struct vmm_vm *vm)
+{
+	static char buf[160];
+	struct kvm_run *run = vm->run;
+
+	if (run->exit_reason == KVM_EXIT_MMIO)
+		snprintf(buf, sizeof(buf), "MMIO %s %#llx len %u data %#x",
+			 run->mmio.is_write ? "write" : "read", (unsigned long long)run->mmio.phys_addr,
+			 run->mmio.len, run->mmio.data[0]);
+	else if (run->exit_reason == KVM_EXIT_IO)
+		snprintf(buf, sizeof(buf), "IO %s port %#x data %#x",
+			 run->io.direction == KVM_EXIT_IO_IN ? "in" : "out", run->io.port,
+			 *((uint8_t *)run + run->io.data_offset));
+	else
+		snprintf(buf, sizeof(buf), "exit %u", run->exit_reason);
+	return buf;
+}
+
+/*
+ * KVM's instruction emulator reaches guest memory through the same helpers
+ * (kvm_vcpu_read_guest(), kvm_vcpu_write_guest()). String I/O is emulated:
+ * OUTSB reads the byte at a GPA of a DMABUF slot, INSB writes one there.
+ * Neither may touch the MMIO through a host address: the access goes to the
+ * VMM as an MMIO exit, which the VMM serves through its own mapping or not.
+ */
+static void emulated_access(struct vmm_vm *vm, uint64_t gpa, volatile uint8_t *mmio,
+			    const char *what)
+{
+	struct kvm_run *run = vm->run;
+	uint8_t before = mmio ? mmio[0x20] : 0;
+	char name[120];
+	int ret;
+
+	ret = tvm_run_string(vm, code_outsb, sizeof(code_outsb), gpa, 0);
+	snprintf(name, sizeof(name), "kvm-dmabuf-emulator-read-%s-exits-mmio", what);
+	LAB_CHECK(!ret && run->exit_reason == KVM_EXIT_MMIO && !run->mmio.is_write &&
+		  run->mmio.phys_addr == gpa + 0x10 && run->mmio.len == 1, name,
+		  "KVM_RUN gave %d, %s", ret, exit_str(vm));
+	/* the VMM answers the read: the guest's OUTSB puts that byte out */
+	if (!ret && run->exit_reason == KVM_EXIT_MMIO) {
+		run->mmio.data[0] = 0x5e;
+		ret = ioctl(vm->vcpu, KVM_RUN, 0) ? -errno : 0;
+		snprintf(name, sizeof(name), "kvm-dmabuf-emulator-read-%s-served-by-vmm", what);
+		LAB_CHECK(!ret && run->exit_reason == KVM_EXIT_IO &&
+			  run->io.direction == KVM_EXIT_IO_OUT &&
+			  *((uint8_t *)run + run->io.data_offset) == 0x5e, name,
+			  "KVM_RUN gave %d, %s", ret, exit_str(vm));
+	}
+
+	ret = tvm_run_string(vm, code_insb, sizeof(code_insb), gpa, 0xa5);
+	snprintf(name, sizeof(name), "kvm-dmabuf-emulator-write-%s-exits-mmio", what);
+	LAB_CHECK(!ret && run->exit_reason == KVM_EXIT_MMIO && run->mmio.is_write &&
+		  run->mmio.phys_addr == gpa + 0x20 && run->mmio.data[0] == 0xa5, name,
+		  "KVM_RUN gave %d, %s", ret, exit_str(vm));
+	if (mmio) {
+		snprintf(name, sizeof(name), "kvm-dmabuf-emulator-write-%s-not-in-mmio", what);
+		LAB_CHECK(mmio[0x20] == before, name, "the MMIO byte went from %#x to %#x",
+			  before, mmio[0x20]);
+	}
+}
+
+static void test_emulator(void)
+{
+	const uint64_t off = 0x10000;	/* a would-be HVA above mmap_min_addr, as above */
+	volatile uint8_t *low;
+	struct vmm_vm vm;
+	int fd, ret;
+
+	low = mmap((void *)off, 0x1000, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (low == MAP_FAILED || low != (void *)off)
+		low = NULL;
+	else
+		memset((void *)low, 0xee, 0x1000);
+	if (!lab_expect(tvm_create(&vm, KVM_X86_DEFAULT_VM), 0, "kvm-dmabuf-emulator-vm"))
+		goto out_low;
+	fd = vfio_dmabuf_export(iv.fd, BAR, 0, 128 * KiB, 0);
+	ret = fd < 0 ? fd : slot_dmabuf(&vm, fd, 0, 128 * KiB);
+	if (lab_expect(ret, 0, "kvm-dmabuf-emulator-slot")) {
+		bar[off + 0x10] = 0xcc;
+		bar[off + 0x20] = 0xcc;
+		emulated_access(&vm, GPA + off, bar + off, "shared");
+		/* nor through the VMM's memory at the slot's would-be HVA */
+		if (low)
+			LAB_CHECK(low[0x10] == 0xee && low[0x20] == 0xee,
+				  "kvm-dmabuf-emulator-not-in-vmm-memory",
+				  "the VMM's page at %#lx reads %#x %#x", (unsigned long)off,
+				  low[0x10], low[0x20]);
+		else
+			lab_skip("kvm-dmabuf-emulator-not-in-vmm-memory",
+				 "cannot map a page at 0x10000");
+		/* the guest's own loads still reach the MMIO */
+		vmm_vm_destroy(&vm);
+		tvm_create(&vm, KVM_X86_DEFAULT_VM);
+		ret = slot_dmabuf(&vm, fd, 0, 128 * KiB);
+		if (!ret) {
+			uint32_t exit;
+
+			ret = tvm_read(&vm, GPA + off + 0x10, &exit);
+		}
+		LAB_CHECK(ret == 0xcc, "kvm-dmabuf-emulator-guest-load-still-maps",
+			  "the guest read %d", ret);
+	}
+	if (fd >= 0)
+		close(fd);
+	vmm_vm_destroy(&vm);
+out_low:
+	if (low)
+		munmap((void *)low, 0x1000);
+}
+
 static void test_private(struct vmm_vm *bvm)
 {
 	struct kvm_memory_attributes attr = {
@@ -481,6 +621,15 @@ static void test_private(struct vmm_vm *bvm)
 		ret = tvm_run(bvm, code_wr_rd, sizeof(code_wr_rd), GPA, &exit);
 	LAB_CHECK(ret == 0x77, "kvm-dmabuf-guest-access-private",
 		  "guest wrote and read %d (want 0x77), exit %u", ret, exit);
+	/*
+	 * KVM's emulator on a private page: no host read or write of the
+	 * MMIO; the guest itself put 0x77 where INSB would write
+	 */
+	ret = tvm_run(bvm, code_wr_rd, sizeof(code_wr_rd), GPA + 0x20, &exit);
+	emulated_access(bvm, GPA, NULL, "private");
+	ret = ret == 0x77 ? tvm_read(bvm, GPA + 0x20, &exit) : ret;
+	LAB_CHECK(ret == 0x77, "kvm-dmabuf-emulator-private-mmio-unchanged",
+		  "the guest read %d (want 0x77), exit %u", ret, exit);
 
 	/* a shared DMABUF of the shared hole: shared accesses only */
 	sfd = vfio_dmabuf_export(iv.fd, BAR, 0, 64 * KiB, 0);
@@ -781,6 +930,7 @@ int main(void)
 	test_ranges_and_huge();
 	test_refusals();
 	test_no_hva();
+	test_emulator();
 	test_race();
 	/* setup() made vm_fd a software-protected VM; the TSM binds to it */
 	if (!lab_expect(vmm_vm_init(&bvm, kvm_fd, vm_fd, MEM_SIZE), 0, "kvm-dmabuf-protected-vm"))

@@ -66,12 +66,11 @@ static inline void vmm_vm_destroy(struct vmm_vm *vm)
 }
 
 /*
- * Run @code (real mode) from 0x1000 of slot 0 with ds.base = @ds_base up to
- * its OUT to @port: the byte it wrote there, or -errno of KVM_RUN (or
- * -EPROTO for another exit) with the exit reason in *@exit.
+ * Start @code (real mode) from 0x1000 of slot 0 with ds.base and es.base =
+ * @base and run it to its first exit: 0, or -errno of an ioctl.
  */
-static inline int vmm_vm_run(struct vmm_vm *vm, const uint8_t *code, size_t len,
-			     uint64_t ds_base, uint16_t port, uint32_t *exit)
+static inline int vmm_vm_enter(struct vmm_vm *vm, const uint8_t *code, size_t len,
+			       uint64_t base)
 {
 	struct kvm_regs regs = { .rip = 0x1000, .rflags = 0x2 };
 	struct kvm_sregs sregs;
@@ -81,15 +80,26 @@ static inline int vmm_vm_run(struct vmm_vm *vm, const uint8_t *code, size_t len,
 		return -errno;
 	sregs.cs.base = 0;
 	sregs.cs.selector = 0;
-	sregs.ds.base = ds_base;
-	sregs.ds.selector = 0;
+	sregs.ds.base = sregs.es.base = base;
+	sregs.ds.selector = sregs.es.selector = 0;
 	if (ioctl(vm->vcpu, KVM_SET_SREGS, &sregs) || ioctl(vm->vcpu, KVM_SET_REGS, &regs))
 		return -errno;
-	if (ioctl(vm->vcpu, KVM_RUN, 0)) {
-		*exit = vm->run->exit_reason;
-		return -errno;
-	}
+	return ioctl(vm->vcpu, KVM_RUN, 0) ? -errno : 0;
+}
+
+/*
+ * Run @code (real mode) from 0x1000 of slot 0 with ds.base = @ds_base up to
+ * its OUT to @port: the byte it wrote there, or -errno of KVM_RUN (or
+ * -EPROTO for another exit) with the exit reason in *@exit.
+ */
+static inline int vmm_vm_run(struct vmm_vm *vm, const uint8_t *code, size_t len,
+			     uint64_t ds_base, uint16_t port, uint32_t *exit)
+{
+	int ret = vmm_vm_enter(vm, code, len, ds_base);
+
 	*exit = vm->run->exit_reason;
+	if (ret)
+		return ret;
 	if (vm->run->exit_reason != KVM_EXIT_IO || vm->run->io.port != port)
 		return -EPROTO;
 	return *((uint8_t *)vm->run + vm->run->io.data_offset);

@@ -12,10 +12,18 @@
  * MMIO from under the VM is EBUSY while bound: memory decode off, a reset,
  * low power; and works again after UNBIND.
  * VFIO_DEVICE_FEATURE_TSM_LAYOUT reports the layout, and every errno of
- * docs/uapi.md. After UNBIND everything is reachable again and holds
- * what the host wrote before the bind. A thread reading private pages
- * while another binds and unbinds never succeeds while bound.
+ * docs/uapi.md. The paths around VFIO are refused the same way: mappings of
+ * the PCI resource files in sysfs (resource2 and resource2_wc) and procfs
+ * (/proc/bus/pci), made before the bind or while bound, SIGBUS on private
+ * pages and read the shared ones, and /proc/PID/mem reads nothing private
+ * through them; /dev/mem keeps off the BARs of a function with TDISP
+ * altogether, bound or not, and still reaches other devices. After UNBIND everything is reachable again and holds what
+ * the host wrote before the bind. A thread reading private pages through
+ * VFIO and the resource file while another binds and unbinds never
+ * succeeds while bound.
  */
+#include <dirent.h>
+#include <linux/pci.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 
@@ -31,6 +39,7 @@
 
 static uint64_t bar_off, bar_size;
 static volatile uint8_t *map_before;
+static volatile uint8_t *sysfs_before;	/* resource2, mapped before the bind */
 
 static int layout(struct vfio_tsm_range *r, uint32_t room, uint32_t *nr, uint32_t *out_flags,
 		  uint32_t index, uint32_t flags, uint32_t argsz_cut)
@@ -124,6 +133,185 @@ static void expect_bus(volatile uint8_t *map, uint64_t off, int bus, const char 
 		  got ? "raised SIGBUS" : "read the page");
 }
 
+/* Map @len bytes of ivshmem's resource file @name ("resource2", ...): NULL on error */
+static volatile uint8_t *map_resource(const char *name, uint64_t len)
+{
+	char path[400];
+	void *p;
+	int fd;
+
+	snprintf(path, sizeof(path), SYS "%s/%s", iv.bdf, name);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/*
+ * The physical address of BAR @bar of the function @bdf, if it is a memory
+ * BAR (IORESOURCE_MEM): 0 otherwise
+ */
+static uint64_t mem_bar_start(const char *bdf, int bar)
+{
+	unsigned long long start = 0, end, flags;
+	char path[400], line[200];
+	FILE *f;
+	int i;
+
+	snprintf(path, sizeof(path), SYS "%s/resource", bdf);
+	f = fopen(path, "re");
+	for (i = 0; f && i <= bar && fgets(line, sizeof(line), f); i++)
+		if (i == bar && (sscanf(line, "%llx %llx %llx", &start, &end, &flags) != 3 ||
+				 !(flags & 0x200)))
+			start = 0;
+	if (f)
+		fclose(f);
+	return start;
+}
+
+/*
+ * Map @len bytes of BAR2 through /proc/bus/pci/BB/DD.F, whose offsets are
+ * the BAR's bus address: NULL on error
+ */
+static volatile uint8_t *map_procfs(uint64_t len)
+{
+	uint64_t start = mem_bar_start(iv.bdf, BAR);
+	unsigned int dom, bus, dev, fn;
+	void *p = MAP_FAILED;
+	char path[400];
+	int fd;
+
+	if (sscanf(iv.bdf, "%x:%x:%x.%x", &dom, &bus, &dev, &fn) != 4 || !start)
+		return NULL;
+	snprintf(path, sizeof(path), "/proc/bus/pci/%02x/%02x.%x", bus, dev, fn);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	if (!ioctl(fd, PCIIOC_MMAP_IS_MEM))
+		p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, start);
+	close(fd);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* mmap() a page of /dev/mem at @phys and read a word of it: 0 or -errno */
+static int devmem_map_read(uint64_t phys, uint32_t *v)
+{
+	int fd = open("/dev/mem", O_RDWR | O_SYNC | O_CLOEXEC);
+	void *p = fd < 0 ? MAP_FAILED :
+			   mmap(NULL, 0x1000, PROT_READ | PROT_WRITE, MAP_SHARED, fd, phys);
+	int ret = p == MAP_FAILED ? -errno : 0;
+
+	if (!ret) {
+		ret = touch(p, 0, v) ? -EFAULT : 0;
+		munmap(p, 0x1000);
+	}
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+/* read() or write() 4 bytes of /dev/mem at @phys: 0 or -errno */
+static int devmem_rw(uint64_t phys, uint32_t *v, int write)
+{
+	int fd = open("/dev/mem", O_RDWR | O_SYNC | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : write ? pwrite(fd, v, 4, phys) : pread(fd, v, 4, phys);
+	int ret = n == 4 ? 0 : n < 0 ? -errno : -EIO;
+
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+/* A memory BAR of a lab function without TDISP (a virtio device): 0 if none */
+static uint64_t other_mem_bar(void)
+{
+	DIR *d = opendir(SYS);
+	struct dirent *e;
+	uint64_t start = 0;
+
+	while (d && !start && (e = readdir(d))) {
+		char path[400], id[32] = "";
+
+		if (e->d_name[0] == '.' || !strcmp(e->d_name, iv.bdf))
+			continue;
+		snprintf(path, sizeof(path), SYS "%s/vendor", e->d_name);
+		if (lab_read_str(path, id, sizeof(id)) < 0 || strncmp(id, "0x1af4", 6))
+			continue;
+		snprintf(path, sizeof(path), SYS "%s/device", e->d_name);
+		if (lab_read_str(path, id, sizeof(id)) < 0 || !strncmp(id, "0x1110", 6))
+			continue;
+		for (int bar = 0; bar < 6 && !start; bar++)
+			start = mem_bar_start(e->d_name, bar);
+	}
+	if (d)
+		closedir(d);
+	return start;
+}
+
+/*
+ * /dev/mem keeps off every BAR of a function with TDISP, bound or not,
+ * and still reaches other devices' BARs. @when names the state.
+ */
+static void test_devmem(const char *when)
+{
+	uint64_t bar2 = mem_bar_start(iv.bdf, BAR), bar0 = mem_bar_start(iv.bdf, 0);
+	uint64_t other = other_mem_bar();
+	uint32_t v = 0;
+	char name[120];
+
+	if (access("/dev/mem", F_OK)) {
+		lab_skip("tsm-private-devmem", "no /dev/mem: the kernel has no DEVMEM");
+		return;
+	}
+	/*
+	 * read() and write() of /dev/mem reach only addresses below the top
+	 * of RAM (x86's valid_phys_addr_range()): the suite gives the VM RAM
+	 * above 4 GiB, so that BAR0 in the 32-bit hole is below it
+	 */
+	if (!LAB_CHECK(bar2 && bar0, "tsm-private-devmem-bars", "BAR2 at %#llx, BAR0 at %#llx",
+		       (unsigned long long)bar2, (unsigned long long)bar0))
+		return;
+	snprintf(name, sizeof(name), "tsm-private-devmem-mmap-private-%s-eperm", when);
+	lab_expect(devmem_map_read(bar2 + PRIV, &v), EPERM, name);
+	snprintf(name, sizeof(name), "tsm-private-devmem-mmap-shared-%s-eperm", when);
+	lab_expect(devmem_map_read(bar2, &v), EPERM, name);
+	snprintf(name, sizeof(name), "tsm-private-devmem-read-%s-eperm", when);
+	lab_expect(devmem_rw(bar0, &v, 0), EPERM, name);
+	snprintf(name, sizeof(name), "tsm-private-devmem-write-%s-eperm", when);
+	lab_expect(devmem_rw(bar0, &v, 1), EPERM, name);
+	/* a range that only starts before the BAR */
+	snprintf(name, sizeof(name), "tsm-private-devmem-read-into-bar-%s-eperm", when);
+	{
+		uint8_t buf[8];
+		int fd = open("/dev/mem", O_RDONLY | O_CLOEXEC);
+		ssize_t n = fd < 0 ? -1 : pread(fd, buf, sizeof(buf), bar0 - 4);
+
+		lab_expect(n < 0 ? -errno : 0, EPERM, name);
+		if (fd >= 0)
+			close(fd);
+	}
+	if (!LAB_CHECK(other, "tsm-private-devmem-other-device", "no virtio device with a memory BAR"))
+		return;
+	snprintf(name, sizeof(name), "tsm-private-devmem-mmap-other-device-%s-ok", when);
+	lab_expect(devmem_map_read(other, &v), 0, name);
+	snprintf(name, sizeof(name), "tsm-private-devmem-read-other-device-%s-ok", when);
+	lab_expect(devmem_rw(other, &v, 0), 0, name);
+}
+
+/* Read 4 bytes at @addr of this process through /proc/self/mem: 0 or -errno */
+static int proc_mem_read(volatile uint8_t *addr, uint32_t *v)
+{
+	int fd = open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : pread(fd, v, 4, (off_t)(uintptr_t)addr);
+	int ret = n == 4 ? 0 : n < 0 ? -errno : -EIO;
+
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
 static int setup_bar(void)
 {
 	struct vfio_region_info ri = { .argsz = sizeof(ri), .index = BAR };
@@ -133,7 +321,10 @@ static int setup_bar(void)
 	bar_off = ri.offset;
 	bar_size = ri.size;
 	map_before = vfio_region_mmap(iv.fd, BAR, bar_size, NULL);
-	return map_before ? 0 : -errno;
+	if (!map_before)
+		return -errno;
+	sysfs_before = map_resource("resource2", bar_size);
+	return sysfs_before ? 0 : -errno;
 }
 
 /* ---- before the bind ------------------------------------------------------ */
@@ -154,6 +345,11 @@ static void test_unbound(void)
 	/* an ioeventfd on a page about to turn private */
 	evfd = eventfd(0, EFD_CLOEXEC);
 	lab_expect(ioeventfd(PRIV + 8, evfd), 0, "tsm-private-ioeventfd-before-bind");
+	/* the resource file reaches the same MMIO while unbound */
+	v = 0;
+	LAB_CHECK(touch(sysfs_before, PRIV, &v) == 0 && v == MAGIC,
+		  "tsm-private-sysfs-reads-before-bind", "read %#x, want %#x", v, MAGIC);
+	test_devmem("unbound");
 }
 
 /* ---- bound ----------------------------------------------------------------- */
@@ -222,6 +418,60 @@ static void test_cpu_mappings(void)
 	expect_bus(after, PRIV, 1, "tsm-private-new-map-sigbus");
 	expect_bus(after, bar_size - 4, 1, "tsm-private-new-map-last-word-sigbus");
 	munmap((void *)after, bar_size);
+}
+
+/* A resource file's mapping, made before the bind or now: private pages SIGBUS */
+static void expect_private_refused(volatile uint8_t *map, const char *what)
+{
+	char name[120];
+
+	snprintf(name, sizeof(name), "tsm-private-%s-sigbus", what);
+	expect_bus(map, PRIV, 1, name);
+	snprintf(name, sizeof(name), "tsm-private-%s-shared-ok", what);
+	expect_bus(map, 0x1000, 0, name);
+	snprintf(name, sizeof(name), "tsm-private-%s-hole-page-ok", what);
+	expect_bus(map, HOLE_PAGE, 0, name);
+	snprintf(name, sizeof(name), "tsm-private-%s-after-hole-sigbus", what);
+	expect_bus(map, HOLE_PAGE + 0x1000, 1, name);
+	snprintf(name, sizeof(name), "tsm-private-%s-last-word-sigbus", what);
+	expect_bus(map, bar_size - 4, 1, name);
+}
+
+/* The PCI resource files of sysfs and procfs, which bypass VFIO */
+static void test_resource_files(void)
+{
+	volatile uint8_t *sysfs = map_resource("resource2", bar_size);
+	int sysfs_err = errno;
+	volatile uint8_t *wc = map_resource("resource2_wc", bar_size);
+	int wc_err = errno;
+	volatile uint8_t *procfs = map_procfs(bar_size);
+	int procfs_err = errno;
+	uint32_t v = 1;
+
+	/* the mapping made before the bind lost its private pages */
+	expect_private_refused(sysfs_before, "sysfs-old-map");
+	LAB_CHECK(lab_probe32(sysfs_before + PRIV, &v, 1) < 0, "tsm-private-sysfs-old-map-write-sigbus",
+		  "a store to a private page went through");
+	/* ptrace's path: a private page was never mapped, a shared one is */
+	lab_expect(proc_mem_read(sysfs_before + PRIV, &v), EIO, "tsm-private-proc-mem-private-eio");
+	lab_expect(proc_mem_read(sysfs_before + 0x1000, &v), 0, "tsm-private-proc-mem-shared-ok");
+
+	if (LAB_CHECK(sysfs, "tsm-private-sysfs-mmap-while-bound", "%s", strerror(sysfs_err))) {
+		expect_private_refused(sysfs, "sysfs-new-map");
+		munmap((void *)sysfs, bar_size);
+	}
+	/* the _wc files exist only where the CPU maps write-combined (PAT) */
+	if (!wc && wc_err == ENOENT)
+		lab_skip("tsm-private-sysfs-wc-map", "no resource2_wc: the kernel has no PAT");
+	else if (LAB_CHECK(wc, "tsm-private-sysfs-wc-mmap-while-bound", "%s", strerror(wc_err))) {
+		expect_private_refused(wc, "sysfs-wc-map");
+		munmap((void *)wc, bar_size);
+	}
+	if (LAB_CHECK(procfs, "tsm-private-procfs-mmap-while-bound", "%s", strerror(procfs_err))) {
+		expect_private_refused(procfs, "procfs-map");
+		munmap((void *)procfs, bar_size);
+	}
+	test_devmem("bound");
 }
 
 static void test_rw(void)
@@ -347,6 +597,9 @@ static void test_after_unbind(void)
 		  "tsm-private-ioeventfd-write-dropped", "the ioeventfd wrote %#x while bound", e);
 	lab_expect(ioeventfd(PRIV + 8, -1), 0, "tsm-private-ioeventfd-remove-after-unbind");
 	close(evfd);
+	v = 0;
+	LAB_CHECK(touch(sysfs_before, PRIV, &v) == 0 && v == MAGIC,
+		  "tsm-private-sysfs-old-map-after-unbind", "read %#x, want %#x", v, MAGIC);
 }
 
 /* ---- a reader against BIND/UNBIND ------------------------------------------ */
@@ -354,38 +607,46 @@ static void test_after_unbind(void)
 #define RACE_ROUNDS	100
 
 /*
- * pread() and a CPU load of a private page in a loop. A success that began
- * and ended while the interface was bound is a host access to private MMIO.
+ * pread(), a CPU load through VFIO's mapping and one through the sysfs
+ * resource file of a private page in a loop. A success that began and ended
+ * while the interface was bound is a host access to private MMIO.
  */
 static void *race_reader(void *arg)
 {
 	volatile uint8_t *map = vfio_region_mmap(iv.fd, BAR, 8 * MiB, NULL);
+	volatile uint8_t *sysfs = map_resource("resource2", 8 * MiB);
 	long *bad = arg;
 
 	bad[2] = 0;
-	while (map && !tsm_race_stop) {
+	while (map && sysfs && !tsm_race_stop) {
 		unsigned long g1 = tsm_gen_now();
 		uint32_t v;
-		int r, m;
+		int r, m, f;
 
 		r = bar_rw(PRIV, &v, 4, 0);
 		m = touch(map, PRIV, &v);
-		if (tsm_bound_throughout(g1) && (!r || !m))
+		f = touch(sysfs, PRIV, &v);
+		if (tsm_bound_throughout(g1) && (!r || !m || !f))
 			bad[0]++;
 		if (r && r != -EPERM)
 			bad[1]++;
 		bad[2]++;
 	}
+	if (!map || !sysfs)
+		bad[3] = 1;
 	if (map)
 		munmap((void *)map, 8 * MiB);
+	if (sysfs)
+		munmap((void *)sysfs, 8 * MiB);
 	return NULL;
 }
 
 static void test_race(void)
 {
-	long bad[3] = { 0 };
+	long bad[4] = { 0 };
 
 	tsm_race("tsm-private-race", race_reader, bad, RACE_ROUNDS, 1000);
+	LAB_CHECK(!bad[3], "tsm-private-race-maps", "the reader could not map the BAR");
 	printf("# %d bind/unbind rounds against %ld reads\n", RACE_ROUNDS, bad[2]);
 	LAB_CHECK(!bad[0], "tsm-private-race-no-read-while-bound",
 		  "%ld reads of a private page succeeded while bound", bad[0]);
@@ -410,6 +671,7 @@ int main(void)
 	if (lab_expect(bind(iv.vdev), 0, "tsm-private-bind")) {
 		test_layout();
 		test_cpu_mappings();
+		test_resource_files();
 		test_rw();
 		test_ioeventfd();
 		test_busy();

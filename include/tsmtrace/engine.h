@@ -65,6 +65,7 @@ enum tsm_verdict {
 /* set by check's requirements (--min-events, --require-coverage), not the engine */
 #define TSM_INC_MIN_EVENTS	(1u << 6)  /* fewer events than required */
 #define TSM_INC_COVERAGE	(1u << 7)  /* some invariant not checked over everything */
+#define TSM_INC_DISAGREE	(1u << 8)  /* the in-kernel check flagged an event the engine did not */
 
 /* the objects a violation is about; a field is valid when its bit is set */
 #define TSM_OBJ_DEV	(1u << 0)
@@ -143,6 +144,9 @@ struct tsm_summary {
 	unsigned int nr_violations;
 	unsigned int nr_violations_kept;	/* the first ones, in full */
 	unsigned int nr_doubts;	/* checks that met an object of unknown state */
+	bool kernel_checked;	/* the records carry the in-kernel check's verdict */
+	__u64 nr_flagged;	/* events the in-kernel check flagged (TSM_REC_F_FLAGGED) */
+	__u64 nr_disagree;	/* events it and the engine judged differently */
 	__u32 observed;		/* TSM_EV_* the source was attached to */
 };
 
@@ -176,6 +180,12 @@ const char *tsm_unobserved_what(__u32 mask);
 
 struct tsm_engine_opts {
 	bool state_known;	/* TSM_FILE_F_STATE_KNOWN */
+	/*
+	 * The records carry the in-kernel check's verdict (recorded or live,
+	 * not TSM_FILE_F_SYNTHETIC): the engine judges every event again and
+	 * counts where the two differ
+	 */
+	bool kernel_checked;
 	__u32 observed;		/* TSM_EV_* events the source saw; 0: all */
 	unsigned int max_violations;	/* kept in full; 0: TSM_MAX_VIOLATIONS */
 	/* called at each violation as it is found (live output); may be NULL */

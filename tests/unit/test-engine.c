@@ -350,6 +350,86 @@ static int t_i4_range_under_private_slot(void)
 
 /* ---- TSM-I5 ---- */
 
+/*
+ * The in-kernel check's verdict travels in each record (TSM_REC_F_FLAGGED):
+ * the engine judges every event again and must agree with it. @flag_type:
+ * the records to flag, as the kernel would have; 0 none.
+ */
+struct flagging {
+	struct tsm_engine *e;
+	__u32 flag_type;
+};
+
+static int emit_flagged(void *ctx, const struct tsm_rec_hdr *rec)
+{
+	struct flagging *fl = ctx;
+	unsigned char buf[1024];
+	struct tsm_rec_hdr *h = (void *)buf;
+
+	if (rec->size > sizeof(buf))
+		return -E2BIG;
+	memcpy(buf, rec, rec->size);
+	if (rec->type == fl->flag_type)
+		h->flags |= TSM_REC_F_FLAGGED;
+	return tsm_engine_feed(fl->e, h, h->size);
+}
+
+static int t_kernel_agreement(void)
+{
+	static const struct {
+		const char *name;
+		bool checked, violation;
+		__u32 flag_type;
+		enum tsm_verdict v;
+		__u64 flagged, disagree;
+		bool disagree_incomplete;
+	} c[] = {
+		/* the revoke leaves a slot mapped: both see it */
+		{ "both-flag-the-revoke", true, true, TSM_REC_VFIO_DMABUF_REVOKE,
+		  TSM_VIOLATION, 1, 0, false },
+		/* the engine sees what the kernel let through */
+		{ "engine-alone", true, true, 0, TSM_VIOLATION, 0, 1, false },
+		/* the kernel flagged a correct event: one of the two is wrong */
+		{ "kernel-alone", true, false, TSM_REC_VFIO_DMABUF_EXPORT,
+		  TSM_INCOMPLETE, 1, 1, true },
+		{ "both-clean", true, false, 0, TSM_PASS, 0, 0, false },
+		/* a generator's file carries no kernel verdict */
+		{ "synthetic-not-compared", false, false, TSM_REC_VFIO_DMABUF_EXPORT,
+		  TSM_PASS, 0, 0, false },
+	};
+	unsigned int i;
+
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		struct tsm_engine_opts o = { .state_known = true, .kernel_checked = c[i].checked };
+		struct flagging fl = { .flag_type = c[i].flag_type };
+		struct tsm_summary s;
+		struct gen g;
+
+		fl.e = tsm_engine_new(&o);
+		gen_init(&g, emit_flagged, &fl);
+		export1(&g, 10, TSM_DMABUF_SHARED, BASE, N);
+		g_slot(&g, TSM_REC_KVM_DMABUF_SLOT_BIND, VM, 1, 0x100, 10, BASE, N, 0);
+		if (!c[i].violation)
+			g_slot(&g, TSM_REC_KVM_DMABUF_SLOT_UNBIND, VM, 1, 0x100, 10, BASE, N,
+			       TSM_UNMAP_USER);
+		g_buf(&g, TSM_REC_VFIO_DMABUF_REVOKE, 10, D, BAR, TSM_DMABUF_SHARED,
+		      TSM_REVOKE_RESET);
+		tsm_engine_summary(fl.e, &s);
+		tsm_engine_free(fl.e);
+		if (g.err || s.verdict != c[i].v || s.nr_flagged != c[i].flagged ||
+		    s.nr_disagree != c[i].disagree || s.kernel_checked != c[i].checked ||
+		    !!(s.incomplete & TSM_INC_DISAGREE) != c[i].disagree_incomplete) {
+			snprintf(why, sizeof(why),
+				 "%s: err %d, verdict %s, flagged %llu, disagree %llu, incomplete 0x%x",
+				 c[i].name, g.err, tsm_verdict_name(s.verdict),
+				 (unsigned long long)s.nr_flagged, (unsigned long long)s.nr_disagree,
+				 s.incomplete);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int t_i5_revoke_mapped(void)
 {
 	struct t t;
@@ -2167,6 +2247,7 @@ int main(void)
 	run("engine-i4-range-under-private-slot", t_i4_range_under_private_slot);
 	run("engine-i5-revoke-while-mapped", t_i5_revoke_mapped);
 	run("engine-i5-map-revoked-buf", t_i5_map_revoked);
+	run("engine-agrees-with-in-kernel-check", t_kernel_agreement);
 	run("engine-stock-iommu-mappings-i5-i7", t_stock_iommu);
 	run("engine-stock-kvm-entries-i5", t_stock_kvm);
 	run("engine-i5-importers-unmap-ok", t_i5_ok);

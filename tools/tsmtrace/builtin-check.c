@@ -79,6 +79,7 @@ static void print_text(const char *path, const struct tsm_file *f, const struct 
 	putchar('\n');
 	print_meta(f);
 	print_coverage(stdout, s->observed, "  ");
+	print_kernel_check(stdout, s, "  ");
 	for (i = 1; i <= s->nr_violations_kept; i++)
 		print_violation(stdout, tsm_engine_violation(e, i), "  ");
 	print_not_kept(stdout, s, "  ");
@@ -112,6 +113,7 @@ static int check_file(struct result *r, const struct check_opts *co)
 		return unusable(r, f.msg);
 	}
 	opts.state_known = f.hdr.flags & TSM_FILE_F_STATE_KNOWN;
+	opts.kernel_checked = !(f.hdr.flags & TSM_FILE_F_SYNTHETIC);
 	opts.observed = f.hdr.events_observed;
 	ksyms_auto(&f.hdr);
 	f.on_symbol = ksyms_trace_symbol;

@@ -64,6 +64,7 @@ void print_coverage(FILE *f, __u32 observed, const char *indent);
 /* "N more violations not kept", when some were not */
 void print_not_kept(FILE *f, const struct tsm_summary *s, const char *indent);
 void json_incomplete(FILE *f, __u32 incomplete);
+void print_kernel_check(FILE *f, const struct tsm_summary *s, const char *indent);
 void print_verdict_json(FILE *f, const char *file, const struct tsm_file_header *h,
 			const struct tsm_engine *e, const struct tsm_summary *s);
 

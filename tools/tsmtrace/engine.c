@@ -74,6 +74,9 @@ struct tsm_engine {
 	__u64 epoch;			/* +1 at every loss of knowledge */
 	bool seq_started;
 	__u64 next_seq;
+	/* the kernel event being handled: the violations before it */
+	bool in_event;
+	unsigned int ev_violations;
 	__u64 lost_gap, lost_rec, lost_end;
 	struct list_head devs;
 	struct list_head priv_devs;	/* devices with private PFNs */
@@ -1005,6 +1008,8 @@ static void lost(struct tsm_engine *e, const struct tsm_rec_hdr *rec, __u64 nr,
 static void ev_begin(struct tsm_engine *e, const struct tsm_rec_hdr *rec)
 {
 	e->sum.nr_events++;
+	e->in_event = true;
+	e->ev_violations = e->sum.nr_violations;
 	if (!e->seq_started) {
 		e->seq_started = true;
 	} else if (rec->seq > e->next_seq) {
@@ -1720,6 +1725,8 @@ static int on_unknown(void *ctx, const struct tsm_rec_hdr *rec)
 
 	if (rec->type < TSM_REC_LOST)
 		ev_begin(e, rec);
+	/* an event this engine cannot judge is not one it judged differently */
+	e->in_event = false;
 	if (!e->sum.nr_unknown_type++)
 		note(e, rec, "record of a type this tsmtrace does not know (type %u): what it changed is unknown, objects seen before it are of unknown state (a newer tsmtrace reads it)",
 		     rec->type);
@@ -1728,12 +1735,36 @@ static int on_unknown(void *ctx, const struct tsm_rec_hdr *rec)
 	return 0;
 }
 
+/*
+ * Both checks judge every event with tsm_check() over their own state: an
+ * event the kernel flagged and the engine did not means one of them holds
+ * a wrong state, and the trace cannot vouch for a PASS; one the engine
+ * flagged alone is a VIOLATION already, noted.
+ */
+static void kernel_agrees(struct tsm_engine *e, const struct tsm_rec_hdr *rec)
+{
+	bool kernel = rec->flags & TSM_REC_F_FLAGGED;
+	bool engine = e->sum.nr_violations != e->ev_violations;
+
+	e->sum.nr_flagged += kernel;
+	if (kernel == engine)
+		return;
+	e->sum.nr_disagree++;
+	if (kernel)
+		e->sum.incomplete |= TSM_INC_DISAGREE;
+	if (e->sum.nr_disagree <= 8)
+		note(e, rec, kernel ? "the in-kernel check flagged this event and the engine found no violation in it: the two disagree" :
+		     "the engine found a violation in this event that the in-kernel check did not flag: the two disagree");
+}
+
 static int on_post(void *ctx, const struct tsm_rec_hdr *rec)
 {
 	struct tsm_engine *e = ctx;
 
-	(void)rec;
 	e->sum.nr_records++;
+	if (e->in_event && e->opts.kernel_checked)
+		kernel_agrees(e, rec);
+	e->in_event = false;
 	return e->err;
 }
 
@@ -1883,6 +1914,7 @@ struct tsm_engine *tsm_engine_new(const struct tsm_engine_opts *opts)
 	if (!e->opts.observed)
 		e->opts.observed = TSM_EV_KNOWN;
 	e->sum.observed = e->opts.observed & TSM_EV_VIEWS;
+	e->sum.kernel_checked = e->opts.kernel_checked;
 	e->all_seen = e->opts.state_known;
 	if (!e->all_seen) {
 		e->sum.incomplete |= TSM_INC_START_UNKNOWN;

@@ -391,6 +391,7 @@ int run_live(const struct live_opts *o)
 	}
 	eo.on_violation = on_violation;
 	eo.arg = &l;
+	eo.kernel_checked = true;
 	l.e = tsm_engine_new(&eo);
 	l.ro = tsm_reorder_new(65536, 1, ordered, &l);
 	if (!l.e || !l.ro) {
@@ -480,6 +481,7 @@ int run_live(const struct live_opts *o)
 		       (uint64_t)s.nr_lost);
 		print_not_kept(stdout, &s, "  ");
 		print_coverage(stdout, s.observed, "  ");
+		print_kernel_check(stdout, &s, "  ");
 	}
 	ret = o->fail_on_violation && l.violated ? EXIT_VIOLATION : EXIT_PASS;
 

@@ -1042,12 +1042,29 @@ void print_not_kept(FILE *f, const struct tsm_summary *s, const char *indent)
 			indent, s->nr_violations - s->nr_violations_kept, s->nr_violations_kept);
 }
 
+/*
+ * Whether the in-kernel check, which judged every event as it happened,
+ * and this engine agree: one line, for a trace that carries its verdicts
+ */
+void print_kernel_check(FILE *f, const struct tsm_summary *s, const char *indent)
+{
+	if (!s->kernel_checked)
+		return;
+	fprintf(f, "%sin-kernel check: %" PRIu64 " event(s) flagged; ", indent,
+		(uint64_t)s->nr_flagged);
+	if (!s->nr_disagree)
+		fputs("the engine agrees on every event\n", f);
+	else
+		fprintf(f, "the engine judged %" PRIu64 " event(s) differently (see the notes)\n",
+			(uint64_t)s->nr_disagree);
+}
+
 /* "incomplete":[...], the reasons of TSM_INC_* by name */
 void json_incomplete(FILE *f, __u32 incomplete)
 {
 	static const char *const inc[] = {
 		"lost", "truncated", "start_unknown", "inconsistent", "order",
-		"unknown_record", "min_events", "coverage" };
+		"unknown_record", "min_events", "coverage", "disagree" };
 	bool first = true;
 	unsigned int i;
 
@@ -1079,11 +1096,13 @@ void print_verdict_json(FILE *f, const char *file, const struct tsm_file_header 
 	}
 	fprintf(f, ",\"verdict\":\"%s\",\"violations\":%u,\"records\":%" PRIu64
 		",\"events\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"doubts\":%u"
-		",\"violations_kept\":%u,\"violations_not_kept\":%u,\"unknown_records\":%" PRIu64 ",",
+		",\"violations_kept\":%u,\"violations_not_kept\":%u,\"unknown_records\":%" PRIu64
+		",\"kernel_checked\":%s,\"kernel_flagged\":%" PRIu64 ",\"kernel_disagree\":%" PRIu64 ",",
 		tsm_verdict_name(s->verdict), s->nr_violations, (uint64_t)s->nr_records,
 		(uint64_t)s->nr_events, (uint64_t)s->nr_lost, s->nr_doubts,
 		s->nr_violations_kept, s->nr_violations - s->nr_violations_kept,
-		(uint64_t)s->nr_unknown_type);
+		(uint64_t)s->nr_unknown_type, s->kernel_checked ? "true" : "false",
+		(uint64_t)s->nr_flagged, (uint64_t)s->nr_disagree);
 	json_incomplete(f, s->incomplete);
 	fputc(',', f);
 	json_coverage(f, s->observed);

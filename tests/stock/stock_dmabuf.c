@@ -22,6 +22,9 @@
  * maps the pages: kvmmmu:kvm_tdp_mmu_spte_changed); memory decode off zaps
  * the VMM's mapping, KVM's with it, and revokes the DMABUF; the guest's
  * read then fails; decode on, it reads again; deleting the slot unmaps.
+ * The same with the BAR's first GiB in a 1 GiB slot over a 1 GiB-aligned
+ * mmap: KVM maps it with a 1 GiB entry (2 MiB where the CPU has no 1 GiB
+ * pages).
  * One PASS:/FAIL:/SKIP: line per case; exits 1 when one failed.
  *
  * stock_dmabuf broken-revoke plays, on the series' kernel, the kernel that
@@ -36,7 +39,8 @@
  * (vfio_pci_bar_skip_zap armed): a guest reads the BAR through a slot over
  * the VMM's mmap, and KVM's entry of the page survives the revoke of the
  * DMABUF of the same pages. It prints the device, the GFN and the PFN, and
- * exits 0; the verdict is tsmtrace's.
+ * exits 0; the verdict is tsmtrace's. stock_dmabuf broken-zap huge: the
+ * same with the 1 GiB slot and KVM's 1 GiB entry.
  *
  * stock_dmabuf storm SEC makes, for SEC seconds and as fast as it can,
  * what the stock-kernel source follows: export a DMABUF of 2 MiB of the
@@ -49,6 +53,7 @@
  * minutes), then revokes it (memory decode off and on), unmaps and closes
  * it.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -379,8 +384,132 @@ static void test_kvm(void)
 	close(kvm);
 }
 
-/* the zap VFIO forgets: KVM's entry of the BAR page survives the revoke */
-static int broken_zap(void)
+#define SZ_1G		0x40000000UL
+
+/* a VMM whose guest has the BAR's first GiB in one slot, mapped huge */
+struct huge_vmm {
+	struct vmm_vm vm;
+	uint8_t *area;		/* 2 GiB of address space around the mapping */
+	volatile uint8_t *big;	/* 1 GiB-aligned, the BAR's first GiB */
+};
+
+/*
+ * The BAR's first GiB in a 1 GiB slot over a 1 GiB-aligned mmap of it,
+ * which VFIO maps with one PUD, so that KVM maps the guest's read of
+ * @val at PAGE with one 1 GiB entry (2 MiB ones where the CPU has no
+ * 1 GiB pages). Returns 0 or -errno; huge_vmm_end() undoes it either way.
+ */
+static int huge_vmm(int kvm, struct huge_vmm *h, uint8_t val)
+{
+	struct vfio_region_info ri = { .argsz = sizeof(ri), .index = VFIO_PCI_BAR2_REGION_INDEX };
+	uint32_t exit;
+	int ret;
+
+	h->vm.fd = -1;
+	h->big = MAP_FAILED;
+	/* 2 GiB of address space, for a 1 GiB-aligned GiB inside */
+	h->area = mmap(NULL, 2 * SZ_1G, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		       -1, 0);
+	if (h->area == MAP_FAILED || ioctl(iv.fd, VFIO_DEVICE_GET_REGION_INFO, &ri))
+		return -errno;
+	h->big = mmap((void *)(((uintptr_t)h->area + SZ_1G - 1) & ~(SZ_1G - 1)), SZ_1G,
+		      PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, iv.fd, ri.offset);
+	if (h->big == MAP_FAILED)
+		return -errno;
+	ret = vmm_vm_create(&h->vm, kvm, 0, 0x10000);
+	if (!ret)
+		ret = kvm_slot(&h->vm, (uintptr_t)h->big, SZ_1G);
+	if (ret)
+		return ret;
+	h->big[PAGE] = val;
+	ret = vmm_vm_run(&h->vm, code_rd, sizeof(code_rd), KVM_GPA, KVM_PORT, &exit);
+	return ret == val ? 0 : ret < 0 ? ret : -EIO;
+}
+
+static void huge_vmm_end(struct huge_vmm *h)
+{
+	if (h->vm.fd >= 0) {
+		kvm_slot(&h->vm, 0, 0);
+		vmm_vm_destroy(&h->vm);
+	}
+	if (h->area != MAP_FAILED)
+		munmap(h->area, 2 * SZ_1G);
+}
+
+/*
+ * The same with huge pages (huge_vmm()): decode off zaps the 1 GiB entry,
+ * decode on it maps again, deleting the slot unmaps it. The page size is
+ * what tsmtrace records (its suite checks).
+ */
+static void test_kvm_huge(void)
+{
+	struct huge_vmm h;
+	uint32_t exit;
+	int kvm, ret;
+
+	kvm = open("/dev/kvm", O_RDWR);
+	if (kvm < 0) {
+		printf("SKIP: stock-kvm-huge (/dev/kvm: %s)\n", strerror(errno));
+		return;
+	}
+	if (lab_expect(huge_vmm(kvm, &h, 0x6b), 0, "stock-kvm-huge-guest-reads-bar")) {
+		lab_expect(vfio_config_cmd(iv.fd, PCI_COMMAND_MASTER), 0, "stock-kvm-huge-mem-off");
+		ret = vmm_vm_run(&h.vm, code_rd, sizeof(code_rd), KVM_GPA, KVM_PORT, &exit);
+		LAB_CHECK(ret == -EFAULT, "stock-kvm-huge-guest-refused-mem-off",
+			  "the guest's read with decode off gave %d (exit %u), want -EFAULT", ret,
+			  exit);
+		lab_expect(vfio_config_cmd(iv.fd, MEM_ON), 0, "stock-kvm-huge-mem-on");
+		h.big[PAGE] = 0x6c;
+		ret = vmm_vm_run(&h.vm, code_rd, sizeof(code_rd), KVM_GPA, KVM_PORT, &exit);
+		LAB_CHECK(ret == 0x6c, "stock-kvm-huge-guest-reads-again",
+			  "the guest read %d (exit %u)", ret, exit);
+		lab_expect(kvm_slot(&h.vm, 0, 0), 0, "stock-kvm-huge-slot-delete");
+	}
+	huge_vmm_end(&h);
+	close(kvm);
+}
+
+/* memory decode off and on with vfio_pci_bar_skip_zap armed: 0 or -errno */
+static int mem_off_skipping_zap(void)
+{
+	int ret = lab_fault_arm("vfio_pci_bar_skip_zap", -1, 0);
+
+	if (ret)
+		return ret;
+	ret = vfio_config_cmd(iv.fd, PCI_COMMAND_MASTER);
+	lab_fault_arm("vfio_pci_bar_skip_zap", 0, 0);
+	vfio_config_cmd(iv.fd, MEM_ON);
+	return ret;
+}
+
+/*
+ * The zap VFIO forgets with a huge entry: KVM's 1 GiB entry of the BAR's
+ * first GiB survives the revoke of a DMABUF of 2 MiB of it
+ */
+static int broken_zap_huge(int kvm)
+{
+	struct huge_vmm h;
+	int fd, ret;
+
+	fd = export(0, SZ_2M);
+	ret = fd < 0 ? fd : huge_vmm(kvm, &h, 0x6d);
+	if (!ret)
+		ret = mem_off_skipping_zap();
+	if (fd >= 0) {
+		huge_vmm_end(&h);
+		close(fd);
+	}
+	close(kvm);
+	printf("dev %s\ngfn 0x%lx\npfn 0x%llx\n", iv.bdf, KVM_GPA >> 12,
+	       (unsigned long long)(iv.bar_start >> 12));
+	return ret;
+}
+
+/*
+ * The zap VFIO forgets: KVM's entry of the BAR page survives the revoke
+ * (@huge: a 1 GiB entry, broken_zap_huge())
+ */
+static int broken_zap(bool huge)
 {
 	struct vmm_vm vm;
 	int kvm, fd = -1, ret;
@@ -388,14 +517,11 @@ static int broken_zap(void)
 	kvm = open("/dev/kvm", O_RDWR);
 	if (kvm < 0)
 		return -errno;
+	if (huge)
+		return broken_zap_huge(kvm);
 	ret = kvm_vmm(kvm, &vm, &fd);
 	if (!ret)
-		ret = lab_fault_arm("vfio_pci_bar_skip_zap", -1, 0);
-	if (!ret) {
-		ret = vfio_config_cmd(iv.fd, PCI_COMMAND_MASTER);
-		lab_fault_arm("vfio_pci_bar_skip_zap", 0, 0);
-		vfio_config_cmd(iv.fd, MEM_ON);
-	}
+		ret = mem_off_skipping_zap();
 	kvm_slot(&vm, 0, 0);
 	unmap(IOVA_A, SZ_2M);
 	close(fd);
@@ -518,13 +644,13 @@ int main(int argc, char **argv)
 	}
 	if (argc > 1 && !strcmp(argv[1], "broken-zap")) {
 		if (!ret)
-			ret = broken_zap();
+			ret = broken_zap(argc > 2 && !strcmp(argv[2], "huge"));
 		if (ret)
 			fprintf(stderr, "stock_dmabuf: broken-zap: %s\n", lab_errname(-ret));
 		return ret ? 1 : 0;
 	}
 	if (argc > 1) {
-		fprintf(stderr, "usage: stock_dmabuf [broken-revoke | broken-zap | storm SECONDS | hold]\n");
+		fprintf(stderr, "usage: stock_dmabuf [broken-revoke | broken-zap [huge] | storm SECONDS | hold]\n");
 		return 2;
 	}
 	if (ret) {
@@ -535,6 +661,7 @@ int main(int argc, char **argv)
 	test_revoke();
 	test_whole_bar();
 	test_kvm();
+	test_kvm_huge();
 	close(iv.fd);
 	close(edu.fd);
 	close(iommufd);

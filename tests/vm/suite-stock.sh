@@ -80,10 +80,18 @@ if under_live stock "" "$BIN/stock_dmabuf"; then
 	# off, the slot's deletion)
 	maps=$(grep -c '"event":"kvm_spte_map"' "$T/stock.out")
 	unmaps=$(grep -c '"event":"kvm_spte_unmap"' "$T/stock.out")
-	if [ "$maps" -ge 2 ] && [ "$maps" = "$unmaps" ]; then
+	if [ "$maps" -ge 4 ] && [ "$maps" = "$unmaps" ]; then
 		pass live-stock-source-kvm-entries-pair
 	else
 		fail live-stock-source-kvm-entries-pair "$maps maps, $unmaps unmaps"
+	fi
+	# the 1 GiB slot over a 1 GiB-aligned mmap: a huge entry (1 GiB, or
+	# 2 MiB without 1 GiB pages), mapped and zapped with its page size
+	if grep -q '"event":"kvm_spte_map".*"level":[23]' "$T/stock.out" &&
+	   grep -q '"event":"kvm_spte_unmap".*"level":[23]' "$T/stock.out"; then
+		pass live-stock-source-kvm-huge-entries
+	else
+		fail live-stock-source-kvm-huge-entries "no kvm_spte_map/unmap of level 2 or 3: $(grep -m 4 '"event":"kvm_spte' "$T/stock.out" | tr '\n' ' ')"
 	fi
 fi
 

@@ -126,6 +126,21 @@ else
 		differential stock-zap
 		same_as_committed stock-zap stock73-broken-zap.tsm
 	fi
+	# the same with KVM's 1 GiB entry of the BAR's first GiB: the conflict
+	# names the huge entry, its first GFN and PFN
+	if under_live stock-zap-huge "" "$STOCK" broken-zap huge; then
+		dev=$(sed -n 's/^dev //p' "$T/stock-zap-huge.flow")
+		pfn=$(sed -n 's/^pfn //p' "$T/stock-zap-huge.flow")
+		v5=$(grep '"type":"violation"' "$T/stock-zap-huge.out" | grep '"invariant":"TSM-I5"')
+		if [ "$(verdict_of "$T/stock-zap-huge.out")" = VIOLATION ] &&
+		   echo "$v5" | grep -q '"event":"vfio_dmabuf_revoke"' &&
+		   echo "$v5" | grep -q "\"conflict\":{\"dev\":\"$dev\",\"kvm\":\"spte\",\"gfn\":\"0x40000\",\"level\":3,\"pfn\":\"$pfn\""; then
+			pass live-stock-source-broken-zap-huge-entry-tsm-i5
+		else
+			fail live-stock-source-broken-zap-huge-entry-tsm-i5 "dev $dev pfn $pfn: $(verdict_lines "$T/stock-zap-huge.out" | head -c 2000)"
+		fi
+		differential stock-zap-huge
+	fi
 	LIVE_ARGS=
 fi
 

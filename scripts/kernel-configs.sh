@@ -19,7 +19,8 @@ BUILD_DIR=${BUILD_DIR:-$ROOT/build}
 export BUILD_DIR
 
 # the options the series' code uses when they are there
-ROWS=(FAULT_INJECTION PCI_TSM DMA_SHARED_BUFFER KVM FTRACE DEBUG_FS VFIO_DEVICE_CDEV)
+ALL_ROWS="FAULT_INJECTION PCI_TSM DMA_SHARED_BUFFER KVM FTRACE DEBUG_FS VFIO_DEVICE_CDEV DEVMEM"
+read -ra ROWS <<<"$ALL_ROWS"
 
 config_only=0
 if [ "${1:-}" = --config-only ]; then
@@ -30,10 +31,9 @@ fi
 
 failed=0
 for opt in "${ROWS[@]}"; do
-	case " FAULT_INJECTION PCI_TSM DMA_SHARED_BUFFER KVM FTRACE DEBUG_FS VFIO_DEVICE_CDEV " in
+	case " $ALL_ROWS " in
 	*" $opt "*) ;;
-	*) echo "kernel-configs: error: no row $opt (rows: FAULT_INJECTION PCI_TSM" \
-		"DMA_SHARED_BUFFER KVM FTRACE DEBUG_FS VFIO_DEVICE_CDEV)" >&2; exit 2 ;;
+	*) echo "kernel-configs: error: no row $opt (rows: $ALL_ROWS)" >&2; exit 2 ;;
 	esac
 	obj=$BUILD_DIR/kbuild-cfg/$opt
 	mkdir -p "$obj"

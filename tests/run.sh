@@ -36,11 +36,14 @@ run_suite() {
 	echo "== $kind suite: $name"
 	local t0=$SECONDS
 	if [ "$kind" = vm ]; then
-		# a suite may ask for VM options in a "# vm-options: ..." line
-		local opts
+		# a suite may ask for VM options in a "# vm-options: ..." line,
+		# and for more time than VM_TIMEOUT in a "# vm-timeout: SECONDS" one
+		local opts timeout=${VM_TIMEOUT:-900} want
 		opts=$(sed -n 's/^# vm-options: *//p' "$suite" | head -n 1)
+		want=$(sed -n 's/^# vm-timeout: *\([0-9][0-9]*\)$/\1/p' "$suite" | head -n 1)
+		[ -n "$want" ] && [ "$want" -gt "$timeout" ] && timeout=$want
 		# shellcheck disable=SC2086
-		scripts/vm.sh --timeout "${VM_TIMEOUT:-900}" $opts -- "$ROOT/$suite" >"$log" 2>&1
+		scripts/vm.sh --timeout "$timeout" $opts -- "$ROOT/$suite" >"$log" 2>&1
 	else
 		"$ROOT/$suite" >"$log" 2>&1
 	fi

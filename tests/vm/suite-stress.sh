@@ -1,5 +1,6 @@
 #!/bin/sh
 # vm-options: --append tsm_sw.devices=1234:11e8,1af4:1110
+# vm-timeout: 2400
 # VM suite on the series' kernel: two threads at once in every pairing of
 # the operations that share the device, the IOAS and the VM
 # (tests/vm/stress.c), under 'tsmtrace live' throughout: every answer an

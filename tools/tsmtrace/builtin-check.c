@@ -112,9 +112,7 @@ static int check_file(struct result *r, const struct check_opts *co)
 		tsm_file_close(&f);
 		return unusable(r, f.msg);
 	}
-	opts.state_known = f.hdr.flags & TSM_FILE_F_STATE_KNOWN;
-	opts.kernel_checked = !(f.hdr.flags & TSM_FILE_F_SYNTHETIC);
-	opts.observed = f.hdr.events_observed;
+	engine_opts_of_file(&f.hdr, &opts);
 	ksyms_auto(&f.hdr);
 	f.on_symbol = ksyms_trace_symbol;
 	e = tsm_engine_new(&opts);

@@ -277,9 +277,7 @@ static int open_trace(struct tsm_file *f, const char *path, int copy, unsigned i
 		tsm_file_close(f);
 		return EXIT_UNUSABLE;
 	}
-	opts.state_known = f->hdr.flags & TSM_FILE_F_STATE_KNOWN;
-	opts.kernel_checked = !(f->hdr.flags & TSM_FILE_F_SYNTHETIC);
-	opts.observed = f->hdr.events_observed;
+	engine_opts_of_file(&f->hdr, &opts);
 	ksyms_auto(&f->hdr);
 	f->on_symbol = ksyms_trace_symbol;
 	*e = tsm_engine_new(&opts);

@@ -1042,6 +1042,13 @@ void print_not_kept(FILE *f, const struct tsm_summary *s, const char *indent)
 			indent, s->nr_violations - s->nr_violations_kept, s->nr_violations_kept);
 }
 
+void engine_opts_of_file(const struct tsm_file_header *h, struct tsm_engine_opts *o)
+{
+	o->state_known = h->flags & TSM_FILE_F_STATE_KNOWN;
+	o->kernel_checked = !(h->flags & TSM_FILE_F_SYNTHETIC);
+	o->observed = h->events_observed;
+}
+
 /*
  * Whether the in-kernel check, which judged every event as it happened,
  * and this engine agree: one line, for a trace that carries its verdicts

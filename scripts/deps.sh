@@ -17,7 +17,10 @@ PKGS=(
 	clang llvm libbpf-dev bpftool zlib1g-dev libcap-dev
 	# the trace file's compressed blocks
 	libzstd-dev
-	# comparison figures in the benchmarks
+	# check and report of trace-cmd's trace.dat (tools/tsmtrace/tracedat.c);
+	# libtracecmd-dev pulls in libtracefs-dev, named for pkg-config's sake
+	libtracecmd-dev libtraceevent-dev libtracefs-dev
+	# comparison figures in the benchmarks, and the lab's trace.dat recordings
 	trace-cmd
 	# the host tests of tsmtrace's output: its JSON against the schema, its
 	# SVG timeline rendered

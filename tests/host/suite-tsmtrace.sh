@@ -5,7 +5,8 @@
 # (tests/unit), regenerates the synthetic traces and compares them with
 # tests/traces/, checks every trace there against tests/traces/expected, and
 # drives check/report/record/live through their exit statuses and messages,
-# including truncated, corrupted and foreign files.
+# including truncated, corrupted and foreign files, and trace-cmd's
+# trace.dat files of the lab (tests/traces/tc73-*.dat).
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=${TSMTRACE_OUT:-$ROOT/build/tsmtrace}
@@ -94,12 +95,14 @@ else
 	fail traces-regenerate-identically "$(cat "$T/gen.err")"
 fi
 missing=
-for f in "$TR"/*.tsm; do
+for f in "$TR"/*.tsm "$TR"/*.dat; do
 	grep -q "^$(basename "$f") " "$TR/expected" || missing="$missing $(basename "$f")"
 done
 [ -z "$missing" ] && pass traces-all-have-expectations || fail traces-all-have-expectations "no line in expected for:$missing"
 
 # ---- every trace gives its expected exit status, verdict and invariants
+# (a trace-cmd trace.dat with --state-known, as expected says; UNUSABLE is
+# the verdict of the error that refuses a file)
 while read -r name want_rc want_verdict want_inv; do
 	case $name in ''|'#'*) continue ;; esac
 	f=$TR/$name
@@ -107,9 +110,11 @@ while read -r name want_rc want_verdict want_inv; do
 		fail "trace-$name" "listed in expected but missing"
 		continue
 	fi
-	"$B" --json check "$f" >"$T/out.json" 2>"$T/err"
+	opt=
+	case $name in *.dat) opt=--state-known ;; esac
+	"$B" --json check $opt "$f" >"$T/out.json" 2>"$T/err"
 	got_rc=$?
-	got_verdict=$(sed -n 's/.*"type":"verdict".*"verdict":"\([A-Z]*\)".*/\1/p' "$T/out.json")
+	got_verdict=$(sed -n 's/.*"type":"\(verdict\|error\)".*"verdict":"\([A-Z]*\)".*/\2/p' "$T/out.json")
 	got_inv=$(sed -n 's/^{"type":"violation".*"invariant":"\(TSM-I[0-9]*\)".*/\1/p' "$T/out.json" | tr '\n' ' ')
 	got_inv=${got_inv% }
 	if [ "$got_rc" = "$want_rc" ] && [ "$got_verdict" = "$want_verdict" ] && [ "$got_inv" = "${want_inv:-}" ]; then
@@ -999,6 +1004,209 @@ if [ $r = 3 ] && echo "$err" | grep -q 'shows the whole trace' && [ "$r2" = 3 ];
 	pass report-format-usage-errors
 else
 	fail report-format-usage-errors "exit $r $r2: $err"
+fi
+
+# ---- trace-cmd's trace.dat (tracedat.c): tsm_flow's recordings of the lab
+# (tests/traces/tc73-*), each made by trace-cmd record and tsmtrace record
+# at the same time, give the same verdict, violations, events, losses and
+# coverage, and the same events, field by field, in the same order (all but
+# their timestamps: another clock); a stack at every event (-T) is the
+# stack of its violation;
+# without --state-known the verdict is not a PASS; lost events make it
+# INCOMPLETE with their count; anything unusable is refused with exit 3
+facts() {	# the verdict line's facts that do not depend on the recorder
+	grep '"type":"verdict"' | sed -E 's/.*("verdict":"[A-Z]*","violations":[0-9]*),"records":[0-9]*,("events":[0-9]*,"lost":[0-9]*,"doubts":[0-9]*).*("incomplete":\[[^]]*\],"coverage":\{[^}]*\}).*("notes":.*)/\1 \2 \3 \4/'
+}
+invs() { grep '"type":"violation"' | sed -E 's/.*"invariant":"([^"]*)".*"event":"([a-z_]*)","seq":([0-9]*).*/\1@\2#\3/' | tr '\n' ' '; }
+bad= n=0
+for d in "$TR"/tc73-*.dat; do
+	t=${d%.dat}.tsm
+	[ -f "$t" ] || continue
+	n=$((n + 1))
+	a=$("$B" -j check --state-known "$d"); b=$("$B" -j check "$t")
+	if [ -z "$(echo "$a" | facts)" ] || [ "$(echo "$a" | facts)" != "$(echo "$b" | facts)" ] ||
+	   [ "$(echo "$a" | invs)" != "$(echo "$b" | invs)" ]; then
+		bad="$bad $(basename "$d"): [$(echo "$a" | facts) $(echo "$a" | invs)] vs [$(echo "$b" | facts) $(echo "$b" | invs)]"
+	fi
+done
+if [ $n -ge 4 ] && [ -z "$bad" ]; then
+	pass tracedat-same-verdict-events-coverage-as-tsmtrace-record
+else
+	fail tracedat-same-verdict-events-coverage-as-tsmtrace-record "$n pairs;$bad"
+fi
+events_of() { grep '"type":"event"' | sed -E 's/"ts":[0-9]+,//'; }
+bad= n=0
+for d in "$TR"/tc73-*.dat; do
+	t=${d%.dat}.tsm
+	[ -f "$t" ] || continue
+	"$B" -j report --state-known "$d" | events_of >"$T/ev.dat"
+	"$B" -j report "$t" | events_of >"$T/ev.tsm"
+	n=$((n + $(wc -l <"$T/ev.tsm")))
+	cmp -s "$T/ev.dat" "$T/ev.tsm" || bad="$bad $(basename "$d"):[$(diff "$T/ev.tsm" "$T/ev.dat" | head -n 4 | tr '\n' ' ')]"
+done
+if [ $n -ge 80 ] && [ -z "$bad" ]; then
+	pass tracedat-same-events-as-tsmtrace-record
+else
+	fail tracedat-same-events-as-tsmtrace-record "$n events;$bad"
+fi
+out=$("$B" check --state-known "$TR/tc73-good-flow.dat")
+js=$("$B" -j check --state-known "$TR/tc73-good-flow.dat" | grep '"type":"verdict"')
+if echo "$out" | grep -q 'tc73-good-flow.dat: PASS: 0 violation(s), 27 records, 27 events, 0 lost' &&
+   echo "$out" | grep -q 'trace-cmd trace.dat (file version 7), read as event schema' &&
+   echo "$js" | grep -q '"kernel_checked":false' && echo "$js" | grep -q '"coverage":{"full":true'; then
+	pass tracedat-check-pass
+else
+	fail tracedat-check-pass "$out $js"
+fi
+out=$("$B" check "$TR/tc73-good-flow.dat"); r=$?
+js=$("$B" -j check "$TR/tc73-good-flow.dat" | grep '"type":"verdict"')
+if [ $r = 2 ] && echo "$out" | grep -q 'INCOMPLETE' && echo "$out" | grep -q 'state unknown at start' &&
+   echo "$js" | grep -q '"incomplete":\["start_unknown"\]'; then
+	pass tracedat-without-state-known-not-a-pass
+else
+	fail tracedat-without-state-known-not-a-pass "exit $r: $out"
+fi
+# the file of file version 6, uncompressed, and standard input
+out=$("$B" check --state-known - <"$TR/tc73-tdi-error.dat"); r=$?
+out2=$(cat "$TR/tc73-tdi-error.dat" | "$B" check --state-known -); r2=$?
+if [ $r = 0 ] && [ $r2 = 0 ] && echo "$out" | grep -q '^-: PASS: .* 23 events, 0 lost' &&
+   echo "$out" | grep -q 'file version 6' && [ "$out" = "$out2" ]; then
+	pass tracedat-version-6-and-stdin
+else
+	fail tracedat-version-6-and-stdin "exit $r $r2: $out $out2"
+fi
+# the coverage of a trace.dat recorded without the KVM slot events
+out=$("$B" check --state-known "$TR/tc73-good-flow-no-kvm.dat"); r=$?
+if [ $r = 0 ] && echo "$out" | grep -q 'coverage: 12 of 14 events observed; not observed: kvm_dmabuf_slot_bind kvm_dmabuf_slot_unbind' &&
+   echo "$out" | grep -q 'KVM memslot mappings are unknown' && echo "$out" | grep -q 'not checked: TSM-I4$' &&
+   [ "$("$B" check --state-known --require-coverage "$TR/tc73-good-flow-no-kvm.dat" >/dev/null; echo $?)" = 2 ]; then
+	pass tracedat-without-kvm-events-coverage-gap
+else
+	fail tracedat-without-kvm-events-coverage-gap "exit $r: $out"
+fi
+# stacks: ftrace's kernel_stack after each event (-T) is the stack of its
+# violation, named from the file's kallsyms; report tells the story
+out=$("$B" check --state-known "$TR/tc73-broken-revoke.dat")
+js=$("$B" -j check --state-known "$TR/tc73-broken-revoke.dat" | grep '"invariant":"TSM-I5"')
+st=$("$B" report --state-known --violation 1 "$TR/tc73-broken-revoke.dat"); r=$?
+if echo "$out" | grep -qE '^ +0xffffffff8[0-9a-f]+ vfio_pci_dma_buf_tsm_revoke\+0x[0-9a-f]+$' &&
+   echo "$out" | grep -qE '^ +0xffffffff8[0-9a-f]+ pci_tsm_bind\+0x' && ! echo "$out" | grep -q 'not captured' &&
+   echo "$js" | grep -q '"stack":\["0xffffffff8' && [ $r = 0 ] &&
+   echo "$st" | grep -q '^!! seq 6 .* vfio_dmabuf_revoke buf=4 .* reason=BIND$' &&
+   echo "$st" | grep -q 'violation #1 TSM-I5' && echo "$st" | grep -q 'vfio_pci_dma_buf_tsm_revoke+0x'; then
+	pass tracedat-stacks-of-violations-named
+else
+	fail tracedat-stacks-of-violations-named "exit $r: $(echo "$out" | head -c 1500) $st"
+fi
+out=$("$B" check --state-known "$TR/tc73-good-flow.dat" "$TR/tc73-broken-revoke.dat" 2>&1); r=$?
+[ $r = 1 ] && pass tracedat-with-others-worst-exit || fail tracedat-with-others-worst-exit "exit $r: $out"
+# lost events: a page of the ring buffer with missed events is a loss
+# before its first event, of the count the page stores (or 1, said); the
+# events of the other CPUs while it lost them are set aside, counted with
+# it: never a violation judged over a state that may lack the lost events.
+# A recording that lost events in the lab (tc73-lost.dat), and copies of
+# the version 6 recording with the flags of a page's header set here
+missed() {	# IN OUT CPU COUNT: COUNT events (0: not how many) lost before the CPU's first page
+	"$PY3" - "$@" <<'PYEOF'
+import struct, sys
+src, dst, cpu, count = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+d = bytearray(open(src, "rb").read())
+i = d.index(b"flyrecord\0") + 10
+off, size = struct.unpack_from("<QQ", d, i + 16 * cpu)
+commit, = struct.unpack_from("<Q", d, off + 8)
+length = commit & ((1 << 27) - 1)
+flags = 1 << 31			# the kernel's RB_MISSED_EVENTS
+if count:
+    flags |= 1 << 30		# RB_MISSED_STORED: the count after the data
+    struct.pack_into("<Q", d, off + 16 + length, count)
+struct.pack_into("<Q", d, off + 8, length | flags)
+open(dst, "wb").write(d)
+PYEOF
+}
+PY3=/usr/bin/python3; [ -x "$PY3" ] || PY3=python3
+out=$("$B" check --state-known "$TR/tc73-lost.dat" 2>"$T/err"); r=$?
+js=$("$B" -j check --state-known "$TR/tc73-lost.dat" 2>/dev/null | grep '"type":"verdict"')
+if [ $r = 2 ] && echo "$out" | grep -q 'tc73-lost.dat: INCOMPLETE: 0 violation(s), 357 records, 356 events, 916 lost' &&
+   echo "$out" | grep -q 'seq 1 lost: 916 event(s) lost (the ring buffer was full)' &&
+   echo "$js" | grep -q '"lost":916,' && echo "$js" | grep -q '"incomplete":\["lost"\]' &&
+   grep -q 'tc73-lost.dat: 40 event(s) that other CPUs recorded while one lost events are set aside' "$T/err"; then
+	pass tracedat-lab-recording-lost-events-incomplete
+else
+	fail tracedat-lab-recording-lost-events-incomplete "exit $r: $out $js $(cat "$T/err")"
+fi
+if missed "$TR/tc73-tdi-error.dat" "$T/lost5.dat" 1 5 && missed "$TR/tc73-tdi-error.dat" "$T/lost1.dat" 0 0; then
+	out=$("$B" check --state-known "$T/lost5.dat"); r=$?
+	js=$("$B" -j check --state-known "$T/lost5.dat" | grep '"type":"verdict"')
+	out1=$("$B" check --state-known "$T/lost1.dat" 2>"$T/err"); r1=$?
+	if [ $r = 2 ] && echo "$out" | grep -q 'INCOMPLETE: 0 violation(s), 24 records, 23 events, 5 lost' &&
+	   echo "$out" | grep -q '5 event(s) lost (the ring buffer was full)' &&
+	   echo "$js" | grep -q '"lost":5,' && echo "$js" | grep -q '"incomplete":\["lost"\]' &&
+	   [ $r1 = 2 ] && echo "$out1" | grep -q 'INCOMPLETE: 0 violation(s), 11 records, 10 events, 14 lost' &&
+	   grep -qF 'lost1.dat: 1 page(s) of the ring buffer lost events without saying how many' "$T/err" &&
+	   grep -qF '13 event(s) that other CPUs recorded while one lost events are set aside' "$T/err"; then
+		pass tracedat-lost-events-incomplete-with-count
+	else
+		fail tracedat-lost-events-incomplete-with-count "exit $r $r1: $out $js $out1 $(cat "$T/err")"
+	fi
+else
+	fail tracedat-lost-events-incomplete-with-count "could not make the files"
+fi
+# refused, exit 3, with the reason: cut short (in its headers, in its CPU
+# data: libtracecmd says so), not a trace.dat, none of the series' events,
+# a tracepoint whose format lacks a field of the contract
+bad=
+for cut in tc73-good-flow.dat:100 tc73-good-flow.dat:4000 tc73-good-flow.dat:12500 \
+	   tc73-tdi-error.dat:20000 tc73-tdi-error.dat:30000 tc73-tdi-error.dat:36863 \
+	   tc73-broken-revoke.dat:10 tc73-broken-revoke.dat:11; do
+	head -c "${cut#*:}" "$TR/${cut%:*}" >"$T/cut.dat"
+	err=$("$B" check --state-known "$T/cut.dat" 2>&1 >/dev/null); r=$?
+	js=$("$B" -j check --state-known "$T/cut.dat" 2>/dev/null)
+	case ${cut#*:} in
+	10|11) want='cut short' ;;
+	30000) want='libtracecmd cannot read (libtracecmd: File possibly truncated. Need at least 32768, but file size is 30000.)' ;;
+	*) want='libtracecmd cannot read' ;;
+	esac
+	{ [ $r = 3 ] && echo "$err" | grep -qF "$T/cut.dat: " && echo "$err" | grep -qF "$want" &&
+	  echo "$js" | grep -q '^{"type":"error".*"verdict":"UNUSABLE"'; } || bad="$bad $cut:[exit $r $err]"
+done
+printf '\x17\x08\x44tracinX6\0' >"$T/near.dat"
+err=$("$B" check "$T/near.dat" 2>&1); r=$?
+echo "$err" | grep -q 'starts like a trace-cmd trace.dat, but is not one' && [ $r = 3 ] || bad="$bad near:[$r $err]"
+echo 'not a trace at all' >"$T/foreign.dat"
+err=$("$B" check "$T/foreign.dat" 2>&1); r=$?
+echo "$err" | grep -q 'not a tsmtrace trace file .*nor a trace-cmd trace.dat' && [ $r = 3 ] || bad="$bad foreign:[$r $err]"
+err=$("$B" check --state-known "$TR/tc73-no-series-events.dat" 2>&1); r=$?
+echo "$err" | grep -q 'holds none of the events of docs/tracepoints.md' && [ $r = 3 ] || bad="$bad none:[$r $err]"
+"$PY3" -c 'import sys; d = open(sys.argv[1], "rb").read(); open(sys.argv[2], "wb").write(d.replace(b"field:u64 npfns;", b"field:u64 npfnz;"))' \
+	"$TR/tc73-tdi-error.dat" "$T/nofield.dat"
+err=$("$B" check --state-known "$T/nofield.dat" 2>&1); r=$?
+echo "$err" | grep -q "event pci_tsm:pci_tsm_range of the trace.dat has no field 'npfns'" && [ $r = 3 ] || bad="$bad field:[$r $err]"
+err=$("$B" report --state-known "$T/nofield.dat" 2>&1); r=$?
+echo "$err" | grep -q "has no field 'npfns'" && [ $r = 3 ] || bad="$bad report-field:[$r $err]"
+if [ -z "$bad" ]; then
+	pass tracedat-unusable-refused-with-reason
+else
+	fail tracedat-unusable-refused-with-reason "$bad"
+fi
+# damaged bytes anywhere in a trace.dat: never a crash (exit 0 to 3)
+bad=
+for seed in 1 2 3 4 5 6 7 8; do
+	"$PY3" -c 'import random, sys
+d = bytearray(open(sys.argv[1], "rb").read()); random.seed(int(sys.argv[3]))
+for _ in range(random.randint(1, 8)):
+    d[random.randrange(len(d))] = random.randrange(256)
+open(sys.argv[2], "wb").write(d)' "$TR/tc73-tdi-error.dat" "$T/dmg.dat" $seed
+	"$B" check --state-known "$T/dmg.dat" >/dev/null 2>&1; r=$?
+	[ $r -le 3 ] || bad="$bad seed$seed:exit$r"
+done
+[ -z "$bad" ] && pass tracedat-damage-never-crashes || fail tracedat-damage-never-crashes "$bad"
+# the build needs libtracecmd and libtraceevent, and says so
+out=$(make --no-print-directory -C "$ROOT/tools/tsmtrace" OUT="$T/nopc" PKG_CONFIG=false all 2>&1); r=$?
+if [ $r != 0 ] && echo "$out" | grep -q 'pkg-config finds no libtracecmd libtraceevent' &&
+   echo "$out" | grep -q 'install libtracecmd-dev and libtraceevent-dev'; then
+	pass build-says-libtracecmd-missing
+else
+	fail build-says-libtracecmd-missing "exit $r: $out"
 fi
 
 # ---- JSON that tools accept: every JSON output of this suite against the

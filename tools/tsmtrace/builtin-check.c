@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * tsmtrace check FILE... - replay trace files through the engine, the CI
- * gate. Exit status: 3 if any file is unusable, else 1 if any has a
- * violation, else 2 if any is incomplete, else 0. A FILE of "-" is standard
- * input; pipes and FIFOs are read as streams.
+ * tsmtrace check FILE... - replay trace files (or trace-cmd's trace.dat
+ * files, tracedat.c) through the engine, the CI gate. Exit status: 3 if
+ * any file is unusable, else 1 if any has a violation, else 2 if any is
+ * incomplete, else 0. A FILE of "-" is standard input; pipes and FIFOs are
+ * read as streams.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -12,10 +13,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include "builtin.h"
+#include "tracedat.h"
 #include "tracefile.h"
 
-static void print_meta(const struct tsm_file *f)
+static void print_meta(const struct tsm_file *f, bool state_known)
 {
+	if (tsm_file_tracedat(f)) {
+		printf("  trace-cmd trace.dat (file version %u), read as event schema %u.%u; %s\n",
+		       tracedat_version(f), f->hdr.schema_major, f->hdr.schema_minor,
+		       state_known ? "state known at start (--state-known)" :
+				     "state unknown at start (--state-known promises it)");
+		return;
+	}
 	printf("  recorded on %s, kernel %s, by %s; event schema %u.%u; %s\n",
 	       f->hdr.hostname, f->hdr.kernel_release, f->hdr.tool_version,
 	       f->hdr.schema_major, f->hdr.schema_minor,
@@ -27,6 +36,7 @@ struct check_opts {
 	unsigned int max_violations;
 	unsigned long long min_events;	/* --min-events */
 	bool require_coverage;		/* --require-coverage */
+	bool state_known;		/* --state-known: of a trace.dat */
 	const char *summary;		/* --summary FILE ("-": standard output) */
 };
 
@@ -77,7 +87,7 @@ static void print_text(const char *path, const struct tsm_file *f, const struct 
 	if (s->nr_unknown_type)
 		printf(", %" PRIu64 " of unknown type", (uint64_t)s->nr_unknown_type);
 	putchar('\n');
-	print_meta(f);
+	print_meta(f, co->state_known);
 	print_coverage(stdout, s->observed, "  ");
 	print_kernel_check(stdout, s, "  ");
 	for (i = 1; i <= s->nr_violations_kept; i++)
@@ -112,7 +122,7 @@ static int check_file(struct result *r, const struct check_opts *co)
 		tsm_file_close(&f);
 		return unusable(r, f.msg);
 	}
-	engine_opts_of_file(&f.hdr, &opts);
+	engine_opts_of_file(&f, co->state_known, &opts);
 	ksyms_auto(&f.hdr);
 	f.on_symbol = ksyms_trace_symbol;
 	e = tsm_engine_new(&opts);
@@ -128,6 +138,8 @@ static int check_file(struct result *r, const struct check_opts *co)
 	} else {
 		tsm_engine_lost_total(e, f.end.nr_lost);
 	}
+	if (f.warn[0])
+		p_warn("check", "%s", f.warn);
 	tsm_engine_summary(e, s);
 	require(co, s);
 	if (json_output) {
@@ -195,6 +207,7 @@ static int summary_to(const char *path, const struct result *r, int nr, int exit
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: %s check [OPTIONS] FILE...   (FILE - : standard input)\n"
+		"FILE: a trace file of 'tsmtrace record', or a trace.dat of 'trace-cmd record'\n"
 		"  -j, --json                 JSON Lines output\n"
 		"      --symbols FILE         name stack frames from a System.map or kallsyms copy\n"
 		"      --max-violations N     keep the first N violations in full (default %u);\n"
@@ -203,6 +216,8 @@ static void usage(FILE *f)
 		"      --require-coverage     a trace that could not check every invariant over\n"
 		"                             everything (events not observed) is not a PASS\n"
 		"      --summary FILE         write one JSON summary of all files to FILE (- : stdout)\n"
+		"      --state-known          promise that no TDI was bound and no DMABUF open when\n"
+		"                             a trace-cmd trace.dat began (a tsmtrace file says it)\n"
 		"  -h, --help                 this text\n"
 		"exit status: 0 PASS, 1 VIOLATION, 2 INCOMPLETE (also a requirement not met),\n"
 		"             3 unusable input; the worst of all files\n",
@@ -218,6 +233,7 @@ static int parse_check(int argc, char **argv, struct check_opts *co)
 		{ "min-events", required_argument, NULL, 'm' },
 		{ "require-coverage", no_argument, NULL, 'c' },
 		{ "summary", required_argument, NULL, 'S' },
+		{ "state-known", no_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -247,6 +263,9 @@ static int parse_check(int argc, char **argv, struct check_opts *co)
 			break;
 		case 'S':
 			co->summary = optarg;
+			break;
+		case 'k':
+			co->state_known = true;
 			break;
 		case 'j':
 			json_output = true;

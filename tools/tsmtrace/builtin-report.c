@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include "builtin.h"
 #include "timeline.h"
+#include "tracedat.h"
 #include "tracefile.h"
 #include "util.h"
 
@@ -198,6 +199,7 @@ static void init_ops(void)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: %s report [OPTIONS] FILE   (FILE - : standard input)\n"
+		"FILE: a trace file of 'tsmtrace record', or a trace.dat of 'trace-cmd record'\n"
 		"  -d, --device DEV           the story of a PCI device (SSSS:BB:DD.F, BB:DD.F or its id)\n"
 		"  -p, --pfn PFN              the story of one host page frame\n"
 		"  -v, --violation N          the story of violation N, as 'check' numbers them\n"
@@ -208,6 +210,8 @@ static void usage(FILE *f)
 		"                             Perfetto UI and chrome://tracing) or svg (a\n"
 		"                             timeline drawn as SVG); the timelines show the\n"
 		"                             whole trace, without a selector\n"
+		"      --state-known          promise that no TDI was bound and no DMABUF open when\n"
+		"                             a trace-cmd trace.dat began (a tsmtrace file says it)\n"
 		"  -h, --help                 this text\n"
 		"at most one of --device, --pfn, --violation; without one, every record\n"
 		"exit status: 0 the story was printed, 3 otherwise\n",
@@ -262,7 +266,7 @@ static int spool(const char *path)
  * an engine for it; EXIT_UNUSABLE after saying why.
  */
 static int open_trace(struct tsm_file *f, const char *path, int copy, unsigned int max_v,
-		      struct tsm_engine **e)
+		      bool state_known, struct tsm_engine **e)
 {
 	struct tsm_engine_opts opts = { .max_violations = max_v };
 	enum tsm_read_status st;
@@ -277,7 +281,7 @@ static int open_trace(struct tsm_file *f, const char *path, int copy, unsigned i
 		tsm_file_close(f);
 		return EXIT_UNUSABLE;
 	}
-	engine_opts_of_file(&f->hdr, &opts);
+	engine_opts_of_file(f, state_known, &opts);
 	ksyms_auto(&f->hdr);
 	f->on_symbol = ksyms_trace_symbol;
 	*e = tsm_engine_new(&opts);
@@ -291,13 +295,13 @@ static int open_trace(struct tsm_file *f, const char *path, int copy, unsigned i
 
 /* the objects of violation N, from a first pass */
 static int find_violation(struct report *r, const char *path, int copy, unsigned int n,
-			  unsigned int max_v)
+			  unsigned int max_v, bool state_known)
 {
 	const struct tsm_violation *v;
 	struct tsm_summary s;
 	struct tsm_engine *e;
 	struct tsm_file f;
-	int ret = open_trace(&f, path, copy, max_v, &e);
+	int ret = open_trace(&f, path, copy, max_v, state_known, &e);
 
 	if (ret)
 		return ret;
@@ -358,7 +362,10 @@ static void print_story_head(const struct report *r, const struct tsm_file *f,
 {
 	char d[16];
 
-	printf("%s: recorded on %s, kernel %s\n", path, f->hdr.hostname, f->hdr.kernel_release);
+	if (tsm_file_tracedat(f))
+		printf("%s: trace-cmd trace.dat (file version %u)\n", path, tracedat_version(f));
+	else
+		printf("%s: recorded on %s, kernel %s\n", path, f->hdr.hostname, f->hdr.kernel_release);
 	if (r->only_violation)
 		printf("story of violation #%u:", r->only_violation);
 	else if (pfn)
@@ -406,6 +413,7 @@ struct report_args {
 	const char *dev, *pfn, *vio;
 	unsigned int max_v;
 	int timeline;			/* enum timeline_format, or -1 */
+	bool state_known;		/* --state-known: of a trace.dat */
 };
 
 static int parse_report(int argc, char **argv, struct report_args *a)
@@ -418,6 +426,7 @@ static int parse_report(int argc, char **argv, struct report_args *a)
 		{ "max-violations", required_argument, NULL, 'M' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "format", required_argument, NULL, 'F' },
+		{ "state-known", no_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -441,6 +450,7 @@ static int parse_report(int argc, char **argv, struct report_args *a)
 			a->max_v = n;
 			break;
 		case 'j': json_output = true; break;
+		case 'k': a->state_known = true; break;
 		case 'F':
 			if (!strcmp(optarg, "perfetto"))
 				a->timeline = TIMELINE_PERFETTO;
@@ -518,9 +528,9 @@ int cmd_report(int argc, char **argv)
 		ret = copy < 0 ? EXIT_UNUSABLE : 0;
 	}
 	if (!ret && r.only_violation)
-		ret = find_violation(&r, path, copy, r.only_violation, a.max_v);
+		ret = find_violation(&r, path, copy, r.only_violation, a.max_v, a.state_known);
 	if (!ret)
-		ret = open_trace(&f, path, copy, a.max_v, &r.e);
+		ret = open_trace(&f, path, copy, a.max_v, a.state_known, &r.e);
 	if (ret)
 		goto out_bufs;
 	if (a.timeline >= 0) {
@@ -542,6 +552,8 @@ int cmd_report(int argc, char **argv)
 	} else {
 		tsm_engine_lost_total(r.e, f.end.nr_lost);
 	}
+	if (f.warn[0])
+		p_warn("report", "%s", f.warn);
 	tsm_engine_summary(r.e, &s);
 	print_story_tail(&r, path, &f, &s);
 	if (!json_output)

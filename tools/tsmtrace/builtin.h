@@ -65,8 +65,13 @@ void print_coverage(FILE *f, __u32 observed, const char *indent);
 void print_not_kept(FILE *f, const struct tsm_summary *s, const char *indent);
 void json_incomplete(FILE *f, __u32 incomplete);
 void print_kernel_check(FILE *f, const struct tsm_summary *s, const char *indent);
-/* what a trace file's header tells the engine that replays it */
-void engine_opts_of_file(const struct tsm_file_header *h, struct tsm_engine_opts *o);
+/*
+ * what a trace file's header tells the engine that replays it; a trace.dat
+ * says nothing of the state when it began: @state_known is the caller's
+ * promise (--state-known)
+ */
+struct tsm_file;
+void engine_opts_of_file(const struct tsm_file *f, bool state_known, struct tsm_engine_opts *o);
 void print_verdict_json(FILE *f, const char *file, const struct tsm_file_header *h,
 			const struct tsm_engine *e, const struct tsm_summary *s);
 

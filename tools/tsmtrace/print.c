@@ -6,6 +6,7 @@
 #include <sys/utsname.h>
 #include <tsmtrace/trace-file.h>
 #include "builtin.h"
+#include "tracefile.h"
 #include "util.h"
 
 /*
@@ -1042,10 +1043,14 @@ void print_not_kept(FILE *f, const struct tsm_summary *s, const char *indent)
 			indent, s->nr_violations - s->nr_violations_kept, s->nr_violations_kept);
 }
 
-void engine_opts_of_file(const struct tsm_file_header *h, struct tsm_engine_opts *o)
+void engine_opts_of_file(const struct tsm_file *f, bool state_known, struct tsm_engine_opts *o)
 {
-	o->state_known = h->flags & TSM_FILE_F_STATE_KNOWN;
-	o->kernel_checked = !(h->flags & TSM_FILE_F_SYNTHETIC);
+	const struct tsm_file_header *h = &f->hdr;
+
+	/* a trace.dat cannot say it: only the caller's promise can */
+	o->state_known = tsm_file_tracedat(f) ? state_known : h->flags & TSM_FILE_F_STATE_KNOWN;
+	/* a trace.dat carries no verdicts of the in-kernel check */
+	o->kernel_checked = !(h->flags & TSM_FILE_F_SYNTHETIC) && !tsm_file_tracedat(f);
 	o->observed = h->events_observed;
 }
 

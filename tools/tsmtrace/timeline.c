@@ -666,6 +666,8 @@ int timeline_write(FILE *out, struct tsm_file *f, const char *path, struct tsm_e
 	} else {
 		tsm_engine_lost_total(e, f->end.nr_lost);
 	}
+	if (f->warn[0])
+		p_warn("report", "%s", f->warn);
 	tsm_engine_summary(e, &s);
 	if (fmt == TIMELINE_PERFETTO)
 		write_perfetto(out, &t, path, &s);

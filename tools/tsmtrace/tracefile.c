@@ -24,6 +24,7 @@
 #include <unistd.h>
 #include <zstd.h>
 #include <zstd_errors.h>
+#include "tracedat.h"
 #include "tracefile.h"
 #include "util.h"
 
@@ -646,7 +647,7 @@ enum tsm_read_status tsm_file_open_fd(struct tsm_file *f, int fd, const char *pa
 	if (fstat(fd, &st))
 		return open_fail(f, "%s: cannot open: %s", strerror(errno));
 	if (S_ISDIR(st.st_mode))
-		return open_fail(f, "%s: %s (give the path of a trace file written by 'tsmtrace record')",
+		return open_fail(f, "%s: %s (give the path of a trace file written by 'tsmtrace record' or 'trace-cmd record')",
 				 "is a directory");
 	f->stream = !S_ISREG(st.st_mode);
 	if (!f->stream) {
@@ -658,13 +659,15 @@ enum tsm_read_status tsm_file_open_fd(struct tsm_file *f, int fd, const char *pa
 	if (n < 0)
 		return read_error(f, n);
 	if ((size_t)n < sizeof(magic))
-		return bad(f, 0, "not a tsmtrace trace file (only %zd bytes); give a file written by 'tsmtrace record'",
+		return bad(f, 0, "not a tsmtrace trace file (only %zd bytes); give a file written by 'tsmtrace record' or a trace-cmd trace.dat",
 			   n);
+	if (tracedat_magic(p, n))
+		return tracedat_open(f, p, n);
 	memcpy(&magic, p, sizeof(magic));
 	if (magic == TSM_FILE_MAGIC_SWAPPED)
 		return bad(f, 0, "trace written in the other byte order (big-endian); this tsmtrace reads little-endian traces only: check it on a little-endian host");
 	if (magic != TSM_FILE_MAGIC)
-		return bad(f, 0, "not a tsmtrace trace file (magic 0x%016" PRIx64 ", expected 0x%016llx \"TSMTRACE\"); give a file written by 'tsmtrace record'",
+		return bad(f, 0, "not a tsmtrace trace file (magic 0x%016" PRIx64 ", expected 0x%016llx \"TSMTRACE\"), nor a trace-cmd trace.dat; give a file written by 'tsmtrace record' or 'trace-cmd record'",
 			   (uint64_t)magic, TSM_FILE_MAGIC);
 	n = read_full(f, p + sizeof(magic), TSM_FILE_HEADER_SIZE_1_0 - sizeof(magic));
 	if (n < 0)
@@ -939,6 +942,8 @@ static enum tsm_read_status read_symbols(struct tsm_file *f, __u64 off, size_t l
 
 enum tsm_read_status tsm_file_replay(struct tsm_file *f, const struct tsm_ops *ops, void *ctx)
 {
+	if (f->td)
+		return tracedat_replay(f, ops, ctx);
 	for (;;) {
 		struct tsm_block_header bh;
 		enum tsm_read_status st;
@@ -984,6 +989,7 @@ enum tsm_read_status tsm_file_replay(struct tsm_file *f, const struct tsm_ops *o
 
 void tsm_file_close(struct tsm_file *f)
 {
+	tracedat_close(f);
 	if (f->fd >= 0)
 		close(f->fd);
 	f->fd = -1;

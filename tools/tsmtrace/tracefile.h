@@ -113,9 +113,21 @@ struct tsm_file {
 	void (*on_symbol)(void *arg, __u64 addr, const char *name);
 	void *sym_arg;
 	__u64 nr_symbols;	/* read so far */
+	/* a trace-cmd trace.dat read in its place (tracedat.c), or NULL */
+	struct tracedat *td;
+	char warn[512];		/* what to say of a file replayed whole, or "" */
 };
 
-/* open @path ("-": standard input) and validate the header */
+/* is @f a trace-cmd trace.dat? Its header is made up from what it holds */
+static inline bool tsm_file_tracedat(const struct tsm_file *f)
+{
+	return f->td;
+}
+
+/*
+ * open @path ("-": standard input) and validate the header; a trace-cmd
+ * trace.dat (its magic) is read by tracedat.c in its place
+ */
 enum tsm_read_status tsm_file_open(struct tsm_file *f, const char *path);
 /* the same on an open descriptor, which the file then owns */
 enum tsm_read_status tsm_file_open_fd(struct tsm_file *f, int fd, const char *path);

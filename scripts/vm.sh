@@ -133,8 +133,14 @@ set -e
 
 show_console() {
 	echo "vm: last lines of the guest console ($RUN/console.log):" >&2
-	tail -n 30 "$RUN/console.log" 2>/dev/null | sed 's/^/  | /' >&2
-	[ -s "$RUN/qemu.log" ] && head -n 3 "$RUN/qemu.log" | sed 's/^/  qemu| /' >&2
+	tail -n 30 "$RUN/console.log" 2>/dev/null | sed 's/^/vm: | /' >&2
+	# what a suite's flow printed so far (tests/vm/lib-tsmtrace.sh)
+	for p in "$RUN"/progress.*; do
+		[ -s "$p" ] || continue
+		echo "vm: last lines of ${p##*/} (the flow's output so far):" >&2
+		tail -n 40 "$p" | sed 's/^/vm: | /' >&2
+	done
+	[ -s "$RUN/qemu.log" ] && head -n 3 "$RUN/qemu.log" | sed 's/^/vm: qemu| /' >&2
 	KEEP=1
 }
 
@@ -146,13 +152,13 @@ if [ -f "$RUN/status" ]; then
 	pat='BUG:|WARNING:|possible recursive locking|possible circular locking|inconsistent lock state|INFO: task .* blocked|UBSAN:|KASAN:'
 	if grep -qE "$pat" "$RUN/dmesg" 2>/dev/null; then
 		echo "vm: the kernel reported a problem during the run:" >&2
-		grep -E -A14 "$pat" "$RUN/dmesg" | head -n 80 | sed 's/^/  | /' >&2
+		grep -E -A14 "$pat" "$RUN/dmesg" | head -n 80 | sed 's/^/vm: | /' >&2
 		KEEP=1
 		[ "$status" = 0 ] && status=125
 	fi
 	if grep -q '^unreferenced object' "$RUN/kmemleak" 2>/dev/null; then
 		echo "vm: kmemleak found objects leaked during the run:" >&2
-		head -n 60 "$RUN/kmemleak" | sed 's/^/  | /' >&2
+		head -n 60 "$RUN/kmemleak" | sed 's/^/vm: | /' >&2
 		KEEP=1
 		[ "$status" = 0 ] && status=125
 	fi

@@ -52,10 +52,14 @@ run_suite() {
 	p=$(grep -cE '^PASS: ' "$log")
 	f=$(grep -cE '^FAIL: ' "$log")
 	s=$(grep -cE '^SKIP: ' "$log")
-	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
-		echo "   FAIL: $kind:$name exited with status $rc (log: ${log#"$ROOT"/})"
-		grep -E '^(vm|kernel): |error' "$log" | head -n 20 | sed 's/^/     /'
-		f=$((f + 1))
+	if [ "$rc" -ne 0 ]; then
+		if [ "$f" -eq 0 ]; then
+			echo "   FAIL: $kind:$name exited with status $rc (log: ${log#"$ROOT"/})"
+			f=$((f + 1))
+		fi
+		# what the VM said: a timeout with the console's last lines, the
+		# kernel's report of a problem
+		grep -E '^(vm|kernel): |error' "$log" | head -n 100 | sed 's/^/     /'
 	fi
 	[ "$f" -gt 0 ] && failures+=("$kind:$name ($f)")
 	passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))

@@ -33,13 +33,14 @@ running() {
 	[ -e "/proc/$1" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
 }
 
-# bounded PID SECONDS: wait for PID at most SECONDS; one that is still
-# running then is named with its kernel stacks and killed (status 137)
+# bounded PID SECONDS: wait for PID at most SECONDS of wall-clock time (a
+# count of sleeps would stretch with the cost of each check on an emulated
+# CPU); one that is still running then is named with its kernel stacks and
+# killed (status 137)
 bounded() {
-	i=0
-	while running "$1" && [ $i -lt $(($2 * 5)) ]; do
+	end=$(($(date +%s) + $2))
+	while running "$1" && [ "$(date +%s)" -lt $end ]; do
 		sleep 0.2
-		i=$((i + 1))
 	done
 	if running "$1"; then
 		echo "NOTE: pid $1 still running after $2 s; its kernel stacks follow"
@@ -71,10 +72,19 @@ under_live() {
 		fail "live-$name" "live did not start"
 		return 1
 	fi
-	# a flow that hangs is named with its stacks, not waited for
+	# a flow that hangs is named with its stacks, not waited for; its
+	# progress is copied to the run directory as it goes, where scripts/vm.sh
+	# shows it should the VM time out
 	"$@" >"$T/$name.flow" 2>&1 &
-	bounded $! "${TSM_FLOW_SECONDS:-1200}"
+	fpid=$!
+	ppid=
+	if [ -n "${tsmrun:-}" ]; then
+		tail -n +1 -f --pid=$fpid "$T/$name.flow" >"$tsmrun/progress.$name" 2>/dev/null &
+		ppid=$!
+	fi
+	bounded $fpid "${TSM_FLOW_SECONDS:-1200}"
 	frc=$?
+	[ -n "$ppid" ] && { kill $ppid 2>/dev/null; wait $ppid 2>/dev/null; }
 	stop_tracer $tracer
 	lrc=$?
 	if [ $frc -ne 0 ] || [ $lrc -ne 0 ]; then

@@ -29,12 +29,12 @@
 #                   series (make kernel-stock; $LAB_STOCK_KERNEL overrides)
 #   --append ARGS   extra kernel command line
 #   --tcg-threads single|multi
-#                   one host thread for all vCPUs, or one each (default
-#                   multi; $VM_TCG_THREADS). Multi-threaded TCG has lost
-#                   guest interrupts here (a timer vector left in service
-#                   for good, virtio completions that never came) when a
-#                   guest toggles the memory decode of ivshmem's 4 GiB BAR
-#                   thousands of times (docs/lab.md); single does not
+#                   one host thread for all vCPUs (the default;
+#                   $VM_TCG_THREADS), or one each. Multi-threaded TCG has
+#                   lost guest interrupts here (a timer vector left in
+#                   service for good, virtio completions that never came),
+#                   most often while a guest toggles the memory decode of
+#                   ivshmem's 4 GiB BAR thousands of times (docs/lab.md)
 #
 # Environment: KEEP_VM_RUNS=1 acts like --keep; VM_RUNS_DIR (default
 # build/vm-runs) holds the run directories. Variables named STRESS_* and
@@ -53,7 +53,7 @@ VFIO=1
 IOMMU=1
 KEEP=${KEEP_VM_RUNS:-0}
 APPEND=
-TCG_THREADS=${VM_TCG_THREADS:-multi}
+TCG_THREADS=${VM_TCG_THREADS:-single}
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' >&2; exit 126; }
 die() { echo "vm: error: $*" >&2; exit 126; }

@@ -1,13 +1,11 @@
 #!/bin/sh
-# vm-options: --tcg-threads single --append tsm_sw.devices=1234:11e8,1af4:1110
+# vm-options: --append tsm_sw.devices=1234:11e8,1af4:1110
 # vm-timeout: 2400
 # VM suite on the series' kernel: two threads at once in every pairing of
 # the operations that share the device, the IOAS and the VM
 # (tests/vm/stress.c), under 'tsmtrace live' throughout: every answer an
 # errno the race explains, the kernel's state clean after each pairing, and
-# tsmtrace's verdict PASS with no event lost. One TCG thread for both
-# vCPUs: multi-threaded TCG loses guest interrupts under the decode
-# pairings' churn of the 4 GiB BAR (docs/lab.md).
+# tsmtrace's verdict PASS with no event lost.
 #
 # STRESS_ITERS (default 1000) and STRESS_MIN (default 50): a pairing runs
 # until its threads have made STRESS_ITERS steps together and each at least

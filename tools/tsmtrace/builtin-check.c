@@ -132,14 +132,7 @@ static int check_file(struct result *r, const struct check_opts *co)
 		tsm_file_close(&f);
 		return unusable(r, e ? f.msg : "out of memory");
 	}
-	if (st == TSM_READ_TRUNCATED) {
-		p_warn("check", "%s", f.msg);
-		tsm_engine_truncated(e);
-	} else {
-		tsm_engine_lost_total(e, f.end.nr_lost);
-	}
-	if (f.warn[0])
-		p_warn("check", "%s", f.warn);
+	engine_end_of_file(e, &f, st, "check");
 	tsm_engine_summary(e, s);
 	require(co, s);
 	if (json_output) {

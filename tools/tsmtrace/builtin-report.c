@@ -546,14 +546,7 @@ int cmd_report(int argc, char **argv)
 		ret = EXIT_UNUSABLE;
 		goto out;
 	}
-	if (st == TSM_READ_TRUNCATED) {
-		p_warn("report", "%s", f.msg);
-		tsm_engine_truncated(r.e);
-	} else {
-		tsm_engine_lost_total(r.e, f.end.nr_lost);
-	}
-	if (f.warn[0])
-		p_warn("report", "%s", f.warn);
+	engine_end_of_file(r.e, &f, st, "report");
 	tsm_engine_summary(r.e, &s);
 	print_story_tail(&r, path, &f, &s);
 	if (!json_output)

@@ -72,6 +72,11 @@ void print_kernel_check(FILE *f, const struct tsm_summary *s, const char *indent
  */
 struct tsm_file;
 void engine_opts_of_file(const struct tsm_file *f, bool state_known, struct tsm_engine_opts *o);
+/*
+ * a replay of @f ended with @st (OK or TRUNCATED): what the end tells the
+ * engine (the events lost, or a file cut short) and @cmd's warnings of it
+ */
+void engine_end_of_file(struct tsm_engine *e, const struct tsm_file *f, int st, const char *cmd);
 void print_verdict_json(FILE *f, const char *file, const struct tsm_file_header *h,
 			const struct tsm_engine *e, const struct tsm_summary *s);
 

@@ -660,14 +660,7 @@ int timeline_write(FILE *out, struct tsm_file *f, const char *path, struct tsm_e
 		ret = EXIT_UNUSABLE;
 		goto out;
 	}
-	if (st == TSM_READ_TRUNCATED) {
-		p_warn("report", "%s", f->msg);
-		tsm_engine_truncated(e);
-	} else {
-		tsm_engine_lost_total(e, f->end.nr_lost);
-	}
-	if (f->warn[0])
-		p_warn("report", "%s", f->warn);
+	engine_end_of_file(e, f, st, "report");
 	tsm_engine_summary(e, &s);
 	if (fmt == TIMELINE_PERFETTO)
 		write_perfetto(out, &t, path, &s);

@@ -43,7 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <event-parse.h>
@@ -321,21 +321,6 @@ static void quiet_end(struct td_quiet *q, char *line, size_t len)
 	snprintf(line, len, "%s", last);
 }
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		buf = (const char *)buf + n;
-		len -= n;
-	}
-	return 0;
-}
-
 /*
  * The file, @head and what f->fd still has to give, into an unlinked
  * temporary file in $TMPDIR that becomes f->fd: nobody else can change it
@@ -344,8 +329,8 @@ static int write_all(int fd, const void *buf, size_t len)
 static enum tsm_read_status copy_in(struct tsm_file *f, const void *head, size_t len)
 {
 	const char *dir = getenv("TMPDIR") ? : "/tmp";
-	char tmp[4096], buf[1 << 16];
-	struct stat st;
+	char tmp[4096], buf[1 << 16], why[160];
+	struct iovec v = { (void *)head, len };
 	int fd, ret;
 	ssize_t n;
 
@@ -355,7 +340,7 @@ static enum tsm_read_status copy_in(struct tsm_file *f, const void *head, size_t
 		return td_fail(f, "cannot make a copy of the trace.dat to read in %s: %s (set TMPDIR)",
 			       dir, strerror(errno));
 	unlink(tmp);
-	ret = write_all(fd, head, len);
+	ret = write_all(fd, &v, 1);
 	while (!ret) {
 		n = read(f->fd, buf, sizeof(buf));
 		if (!n)
@@ -367,7 +352,9 @@ static enum tsm_read_status copy_in(struct tsm_file *f, const void *head, size_t
 			close(fd);
 			return td_fail(f, "cannot read: %s", strerror(ret));
 		}
-		ret = write_all(fd, buf, n);
+		v.iov_base = buf;
+		v.iov_len = n;
+		ret = write_all(fd, &v, 1);
 	}
 	if (ret) {
 		close(fd);
@@ -375,11 +362,9 @@ static enum tsm_read_status copy_in(struct tsm_file *f, const void *head, size_t
 			       dir, strerror(-ret));
 	}
 	/* the copy is whole when the file did not change while it was copied */
-	if (!f->stream && !fstat(f->fd, &st) &&
-	    ((__u64)st.st_size != f->size0 || st.st_mtim.tv_sec != f->mtime0.tv_sec ||
-	     st.st_mtim.tv_nsec != f->mtime0.tv_nsec)) {
+	if (tsm_file_changed(f, why, sizeof(why))) {
 		close(fd);
-		return td_fail(f, "the file changed while it was read; check it again once its writer is done with it");
+		return td_fail(f, "%s; " TSM_FILE_CHANGED_REMEDY, why);
 	}
 	close(f->fd);
 	f->fd = fd;

@@ -93,33 +93,6 @@ static __u64 clock_ns(clockid_t c)
 	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
-static int write_all(int fd, const struct iovec *iov, int n)
-{
-	struct iovec v[4];
-	int i;
-
-	memcpy(v, iov, n * sizeof(*v));
-	i = 0;
-	while (i < n) {
-		ssize_t r = writev(fd, &v[i], n - i);
-
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		while (i < n && (size_t)r >= v[i].iov_len) {
-			r -= v[i].iov_len;
-			i++;
-		}
-		if (i < n) {
-			v[i].iov_base = (char *)v[i].iov_base + r;
-			v[i].iov_len -= r;
-		}
-	}
-	return 0;
-}
-
 static int write_block(struct tsm_writer *w, __u32 type, const void *payload,
 		       __u32 len, __u32 nr)
 {
@@ -506,12 +479,7 @@ static ssize_t read_full(struct tsm_file *f, void *p, size_t len)
 	return got;
 }
 
-/*
- * Has a regular file changed since it was opened? Then say so: a reader
- * that meets the end too early or bytes that do not fit, in a file whose
- * writer is still at work, should not call it damaged.
- */
-static bool changed(struct tsm_file *f, char *why, size_t len)
+bool tsm_file_changed(const struct tsm_file *f, char *why, size_t len)
 {
 	struct stat st;
 
@@ -529,8 +497,6 @@ static bool changed(struct tsm_file *f, char *why, size_t len)
 	return false;
 }
 
-#define CHANGED_REMEDY	"check it again once its writer is done with it"
-
 __attribute__((format(printf, 3, 4)))
 static enum tsm_read_status bad(struct tsm_file *f, __u64 off, const char *fmt, ...)
 {
@@ -540,8 +506,8 @@ static enum tsm_read_status bad(struct tsm_file *f, __u64 off, const char *fmt, 
 
 	f->bad_offset = off;
 	n = snprintf(f->msg, sizeof(f->msg), "%s: offset %" PRIu64 ": ", f->path, (uint64_t)off);
-	if (changed(f, why, sizeof(why))) {
-		snprintf(f->msg + n, sizeof(f->msg) - n, "%s; " CHANGED_REMEDY, why);
+	if (tsm_file_changed(f, why, sizeof(why))) {
+		snprintf(f->msg + n, sizeof(f->msg) - n, "%s; " TSM_FILE_CHANGED_REMEDY, why);
 		return TSM_READ_UNUSABLE;
 	}
 	va_start(ap, fmt);
@@ -683,9 +649,9 @@ static enum tsm_read_status truncated(struct tsm_file *f, __u64 off, const char 
 	char why[160];
 
 	f->bad_offset = off;
-	if (changed(f, why, sizeof(why))) {
+	if (tsm_file_changed(f, why, sizeof(why))) {
 		snprintf(f->msg, sizeof(f->msg),
-			 "%s: offset %" PRIu64 ": %s; replayed the %" PRIu64 " records before it; " CHANGED_REMEDY,
+			 "%s: offset %" PRIu64 ": %s; replayed the %" PRIu64 " records before it; " TSM_FILE_CHANGED_REMEDY,
 			 f->path, (uint64_t)off, why, (uint64_t)f->nr_records);
 		return TSM_READ_TRUNCATED;
 	}

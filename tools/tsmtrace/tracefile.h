@@ -131,6 +131,13 @@ static inline bool tsm_file_tracedat(const struct tsm_file *f)
 enum tsm_read_status tsm_file_open(struct tsm_file *f, const char *path);
 /* the same on an open descriptor, which the file then owns */
 enum tsm_read_status tsm_file_open_fd(struct tsm_file *f, int fd, const char *path);
+/*
+ * Has a regular file changed since it was opened? Then say so in @why: a
+ * reader that meets the end too early or bytes that do not fit, in a file
+ * whose writer is still at work, should not call it damaged.
+ */
+bool tsm_file_changed(const struct tsm_file *f, char *why, size_t len);
+#define TSM_FILE_CHANGED_REMEDY	"check it again once its writer is done with it"
 /* replay every record through ops; returns a tsm_read_status */
 enum tsm_read_status tsm_file_replay(struct tsm_file *f, const struct tsm_ops *ops, void *ctx);
 void tsm_file_close(struct tsm_file *f);

@@ -97,6 +97,18 @@ void p_warn(const char *cmd, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+void engine_end_of_file(struct tsm_engine *e, const struct tsm_file *f, int st, const char *cmd)
+{
+	if (st == TSM_READ_TRUNCATED) {
+		p_warn(cmd, "%s", f->msg);
+		tsm_engine_truncated(e);
+	} else {
+		tsm_engine_lost_total(e, f->end.nr_lost);
+	}
+	if (f->warn[0])
+		p_warn(cmd, "%s", f->warn);
+}
+
 void explain_symbols(const char *cmd, const struct tsm_file_header *h)
 {
 	char msg[512];

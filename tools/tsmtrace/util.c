@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/uio.h>
 #include "util.h"
 
 /* --- hash --- */
@@ -403,6 +404,34 @@ int kernel_build_id(__u8 *id, size_t len)
 			return descsz;
 		}
 		pos = desc_at + ((descsz + 3) & ~3u);
+	}
+	return 0;
+}
+
+/* all of @n (at most 4) buffers, whatever writev() takes at a time; -errno */
+int write_all(int fd, const struct iovec *iov, int n)
+{
+	struct iovec v[4];
+	int i;
+
+	memcpy(v, iov, n * sizeof(*v));
+	i = 0;
+	while (i < n) {
+		ssize_t r = writev(fd, &v[i], n - i);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		while (i < n && (size_t)r >= v[i].iov_len) {
+			r -= v[i].iov_len;
+			i++;
+		}
+		if (i < n) {
+			v[i].iov_base = (char *)v[i].iov_base + r;
+			v[i].iov_len -= r;
+		}
 	}
 	return 0;
 }

@@ -100,4 +100,8 @@ __u32 crc32c(__u32 crc, const void *buf, size_t len);
 /* the running kernel's GNU build ID: its size, 0 if none, or -errno */
 int kernel_build_id(__u8 *id, size_t len);
 
+struct iovec;
+/* all of @n (at most 4) buffers to @fd; 0 or -errno */
+int write_all(int fd, const struct iovec *iov, int n);
+
 #endif

@@ -84,7 +84,6 @@ struct worker {
 	_Atomic double step_start;	/* CLOCK_MONOTONIC at the start of the step */
 	_Atomic pid_t tid;		/* for its kernel stack in /proc */
 	pthread_t thread;
-	_Atomic int done;		/* returned: the join will not wait */
 };
 
 static unsigned long want_iters = 1000, want_min = 50;
@@ -500,7 +499,6 @@ static void *worker_main(void *arg)
 			w->slowest = d;
 		w->iters++;
 	}
-	atomic_store(&w->done, 1);
 	return NULL;
 }
 
@@ -531,29 +529,25 @@ static void print_stack(struct worker *w)
  */
 static void join_workers(struct worker *w, const char *name)
 {
-	struct timespec t0, t;
+	struct timespec until;
+	int stuck = 0;
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
-		if (atomic_load(&w[0].done) && atomic_load(&w[1].done))
-			break;
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		if (t.tv_sec - t0.tv_sec < stuck_seconds) {
-			usleep(20000);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += stuck_seconds;
+	for (int i = 0; i < 2; i++) {
+		if (!pthread_timedjoin_np(w[i].thread, NULL, &until))
 			continue;
-		}
-		for (int i = 0; i < 2; i++)
-			if (!atomic_load(&w[i].done))
-				print_stack(&w[i]);
-		lab_write_str("/proc/sysrq-trigger", "w");
-		printf("FAIL: stress-%s (a thread did not come back from the kernel in %u s after "
-		       "the stop: stuck, its stack above; seed %llu)\n", name, stuck_seconds,
-		       (unsigned long long)seed);
-		fflush(stdout);
-		_exit(1);
+		print_stack(&w[i]);
+		stuck = 1;
 	}
-	for (int i = 0; i < 2; i++)
-		pthread_join(w[i].thread, NULL);
+	if (!stuck)
+		return;
+	lab_write_str("/proc/sysrq-trigger", "w");
+	printf("FAIL: stress-%s (a thread did not come back from the kernel in %u s after "
+	       "the stop: stuck, its stack above; seed %llu)\n", name, stuck_seconds,
+	       (unsigned long long)seed);
+	fflush(stdout);
+	_exit(1);
 }
 
 /* ---- checks of the kernel's state ------------------------------------------ */

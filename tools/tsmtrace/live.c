@@ -190,19 +190,23 @@ static int ordered(void *ctx, const struct tsm_rec_hdr *rec)
 	return ret;
 }
 
+/*
+ * A record, in the ring: the kernel wrote it before it submitted it and the
+ * ring keeps it until this returns, so it is used in place; the window
+ * copies only a record it must hold back.
+ */
+#define SAMPLE_MAX	512	/* more than any record the programs write */
+
 static int on_sample(void *ctx, void *data, size_t size)
 {
 	struct live *l = ctx;
 	const struct tsm_rec_hdr *rec = data;
-	__u64 copy[64];
 
-	/* copy the record out of the ring before using it */
-	if (size < sizeof(*rec) || size > sizeof(copy) || rec->size > size) {
+	if (size < sizeof(*rec) || size > SAMPLE_MAX || rec->size > size) {
 		p_warn(l->o->cmd, "ring-buffer sample of %zu bytes skipped", size);
 		return 0;
 	}
-	memcpy(copy, data, size);
-	l->err = tsm_reorder_add(l->ro, (const struct tsm_rec_hdr *)copy);
+	l->err = tsm_reorder_add(l->ro, rec);
 	return l->err;
 }
 
@@ -315,6 +319,13 @@ int run_live(const struct live_opts *o)
 		libbpf_set_print(NULL);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	/*
+	 * A batch's lines go out in one write when it is done (below): the
+	 * default buffer of a pipe or a file (4 KiB) would cost a write for
+	 * every few dozen lines of a storm.
+	 */
+	if (!o->quiet)
+		setvbuf(stdout, NULL, _IOFBF, 1 << 20);
 
 	if (o->stock) {
 		stock = stock_bpf__open();

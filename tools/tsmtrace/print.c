@@ -21,55 +21,83 @@ struct line {
 	bool first;		/* no field put yet */
 };
 
-static void put_c(struct line *l, char c)
+static __always_inline void put_c(struct line *l, char c)
 {
 	if (l->p < l->end)
 		*l->p++ = c;
 }
 
-static void put_s(struct line *l, const char *s)
+/* short strings (names, keys): a loop beats strlen() and a memcpy() call */
+static __always_inline void put_s(struct line *l, const char *s)
 {
-	size_t n = strlen(s);
+	char *p = l->p;
 
-	if (n > (size_t)(l->end - l->p))
-		n = l->end - l->p;
-	memcpy(l->p, s, n);
-	l->p += n;
+	while (*s && p < l->end)
+		*p++ = *s++;
+	l->p = p;
 }
 
-/* the digits of @v in base 10 or 16, written backwards from @end: how many */
-static unsigned int digits(char *end, uint64_t v, unsigned int base)
+/* how many digits @v has in base 10 or 16 */
+static unsigned int nr_digits(uint64_t v, unsigned int base)
 {
-	char *q = end;
+	unsigned int n = 1;
+
+	if (base == 16)
+		return v ? (67 - __builtin_clzll(v)) / 4 : 1;
+	for (; v >= 10000; v /= 10000)
+		n += 4;
+	return n + (v >= 10) + (v >= 100) + (v >= 1000);
+}
+
+/* the digits of @v in @base, last first, ending at @end: two a division in decimal */
+static void put_digits(char *end, uint64_t v, unsigned int base)
+{
+	static const char pairs[] =
+		"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+		"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+		"8081828384858687888990919293949596979899";
 
 	if (base == 16) {
 		do {
-			*--q = "0123456789abcdef"[v & 15];
+			*--end = "0123456789abcdef"[v & 15];
 			v >>= 4;
 		} while (v);
-	} else {
-		do {
-			*--q = '0' + v % 10;
-			v /= 10;
-		} while (v);
+		return;
 	}
-	return end - q;
+	for (; v >= 100; v /= 100) {
+		end -= 2;
+		memcpy(end, pairs + 2 * (v % 100), 2);
+	}
+	if (v >= 10)
+		memcpy(end - 2, pairs + 2 * v, 2);
+	else
+		end[-1] = '0' + v;
 }
 
-/* @v in @base, padded to @width: with @pad on the left, or spaces on the right */
+/*
+ * @v in @base, padded to @width: with @pad on the left, or spaces on the
+ * right. The digits go straight into the line; only a number that does not
+ * fit what is left of it goes through a buffer, for its first digits.
+ */
 static void put_num(struct line *l, uint64_t v, unsigned int base, unsigned int width,
 		    char pad, bool left_pad)
 {
+	unsigned int n = nr_digits(v, base);
+	size_t room;
 	char d[24];
-	unsigned int n = digits(d + sizeof(d), v, base), w = n;
 
 	if (left_pad)
 		for (; width > n; width--)
 			put_c(l, pad);
-	if (w > (size_t)(l->end - l->p))
-		w = l->end - l->p;
-	memcpy(l->p, d + sizeof(d) - n, w);
-	l->p += w;
+	room = l->end - l->p;
+	if (n <= room) {
+		put_digits(l->p + n, v, base);
+		l->p += n;
+	} else {
+		put_digits(d + n, v, base);
+		memcpy(l->p, d, room);
+		l->p += room;
+	}
 	for (; !left_pad && width > n; width--)
 		put_c(l, ' ');
 }
@@ -167,7 +195,7 @@ static const char *const lost_names[] = { "RINGBUF", "MAP_FULL", "READER" };
  * precision JSON numbers have past 2^53; counts, ids and indexes are
  * numbers; enumerations are their names.
  */
-static void put_key(struct line *l, const char *key)
+static __always_inline void put_key(struct line *l, const char *key)
 {
 	if (!l->first)
 		put_c(l, l->json ? ',' : ' ');
@@ -197,7 +225,7 @@ static void put_ki(struct line *l, const char *key, int64_t v)
 }
 
 /* the quote around a JSON string; nothing in text */
-static void put_quote(struct line *l)
+static __always_inline void put_quote(struct line *l)
 {
 	if (l->json)
 		put_c(l, '"');

@@ -123,12 +123,16 @@ static __always_inline void emit_stack(void *ctx, __u64 event_seq)
 
 /*
  * Waking the reader at every event costs more than the rest of the program:
- * wake it when a flagged event comes or a quarter of the ring is filled; it
- * also looks on its own every 100 ms.
+ * wake it when a flagged event comes or every WAKE_EVERY events (at most
+ * 8192 * 80 bytes since the last wakeup, a sixth of the ring: counted from
+ * the sequence number, with no helper call at every event); it also looks
+ * on its own every 100 ms.
  */
-static __always_inline __u64 wakeup(__u32 rules)
+#define WAKE_EVERY	8192	/* a power of two */
+
+static __always_inline __u64 wakeup(__u32 rules, __u64 seq)
 {
-	if (rules || bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > (1 << 20))
+	if (rules || !(seq & (WAKE_EVERY - 1)))
 		return BPF_RB_FORCE_WAKEUP;
 	return BPF_RB_NO_WAKEUP;
 }
@@ -140,7 +144,7 @@ static __always_inline void rec_submit(void *ctx, struct tsm_rec_hdr *h, __u32 r
 
 	if (rules)
 		h->flags |= TSM_REC_F_FLAGGED;
-	bpf_ringbuf_submit(h, wakeup(rules));
+	bpf_ringbuf_submit(h, wakeup(rules, s));
 	if (rules)
 		emit_stack(ctx, s);
 }

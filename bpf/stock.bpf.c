@@ -704,7 +704,7 @@ static long move_cb(__u64 i, void *c)
 	e->arg = sb->reason;
 	if (rules)
 		e->hdr.flags |= TSM_REC_F_FLAGGED;
-	bpf_ringbuf_submit(e, wakeup(rules));
+	bpf_ringbuf_submit(e, wakeup(rules, seq));
 	if (rules && w->nr_flagged < MOVE_STACKS)
 		w->flagged[w->nr_flagged++] = seq;
 	return 0;
@@ -1067,7 +1067,7 @@ static __always_inline __u64 spte_made(__u32 as_id, __u64 gfn, __u64 pfn, __u32 
 	e->level = level;
 	if (rules)
 		e->hdr.flags |= TSM_REC_F_FLAGGED;
-	bpf_ringbuf_submit(e, wakeup(rules));
+	bpf_ringbuf_submit(e, wakeup(rules, s));
 	return rules ? s : 0;
 }
 
@@ -1095,7 +1095,7 @@ static __always_inline void spte_gone(__u32 as_id, __u64 gfn, __u64 pfn)
 	e->dev = v.dev;
 	e->as_id = as_id;
 	e->level = v.level;
-	bpf_ringbuf_submit(e, wakeup(0));
+	bpf_ringbuf_submit(e, wakeup(0, s));
 }
 
 static long split_cb(__u64 i, void *c)

@@ -3,19 +3,39 @@
 #
 # In the lab VM, 'tsm_flow storm' makes transitions as fast as it can
 # (export, map, unmap, close a shared DMABUF; bind; unbind: 14 events an
-# iteration). After a warm-up storm (the first one in a fresh guest pays for
-# the page cache and QEMU's translation cache), ROUNDS rounds each run it
-# with nothing attached, under 'tsmtrace live', under 'tsmtrace record' and
-# under 'trace-cmd record' of the same tracepoints, one after the other, so
-# that each ratio compares neighbouring runs; the ratios reported are the
-# medians over the rounds. Then, on the host, 'tsmtrace check' of a trace
-# with as many events as trace-cmd recorded against 'trace-cmd report' of
-# that recording, and the bytes per event of the last round's files: live's
-# (zstd-compressed blocks, its default) against the one trace-cmd record
-# wrote with its own defaults (file version 7 for Debian 12's trace-cmd
-# 3.1.6).
+# iteration). After warm-up storms (a fresh guest pays for the page cache
+# and QEMU's translation cache over its first ones: until two in a row
+# agree within 10%), ROUNDS rounds each run it
+# with nothing attached, under 'tsmtrace live' (its lines to /dev/null,
+# recording with -o), under 'tsmtrace record' and under 'trace-cmd record'
+# of the same tracepoints, one after the other, so that each ratio compares
+# neighbouring runs; the ratios reported are the medians over the rounds,
+# with their range, and the range of the rate with nothing attached says
+# how steady the guest was.
 #
-# In the same VM run, the stock-kernel source against the series' one on
+# Where the time goes, in the same rounds: the CPU time of the reader
+# (tsmtrace's process; trace-cmd's processes, one a CPU) per event, from
+# /proc; then, after the rounds, the kernel side alone: the run time of
+# tsmtrace's BPF programs per event (kernel.bpf_stats_enabled, one more
+# storm under 'tsmtrace record'; the statistics cost time of their own, so
+# that storm is not among the ratios) and the storm with trace-cmd's events
+# enabled and nobody reading them ('trace-cmd start': what the trace
+# buffer costs the traced task), both against a storm with nothing attached
+# run next to them.
+#
+# The guest runs twice (BENCH_TCG_THREADS, default "multi single"): with a
+# host thread for each of its two vCPUs (the reader works beside the storm,
+# as on a host with a CPU to spare) and with one host thread for both (the
+# lab's default: every cycle the reader spends is taken from the storm, so
+# the cost is the total CPU an event costs).
+#
+# Then, on the host, 'tsmtrace check' of a trace with as many events as
+# trace-cmd recorded against 'trace-cmd report' of that recording, and the
+# bytes per event of the last round's files: live's (zstd-compressed
+# blocks, its default) against the one trace-cmd record wrote with its own
+# defaults (file version 7 for Debian 12's trace-cmd 3.1.6).
+#
+# In the same VM runs, the stock-kernel source against the series' one on
 # the same work: 'stock_dmabuf storm' (export, map into an IOAS that edu's
 # IOMMU domain backs, unmap, close: 5 events an iteration either way) with
 # nothing attached, under 'tsmtrace live --source=series' (tracepoints),
@@ -37,8 +57,8 @@ OUT=${OUT:-$ROOT/build/tsmtrace}
 B=$OUT/tsmtrace
 FLOW=$ROOT/build/tests/vm/tsm_flow
 STOCKFLOW=$ROOT/build/tests/stock/stock_dmabuf
-SEC=${1:-10}
-ROUNDS=${2:-3}
+SEC=${1:-8}
+ROUNDS=${2:-5}
 EVENTS="-e pci_tsm -e vfio_dmabuf -e iommufd:iommufd_ioas_map_dmabuf -e iommufd:iommufd_ioas_unmap_dmabuf"
 
 if [ "${1:-}" = --guest ]; then
@@ -80,15 +100,29 @@ if [ "${1:-}" = --guest ]; then
 	storm() { storm_of "$FLOW" "$1"; }
 	sstorm() { storm_of "$STOCKFLOW" "$1"; }
 	rate() { sed -n 's/^storm: .*: \([0-9]*\) transitions\/s$/\1/p' "$1"; }
+	events() { sed -n 's/^storm: [0-9]* iterations (\([0-9]*\) transitions).*/\1/p' "$1"; }
+	# ticks PID...: the CPU time (user + system, in clock ticks) of these
+	# processes' threads so far
+	ticks() {
+		for p in "$@"; do cat /proc/"$p"/task/*/stat 2>/dev/null; done |
+			awk '{ t += $14 + $15 } END { print t + 0 }'
+	}
+	hz=$(getconf CLK_TCK)
+	# reader_us T0 T1 STORM-OUTPUT: the reader's CPU per event, in us
+	reader_us() {
+		echo "$1 $2 $(events "$3") $hz" | awk '{ printf "%.2f", $3 ? ($2 - $1) * 1e6 / $4 / $3 : 0 }'
+	}
 
 	# under_tsmtrace ROUND CMD FILE: the storm under 'tsmtrace CMD -o FILE'
 	under_tsmtrace() {
 		"$B" "$2" --state-known -o "$3" >/dev/null 2>"$T/$2.err" &
 		p=$!
 		wait_for "$T/$2.err" tracing $p
+		c0=$(ticks "$p")
 		storm "$T/$2"
+		c1=$(ticks "$p")
 		stop $p
-		echo "bench: round $1 tsmtrace-$2 $(rate "$T/$2") transitions/s"
+		echo "bench: round $1 tsmtrace-$2 $(rate "$T/$2") transitions/s reader-cpu $(reader_us "$c0" "$c1" "$T/$2") us/event"
 	}
 	# trace_cmd_start EVENT-DIR FILE OPTIONS...: trace-cmd record in the
 	# background ($p); its stdout is buffered: ready when EVENT-DIR's event
@@ -111,9 +145,37 @@ if [ "${1:-}" = --guest ]; then
 	under_trace_cmd() {
 		# shellcheck disable=SC2086
 		trace_cmd_start pci_tsm/pci_tsm_range "$T/storm.dat" $EVENTS
+		# trace-cmd record and the reader it forks for each CPU
+		pids=$(pgrep -x trace-cmd)
+		# shellcheck disable=SC2086
+		c0=$(ticks $pids)
 		storm "$T/tc"
+		# shellcheck disable=SC2086
+		c1=$(ticks $pids)
 		stop $p
-		echo "bench: round $1 trace-cmd-record $(rate "$T/tc") transitions/s"
+		echo "bench: round $1 trace-cmd-record $(rate "$T/tc") transitions/s reader-cpu $(reader_us "$c0" "$c1" "$T/tc") us/event"
+	}
+	# the kernel side alone, next to a storm with nothing attached
+	kernel_side() {
+		storm "$T/knone"
+		# shellcheck disable=SC2086
+		trace-cmd start $EVENTS >/dev/null 2>&1 || { echo "bench: trace-cmd start failed"; exit 1; }
+		storm "$T/kftrace"
+		trace-cmd reset >/dev/null 2>&1
+		sysctl -qw kernel.bpf_stats_enabled=1
+		"$B" record --state-known -o "$T/stats.tsm" >/dev/null 2>"$T/stats.err" &
+		p=$!
+		wait_for "$T/stats.err" tracing $p
+		storm "$T/kbpf"
+		# run_cnt and run_time_ns of each program the reader holds
+		bs=$(cat /proc/$p/fdinfo/* 2>/dev/null |
+			awk '/^run_time_ns:/ { t += $2 } /^run_cnt:/ { c += $2 } END { printf "%d %.0f", c, c ? t / c : 0 }')
+		stop $p
+		sysctl -qw kernel.bpf_stats_enabled=0
+		echo "$(rate "$T/knone") $(rate "$T/kftrace")" | awk '{
+			printf "bench: kernel-side nothing-attached %d transitions/s\n", $1
+			printf "bench: kernel-side trace-cmd-start %d transitions/s (%.2f us an event more, nobody reading)\n", $2, 1e6 / $2 - 1e6 / $1 }'
+		echo "bench: kernel-side tsmtrace-bpf ${bs#* } ns a run (${bs% *} runs; kernel.bpf_stats_enabled, $(rate "$T/kbpf") transitions/s under its cost)"
 	}
 
 	# the stock-kernel source and the series' on the same storm
@@ -134,7 +196,19 @@ if [ "${1:-}" = --guest ]; then
 		echo "bench: round $1 stock-trace-cmd-record $(rate "$T/stc") transitions/s"
 	}
 
-	"$FLOW" storm 3 >/dev/null || exit 1
+	# warm up until two storms in a row agree within 10% (at most 6):
+	# a fresh guest speeds up over its first storms, a guest on one TCG
+	# thread over more of them
+	w=0 prev=0
+	while [ $w -lt 6 ]; do
+		w=$((w + 1))
+		storm "$T/warm"
+		cur=$(rate "$T/warm")
+		[ "$prev" -gt 0 ] && [ $((cur * 10)) -le $((prev * 11)) ] &&
+			[ $((cur * 11)) -ge $((prev * 10)) ] && break
+		prev=$cur
+	done
+	echo "bench: warm-up $w storms, the last at $cur transitions/s"
 	r=1
 	while [ $r -le "$ROUNDS" ]; do
 		storm "$T/none"
@@ -144,6 +218,7 @@ if [ "${1:-}" = --guest ]; then
 		under_trace_cmd $r
 		r=$((r + 1))
 	done
+	kernel_side
 	if [ -x "$STOCKFLOW" ]; then
 		"$STOCKFLOW" storm 3 >/dev/null || exit 1
 		r=1
@@ -168,46 +243,76 @@ command -v trace-cmd >/dev/null || { echo "bench: live figures skipped: no trace
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 echo "bench: lab kernel ${K#"$ROOT"/}"
-"$ROOT/scripts/vm.sh" --kernel "$K" --append tsm_sw.devices=1234:11e8,1af4:1110 --keep \
-	--timeout 1800 -- "$ROOT/tools/tsmtrace/bench-live.sh" --guest "$SEC" "$ROUNDS" \
-	>"$T/vm.out" 2>&1
-rc=$?
-grep '^bench:' "$T/vm.out"
-run=$(sed -n 's/^vm: run directory kept: //p' "$T/vm.out")
-if [ $rc -ne 0 ] || [ ! -f "$run/storm.dat" ]; then
-	echo "bench: the lab run failed (exit $rc):"
-	tail -n 20 "$T/vm.out"
-	exit 1
-fi
-# per round: each configuration's rate over the rate with nothing attached
-awk '$1 == "bench:" && $2 == "round" { rate[$3, $4] = $5; if ($3 > n) n = $3 }
-     function median(a, k,   i, j, t) {
+# summary MODE VM-OUTPUT: medians over the rounds, with their range
+summary() {
+	awk -v mode="$1" '
+     $1 == "bench:" && $2 == "round" {
+	rate[$3, $4] = $5; if ($3 > n) n = $3
+	if ($7 == "reader-cpu") cpu[$3, $4] = $8
+     }
+     function sort(a, k,   i, j, t) {
 	for (i = 1; i <= k; i++)
 		for (j = i + 1; j <= k; j++)
 			if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+     }
+     function median(a, k) {
+	sort(a, k)
 	return k % 2 ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
      }
      END {
+	split("nothing-attached stock-nothing-attached", bases, " ")
+	for (b = 1; b <= 2; b++) {
+		k = 0
+		for (r = 1; r <= n; r++)
+			if (rate[r, bases[b]])
+				v[++k] = rate[r, bases[b]]
+		if (!k)
+			continue
+		m = median(v, k)
+		printf "bench: %s-rate-tcg-%s median %d, range %d-%d transitions/s over %d rounds (spread %.0f%% of the median)\n", bases[b], mode, m, v[1], v[k], k, 100 * (v[k] - v[1]) / m
+	}
 	split("tsmtrace-live tsmtrace-record trace-cmd-record stock-live-source-series stock-live-source-stock stock-trace-cmd-record", cfg, " ")
 	for (c = 1; c <= 6; c++) {
 		base = cfg[c] ~ /^stock-/ ? "stock-nothing-attached" : "nothing-attached"
-		k = 0; list = ""
+		k = 0; kc = 0; list = ""
 		for (r = 1; r <= n; r++) {
 			if (!rate[r, base] || !rate[r, cfg[c]])
 				continue
 			q[++k] = rate[r, cfg[c]] / rate[r, base]
 			list = list sprintf("%s%.2f", k > 1 ? " " : "", q[k])
 			us[k] = 1e6 / rate[r, cfg[c]] - 1e6 / rate[r, base]
+			if ((r, cfg[c]) in cpu)
+				rc[++kc] = cpu[r, cfg[c]]
 		}
 		if (!k)
 			continue
 		med[cfg[c]] = median(us, k)
-		printf "bench: live-cost-ratio-%s %.2f (median of %d rounds: %s; rate with it / rate with nothing)\n", cfg[c], median(q, k), k, list
-		printf "bench: live-cost-per-transition-%s %.1f us (median)\n", cfg[c], med[cfg[c]]
+		printf "bench: live-cost-ratio-%s-tcg-%s %.2f (median of %d rounds, range %.2f-%.2f: %s; rate with it / rate with nothing)\n", cfg[c], mode, median(q, k), k, q[1], q[k], list
+		printf "bench: live-cost-per-transition-%s-tcg-%s %.2f us (median; range %.2f to %.2f)\n", cfg[c], mode, med[cfg[c]], us[1], us[k]
+		if (kc)
+			printf "bench: reader-cpu-per-event-%s-tcg-%s %.2f us (median of %d rounds)\n", cfg[c], mode, median(rc, kc), kc
 	}
 	if (("stock-live-source-stock" in med) && ("stock-live-source-series" in med))
-		printf "bench: fentry-over-tracepoint-per-event %.1f us (stock source - series source, same storm)\n", med["stock-live-source-stock"] - med["stock-live-source-series"]
-     }' "$T/vm.out"
+		printf "bench: fentry-over-tracepoint-per-event-tcg-%s %.1f us (stock source - series source, same storm)\n", mode, med["stock-live-source-stock"] - med["stock-live-source-series"]
+     }' "$2"
+}
+run=
+for mode in ${BENCH_TCG_THREADS:-multi single}; do
+	echo "bench: lab run with TCG threads $mode"
+	VM_TCG_THREADS=$mode "$ROOT/scripts/vm.sh" --kernel "$K" \
+		--append tsm_sw.devices=1234:11e8,1af4:1110 --keep --timeout 1800 -- \
+		"$ROOT/tools/tsmtrace/bench-live.sh" --guest "$SEC" "$ROUNDS" >"$T/vm.out" 2>&1
+	rc=$?
+	grep '^bench:' "$T/vm.out"
+	[ -n "$run" ] && rm -rf "$run"
+	run=$(sed -n 's/^vm: run directory kept: //p' "$T/vm.out")
+	if [ $rc -ne 0 ] || [ ! -f "$run/storm.dat" ]; then
+		echo "bench: the lab run failed (exit $rc):"
+		tail -n 20 "$T/vm.out"
+		exit 1
+	fi
+	summary "$mode" "$T/vm.out"
+done
 
 # check against trace-cmd report, on the host, on the same number of events
 n=$(trace-cmd report "$run/storm.dat" 2>/dev/null | grep -cE ' (pci_tsm|vfio_dmabuf|iommufd|kvm_dmabuf)_[a-z_]*:')
@@ -223,6 +328,9 @@ secs() {	# secs CMD...: best of three wall-clock runs, in seconds
 	echo "$best"
 }
 tc=$(secs trace-cmd report "$run/storm.dat")
+# like for like: the same trace.dat, every event printed, or a verdict
+tdrep=$(secs "$B" report --state-known "$run/storm.dat")
+tdck=$(secs "$B" check --state-known "$run/storm.dat")
 ck=$(secs "$B" check "$T/big.tsm")
 ckl=$(secs "$B" check "$run/storm.tsm")
 js=$("$B" -j check "$run/storm.tsm" | grep '"type":"verdict"')
@@ -235,6 +343,12 @@ echo "$n $tc $ck $nl $ckl" | awk '{
 	printf "bench: check-throughput %.0f events/s (tsmgen trace of the same size)\n", $1 / $3
 	printf "bench: check-throughput-lab-storm %.0f events/s (%d events recorded by live)\n", $4 / $5, $4
 	printf "bench: check-vs-trace-cmd-report-ratio %.1f\n", $2 / $3
+}'
+echo "$n $tc $tdrep $tdck" | awk '{
+	printf "bench: report-of-trace-dat-throughput %.0f events/s (tsmtrace report of trace-cmd'"'"'s file, every event printed)\n", $1 / $3
+	printf "bench: report-vs-trace-cmd-report-same-file-ratio %.1f (both print every event of the same trace.dat)\n", $2 / $3
+	printf "bench: check-of-trace-dat-throughput %.0f events/s (a verdict of the same trace.dat)\n", $1 / $4
+	printf "bench: check-vs-trace-cmd-report-same-file-ratio %.1f\n", $2 / $4
 }'
 # file sizes: the same storm, each recorder with its default compression
 echo "$n $(stat -c %s "$run/storm.dat") $nl $(stat -c %s "$run/storm.tsm")" | awk '{

@@ -24,7 +24,11 @@
  * read then fails; decode on, it reads again; deleting the slot unmaps.
  * The same with the BAR's first GiB in a 1 GiB slot over a 1 GiB-aligned
  * mmap: KVM maps it with a 1 GiB entry (2 MiB where the CPU has no 1 GiB
- * pages).
+ * pages), which dirty logging then splits: with the bitmap initially set,
+ * clearing the bits of the slot's first 64 pages makes KVM split the
+ * entries that hold them down to 4 KiB (the 1 GiB one into 2 MiB ones, the
+ * first of those into 4 KiB ones), whose pages stay mapped through the
+ * new entries until decode off zaps them all.
  * One PASS:/FAIL:/SKIP: line per case; exits 1 when one failed.
  *
  * stock_dmabuf broken-revoke plays, on the series' kernel, the kernel that
@@ -426,6 +430,33 @@ static int huge_vmm(int kvm, struct huge_vmm *h, uint8_t val)
 	return ret == val ? 0 : ret < 0 ? ret : -EIO;
 }
 
+/*
+ * Split the huge entry as dirty logging does (KVM's eager page splitting):
+ * manual dirty-log protection with the bitmap initially set, the slot
+ * logged, then the bits of its first 64 pages cleared. 0 or -errno.
+ */
+static int huge_split(struct huge_vmm *h)
+{
+	struct kvm_enable_cap cap = {
+		.cap = KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2,
+		.args[0] = KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE | KVM_DIRTY_LOG_INITIALLY_SET,
+	};
+	struct kvm_userspace_memory_region2 r = {
+		.slot = KVM_SLOT, .flags = KVM_MEM_LOG_DIRTY_PAGES, .guest_phys_addr = KVM_GPA,
+		.memory_size = SZ_1G, .userspace_addr = (uintptr_t)h->big,
+	};
+	uint64_t bits = ~0ULL;
+	struct kvm_clear_dirty_log c = {
+		.slot = KVM_SLOT, .num_pages = 64, .first_page = 0, .dirty_bitmap = &bits,
+	};
+
+	if (ioctl(h->vm.fd, KVM_ENABLE_CAP, &cap) ||
+	    ioctl(h->vm.fd, KVM_SET_USER_MEMORY_REGION2, &r) ||
+	    ioctl(h->vm.fd, KVM_CLEAR_DIRTY_LOG, &c))
+		return -errno;
+	return 0;
+}
+
 static void huge_vmm_end(struct huge_vmm *h)
 {
 	if (h->vm.fd >= 0) {
@@ -437,9 +468,10 @@ static void huge_vmm_end(struct huge_vmm *h)
 }
 
 /*
- * The same with huge pages (huge_vmm()): decode off zaps the 1 GiB entry,
- * decode on it maps again, deleting the slot unmaps it. The page size is
- * what tsmtrace records (its suite checks).
+ * The same with huge pages (huge_vmm()): dirty logging splits the 1 GiB
+ * entry (huge_split()) and the guest still reads through the smaller ones;
+ * decode off zaps them, decode on maps again, deleting the slot unmaps.
+ * The page sizes are what tsmtrace records (its suite checks).
  */
 static void test_kvm_huge(void)
 {
@@ -453,6 +485,11 @@ static void test_kvm_huge(void)
 		return;
 	}
 	if (lab_expect(huge_vmm(kvm, &h, 0x6b), 0, "stock-kvm-huge-guest-reads-bar")) {
+		lab_expect(huge_split(&h), 0, "stock-kvm-huge-split-by-dirty-logging");
+		h.big[PAGE] = 0x6a;
+		ret = vmm_vm_run(&h.vm, code_rd, sizeof(code_rd), KVM_GPA, KVM_PORT, &exit);
+		LAB_CHECK(ret == 0x6a, "stock-kvm-huge-guest-reads-after-split",
+			  "the guest read %d (exit %u)", ret, exit);
 		lab_expect(vfio_config_cmd(iv.fd, PCI_COMMAND_MASTER), 0, "stock-kvm-huge-mem-off");
 		ret = vmm_vm_run(&h.vm, code_rd, sizeof(code_rd), KVM_GPA, KVM_PORT, &exit);
 		LAB_CHECK(ret == -EFAULT, "stock-kvm-huge-guest-refused-mem-off",

@@ -93,6 +93,18 @@ if under_live stock "" "$BIN/stock_dmabuf"; then
 	else
 		fail live-stock-source-kvm-huge-entries "no kvm_spte_map/unmap of level 2 or 3: $(grep -m 4 '"event":"kvm_spte' "$T/stock.out" | tr '\n' ' ')"
 	fi
+	# dirty logging split the huge entry: its pages are followed through
+	# the 512 entries of the level below (2 MiB ones, and 4 KiB ones of the
+	# first of those; 4 KiB ones alone where the entry was 2 MiB), and
+	# decode off zapped those too (the pairing above)
+	l3=$(grep -c '"event":"kvm_spte_map".*"level":3,' "$T/stock.out")
+	l2=$(grep -c '"event":"kvm_spte_map".*"level":2,' "$T/stock.out")
+	l1=$(grep -c '"event":"kvm_spte_map".*"gfn":"0x40[01][0-9a-f][0-9a-f]".*"level":1,' "$T/stock.out")
+	if [ "$l1" -ge 512 ] && { [ "$l3" = 0 ] || [ "$l2" -ge 512 ]; }; then
+		pass live-stock-source-kvm-split-entries-followed
+	else
+		fail live-stock-source-kvm-split-entries-followed "maps of level 3: $l3, level 2: $l2, level 1 in the first 2 MiB: $l1"
+	fi
 fi
 
 # ---- attaching late: a DMABUF open and mapped before live starts is found

@@ -173,6 +173,24 @@ static __always_inline struct buf_state *buf_slot(__u64 buf, bool claim)
 }
 
 
+/* a pci_tsm_{bind,unbind}_{begin,end} record */
+static __always_inline void emit_tsm_op(void *ctx, __u32 type, __u32 dev, __u32 tdi_id, __u64 vm,
+					__u32 reason, __s32 ret, __u32 rules)
+{
+	struct tsm_ev_pci_tsm_op *e;
+	__u64 s;
+
+	e = rec_reserve(type, sizeof(*e), &s);
+	if (!e)
+		return;
+	e->dev = dev;
+	e->tdi_id = tdi_id;
+	e->vm = vm;
+	e->reason = reason;
+	e->ret = ret;
+	rec_submit(ctx, &e->hdr, rules);
+}
+
 /* a vfio_dmabuf_{export,revoke,restore,release} record */
 static __always_inline void emit_dmabuf_obj(void *ctx, __u32 type, __u64 buf, __u32 dev,
 					    __u32 bar, __u32 kind, __u32 arg, __u32 rules)

@@ -22,6 +22,12 @@
  *                     tracing begins, exported as if now, so that their
  *                     pages are followed (their past is unknown: the loader
  *                     marks the state unknown after them)
+ *   TSM binds         fentry/fexit pci_tsm_bind (mainline's PCI TSM core,
+ *   (optional)        6.19+): a device's TDI bound to a VM, or the bind
+ *                     refused; fentry/fexit __pci_tsm_unbind, which every
+ *                     unbind goes through (pci_tsm_unbind(): reason USER;
+ *                     the core's own, at a TSM's disconnect or the device's
+ *                     removal: RELEASE)
  *   hints (optional)  fentry iopt_dmabuf_track_domain: which DMABUF
  *                     iommufd is about to map into which domain;
  *                     iopt_revoke_notify: the unmaps are a revoke's;
@@ -109,10 +115,20 @@ struct pci_bus___tsm {
 	int domain_nr;
 } __attribute__((preserve_access_index));
 
+struct pci_tdi___tsm {
+	void *kvm;
+	__u32 tdi_id;
+} __attribute__((preserve_access_index));
+
+struct pci_tsm___tsm {
+	struct pci_tdi___tsm *tdi;
+} __attribute__((preserve_access_index));
+
 struct pci_dev___tsm {
 	struct pci_bus___tsm *bus;
 	unsigned int devfn;
 	struct resource___tsm resource[6];
+	struct pci_tsm___tsm *tsm;	/* CONFIG_PCI_TSM */
 } __attribute__((preserve_access_index));
 
 struct vfio_pci_core_device___tsm {
@@ -251,10 +267,17 @@ struct {
 /* what the current task is doing: hints from iommufd and VFIO */
 #define HINT_REVOKE	(1ULL << 0)	/* in iommufd's revoke callback */
 #define HINT_CLOSE	(1ULL << 1)	/* in VFIO's cleanup of a closing device */
+#define HINT_UNBIND_USER (1ULL << 2)	/* in pci_tsm_unbind() */
+#define HINT_UNBINDING	(1ULL << 3)	/* a bound TDI is being unbound: unbind_* */
 struct hint {
 	__u64 domain;		/* iommufd is mapping a DMABUF into it ... */
 	__u64 dmabuf;		/* ... this one */
 	__u64 flags;
+	__u64 unbind_vm;	/* the TDI being unbound (HINT_UNBINDING) */
+	__u32 unbind_dev;
+	__u32 unbind_tdi_id;
+	__u32 unbind_reason;
+	__u32 __pad;
 };
 
 /* by thread; the least recently used go when it is full */
@@ -616,6 +639,86 @@ SEC("fexit/vfio_pci_dma_buf_cleanup")
 int BPF_PROG(stock_dmabuf_cleanup_exit)
 {
 	hint_flag(HINT_CLOSE, false);
+	return 0;
+}
+
+/* ---- TSM binds: mainline's PCI TSM core ---- */
+
+/* the kernel's first three arguments, whatever follows them */
+SEC("fentry/pci_tsm_bind")
+int BPF_PROG(stock_tsm_bind_enter, struct pci_dev___tsm *pdev, void *kvm, __u32 tdi_id)
+{
+	emit_tsm_op(ctx, TSM_REC_PCI_TSM_BIND_BEGIN, pci_dev_name(pdev), tdi_id, (__u64)kvm, 0, 0,
+		    0);
+	return 0;
+}
+
+/* 0 also when the TDI was bound to that VM already: nothing changed then */
+SEC("fexit/pci_tsm_bind")
+int BPF_PROG(stock_tsm_bind_exit, struct pci_dev___tsm *pdev, void *kvm, __u32 tdi_id)
+{
+	__u64 ret = 0;
+
+	bpf_get_func_ret(ctx, &ret);
+	emit_tsm_op(ctx, TSM_REC_PCI_TSM_BIND_END, pci_dev_name(pdev), tdi_id, (__u64)kvm, 0,
+		    (__s32)ret, 0);
+	return 0;
+}
+
+SEC("fentry/pci_tsm_unbind")
+int BPF_PROG(stock_tsm_unbind_user_enter)
+{
+	hint_flag(HINT_UNBIND_USER, true);
+	return 0;
+}
+
+SEC("fexit/pci_tsm_unbind")
+int BPF_PROG(stock_tsm_unbind_user_exit)
+{
+	hint_flag(HINT_UNBIND_USER, false);
+	return 0;
+}
+
+/*
+ * Every unbind: pci_tsm_unbind()'s, and the core's own for each function
+ * of a device whose TSM goes away. Only a bound TDI is unbound; what it
+ * was bound to is read on the way in, for the end record.
+ */
+SEC("fentry/__pci_tsm_unbind")
+int BPF_PROG(stock_tsm_unbind_enter, struct pci_dev___tsm *pdev)
+{
+	struct pci_tsm___tsm *tsm = BPF_CORE_READ(pdev, tsm);
+	struct pci_tdi___tsm *tdi;
+	struct hint *h;
+
+	if (!tsm)
+		return 0;
+	tdi = BPF_CORE_READ(tsm, tdi);
+	if (!tdi)
+		return 0;
+	h = hint_get(true);
+	if (!h)
+		return 0;
+	h->unbind_dev = pci_dev_name(pdev);
+	h->unbind_tdi_id = BPF_CORE_READ(tdi, tdi_id);
+	h->unbind_vm = (__u64)BPF_CORE_READ(tdi, kvm);
+	h->unbind_reason = h->flags & HINT_UNBIND_USER ? TSM_UNBIND_USER : TSM_UNBIND_RELEASE;
+	__sync_fetch_and_or(&h->flags, HINT_UNBINDING);
+	emit_tsm_op(ctx, TSM_REC_PCI_TSM_UNBIND_BEGIN, h->unbind_dev, h->unbind_tdi_id,
+		    h->unbind_vm, h->unbind_reason, 0, 0);
+	return 0;
+}
+
+SEC("fexit/__pci_tsm_unbind")
+int BPF_PROG(stock_tsm_unbind_exit)
+{
+	struct hint *h = hint_get(false);
+
+	if (!h || !(h->flags & HINT_UNBINDING))
+		return 0;
+	__sync_fetch_and_and(&h->flags, ~HINT_UNBINDING);
+	emit_tsm_op(ctx, TSM_REC_PCI_TSM_UNBIND_END, h->unbind_dev, h->unbind_tdi_id,
+		    h->unbind_vm, h->unbind_reason, 0, 0);
 	return 0;
 }
 

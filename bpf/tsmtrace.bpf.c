@@ -109,10 +109,8 @@ static __always_inline __u32 private_facts(struct dev_state *d, __u64 pfn, __u64
 static __always_inline int op_event(void *ctx, __u32 type, __u32 dev, __u32 tdi_id, __u64 vm,
 				    __u32 reason, __s32 ret)
 {
-	struct tsm_ev_pci_tsm_op *e;
 	struct dev_state *d;
 	__u32 rules = 0;
-	__u64 s;
 
 	d = dev_get(dev);
 	if (d && type == TSM_REC_PCI_TSM_BIND_END && ret == 0)
@@ -123,15 +121,7 @@ static __always_inline int op_event(void *ctx, __u32 type, __u32 dev, __u32 tdi_
 		rules = tsm_check(type, 0, d->nr ? TSM_F_PFN_PRIVATE : 0);
 		d->vm = 0;
 	}
-	e = rec_reserve(type, sizeof(*e), &s);
-	if (!e)
-		return 0;
-	e->dev = dev;
-	e->tdi_id = tdi_id;
-	e->vm = vm;
-	e->reason = reason;
-	e->ret = ret;
-	rec_submit(ctx, &e->hdr, rules);
+	emit_tsm_op(ctx, type, dev, tdi_id, vm, reason, ret, rules);
 	return 0;
 }
 

@@ -141,6 +141,27 @@ else
 		fi
 		differential stock-zap-huge
 	fi
+	# the PCI TSM core's binds and unbinds (fentry/fexit pci_tsm_bind and
+	# __pci_tsm_unbind): in a storm of DMABUF exports, maps, binds and
+	# unbinds through iommufd, every bind and unbind is seen with its
+	# device, TDI id, VM and result (pci_tsm_unbind()'s as USER); they decide
+	# nothing without the series' layout, and the verdict stays PASS
+	if under_live stock-binds "" "$BIN/tsm_flow" storm 2; then
+		it=$(sed -n 's/^storm: \([0-9]*\) iterations.*/\1/p' "$T/stock-binds.flow")
+		dev=$(grep -m 1 -o '"event":"vfio_dmabuf_export","buf":[0-9]*,"dev":"[^"]*"' "$T/stock-binds.out" | sed 's/.*"dev":"//; s/"$//')
+		bb=$(grep -c "\"event\":\"pci_tsm_bind_begin\",\"dev\":\"$dev\",\"tdi_id\":[0-9]*,\"vm\":\"0x[0-9a-f]*\"" "$T/stock-binds.out")
+		be=$(grep -c "\"event\":\"pci_tsm_bind_end\",\"dev\":\"$dev\",.*\"ret\":0" "$T/stock-binds.out")
+		ub=$(grep -c "\"event\":\"pci_tsm_unbind_begin\",\"dev\":\"$dev\",.*\"reason\":\"USER\"" "$T/stock-binds.out")
+		ue=$(grep -c "\"event\":\"pci_tsm_unbind_end\",\"dev\":\"$dev\",.*\"reason\":\"USER\"" "$T/stock-binds.out")
+		if [ "$(verdict_of "$T/stock-binds.out")" = PASS ] && [ -n "$it" ] && [ "$it" -gt 0 ] &&
+		   [ "$bb" = "$it" ] && [ "$be" = "$it" ] && [ "$ub" = "$it" ] && [ "$ue" = "$it" ] &&
+		   grep -q 'seen: TDI binds and unbinds' "$T/stock-binds.err"; then
+			pass live-stock-source-tsm-binds-and-unbinds
+		else
+			fail live-stock-source-tsm-binds-and-unbinds "dev $dev, $it iterations: binds $bb/$be, unbinds $ub/$ue; $(verdict_lines "$T/stock-binds.out" | head -c 1000)"
+		fi
+		differential stock-binds
+	fi
 	LIVE_ARGS=
 fi
 

@@ -33,6 +33,7 @@ enum group {
 	G_ATTRIB,	/* hint: which DMABUF iommufd maps into a domain */
 	G_REVOKE,	/* hint: an unmap is a revoke's */
 	G_SEED,		/* the DMABUFs open at start */
+	G_TSM,		/* TDI binds and unbinds */
 	G_NR,
 };
 
@@ -56,6 +57,10 @@ static const struct {
 		       "the IOMMU unmaps of a revoke are named USER" },
 	[G_SEED] = { "the DMABUFs already open at the start (the DMABUF iterator)", 0,
 		     "DMABUFs already open at the start are not seen: without --state-known the verdict is at best INCOMPLETE" },
+	[G_TSM] = { "TDI binds and unbinds (the PCI TSM core)",
+		    TSM_EV_BIT(TSM_REC_PCI_TSM_BIND_BEGIN) | TSM_EV_BIT(TSM_REC_PCI_TSM_BIND_END) |
+		    TSM_EV_BIT(TSM_REC_PCI_TSM_UNBIND_BEGIN) | TSM_EV_BIT(TSM_REC_PCI_TSM_UNBIND_END),
+		    "which TDI is bound to which VM is not seen (no invariant depends on it without the series' private layout)" },
 };
 
 /* a hook on a tracepoint (tp_btf) is found by the typedef of its probe */
@@ -89,6 +94,13 @@ static const struct stock_hook {
 	{ "stock_iopt_revoke_enter", "iopt_revoke_notify", "", G_REVOKE },
 	{ "stock_iopt_revoke_exit", "iopt_revoke_notify", "", G_REVOKE },
 	{ "stock_seed", "bpf_iter_dmabuf", "bpf_iter__dmabuf.dmabuf", G_SEED },
+	{ "stock_tsm_bind_enter", "pci_tsm_bind", "", G_TSM },
+	{ "stock_tsm_bind_exit", "pci_tsm_bind", "", G_TSM },
+	{ "stock_tsm_unbind_user_enter", "pci_tsm_unbind", "", G_TSM },
+	{ "stock_tsm_unbind_user_exit", "pci_tsm_unbind", "", G_TSM },
+	{ "stock_tsm_unbind_enter", "__pci_tsm_unbind",
+	  "pci_dev.tsm pci_tsm.tdi pci_tdi.kvm pci_tdi.tdi_id", G_TSM },
+	{ "stock_tsm_unbind_exit", "__pci_tsm_unbind", "", G_TSM },
 };
 
 #define NR_HOOKS	(sizeof(hooks) / sizeof(hooks[0]))

@@ -15,6 +15,14 @@
  *      lookup: a hash, not a walk).
  *
  *   tsmbench --tool PATH --dir DIR [--events N]
+ *
+ * With --reader-parts FILE, instead: what each part of the reader of
+ * 'tsmtrace live' costs an event, on the records of FILE (a recording of
+ * the lab's storm, in memory): putting records in order, writing the file
+ * (uncompressed, zstd:1 and zstd:3, into DIR), the engine, building the
+ * text line, and writing it to /dev/null through a 1 MiB stdio buffer, as
+ * live does. bench-live.sh runs it in the lab guest too, where it says
+ * where live's time goes under TCG.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -30,7 +38,10 @@
 #include <time.h>
 #include <unistd.h>
 #include <tsmtrace/engine.h>
+#include "builtin.h"
+#include "reorder.h"
 #include "scenario.h"
+#include "tracefile.h"
 
 static double now(void)
 {
@@ -362,15 +373,169 @@ static void bench_scale(void)
 	printf("   ratio %.2f (goal: within 2x)\n", best2 / best1);
 }
 
+/* ---- the parts of live's reader ---- */
+
+static unsigned char *parts_recs;
+static size_t parts_len, parts_cap, parts_nr;
+
+static int parts_collect(void *ctx, const struct tsm_rec_hdr *rec)
+{
+	(void)ctx;
+	if (parts_len + rec->size > parts_cap) {
+		size_t cap = parts_cap ? 2 * parts_cap : 1 << 20;
+		unsigned char *p;
+
+		while (cap < parts_len + rec->size)
+			cap *= 2;
+		p = realloc(parts_recs, cap);
+		if (!p)
+			return -ENOMEM;
+		parts_recs = p;
+		parts_cap = cap;
+	}
+	memcpy(parts_recs + parts_len, rec, rec->size);
+	parts_len += rec->size;
+	parts_nr++;
+	return 0;
+}
+
+static int parts_nothing(void *ctx, const struct tsm_rec_hdr *rec)
+{
+	(void)ctx;
+	(void)rec;
+	return 0;
+}
+
+#define EACH_REC(r) \
+	for (size_t o_ = 0; o_ < parts_len && ((r) = (const void *)(parts_recs + o_)); \
+	     o_ += (r)->size)
+
+enum part { P_ORDER, P_FILE_NONE, P_FILE_ZSTD1, P_FILE_ZSTD3, P_ENGINE, P_LINE, P_LINE_WRITE,
+	    P_NR };
+static const char *const part_names[P_NR] = {
+	"order", "file-none", "file-zstd1", "file-zstd3", "engine", "line", "line-write",
+};
+
+/* one pass of @part over the records: seconds, or < 0 */
+static double part_pass(enum part part, const char *dir, FILE *null)
+{
+	const struct tsm_rec_hdr *r;
+	char err[256], path[4096], line[512];
+	struct tsm_meta m = { 0 };
+	struct tsm_writer *w = NULL;
+	struct tsm_reorder *ro = NULL;
+	struct tsm_engine *e = NULL;
+	struct tsm_engine_opts eo = { .state_known = true };
+	double t0;
+
+	snprintf(path, sizeof(path), "%s/parts.tsm", dir);
+	if (part >= P_FILE_NONE && part <= P_FILE_ZSTD3) {
+		if (part != P_FILE_NONE) {
+			m.compress.alg = TSM_COMPRESS_ZSTD;
+			m.compress.level = part == P_FILE_ZSTD1 ? 1 : 3;
+		}
+		w = tsm_writer_open(path, &m, err, sizeof(err));
+		if (!w) {
+			fprintf(stderr, "tsmbench: %s\n", err);
+			return -1;
+		}
+	}
+	if (part == P_ORDER)
+		ro = tsm_reorder_new(65536, 1, parts_nothing, NULL);
+	if (part == P_ENGINE)
+		e = tsm_engine_new(&eo);
+	t0 = now();
+	switch (part) {
+	case P_ORDER:
+		EACH_REC(r)
+			tsm_reorder_add(ro, r);
+		tsm_reorder_flush(ro);
+		break;
+	case P_FILE_NONE:
+	case P_FILE_ZSTD1:
+	case P_FILE_ZSTD3:
+		EACH_REC(r)
+			tsm_writer_add(w, r);
+		tsm_writer_close(w, err, sizeof(err));
+		break;
+	case P_ENGINE:
+		EACH_REC(r)
+			tsm_engine_feed(e, r, r->size);
+		break;
+	case P_LINE:
+	case P_LINE_WRITE:
+		EACH_REC(r) {
+			size_t n = fmt_record(line, sizeof(line) - 1, r);
+
+			line[n] = '\n';
+			if (part == P_LINE_WRITE)
+				fwrite(line, 1, n + 1, null);
+		}
+		fflush(null);
+		break;
+	default:
+		break;
+	}
+	t0 = now() - t0;
+	tsm_reorder_free(ro);
+	tsm_engine_free(e);
+	unlink(path);
+	return t0;
+}
+
+static int bench_reader_parts(const char *file, const char *dir)
+{
+	struct tsm_ops ops = { .unknown = parts_collect };
+	struct tsm_file f;
+	FILE *null;
+	unsigned int i, k;
+
+	for (i = 0; i < TSM_REC_MAX; i++)
+		ops.handler[i] = parts_collect;
+	if (tsm_file_open(&f, file) != TSM_READ_OK) {
+		fprintf(stderr, "tsmbench: %s: %s\n", file, f.msg);
+		return 1;
+	}
+	if (tsm_file_replay(&f, &ops, NULL) != TSM_READ_OK || !parts_nr) {
+		fprintf(stderr, "tsmbench: %s: %s\n", file, f.msg[0] ? f.msg : "no records");
+		tsm_file_close(&f);
+		return 1;
+	}
+	tsm_file_close(&f);
+	null = fopen("/dev/null", "w");
+	if (!null || setvbuf(null, NULL, _IOFBF, 1 << 20)) {
+		perror("tsmbench: /dev/null");
+		return 1;
+	}
+	/* best of three passes each, after one that warms the caches up */
+	for (i = 0; i < P_NR; i++) {
+		double best = -1;
+
+		for (k = 0; k < 4; k++) {
+			double t = part_pass(i, dir, null);
+
+			if (t < 0)
+				return 1;
+			if (k && (best < 0 || t < best))
+				best = t;
+		}
+		printf("bench: reader-part-%s %.0f ns an event (%zu records of %s)\n",
+		       part_names[i], best / parts_nr * 1e9, parts_nr, file);
+	}
+	fclose(null);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "tool", required_argument, NULL, 't' },
 		{ "dir", required_argument, NULL, 'd' },
 		{ "events", required_argument, NULL, 'n' },
+		{ "reader-parts", required_argument, NULL, 'r' },
 		{ 0 }
 	};
-	const char *tool = NULL, *dir = NULL;
+	const char *tool = NULL, *dir = NULL, *parts = NULL;
 	long long n = 10000000;
 	int c;
 
@@ -379,10 +544,16 @@ int main(int argc, char **argv)
 		case 't': tool = optarg; break;
 		case 'd': dir = optarg; break;
 		case 'n': n = atoll(optarg); break;
+		case 'r': parts = optarg; break;
 		default:
-			fprintf(stderr, "usage: tsmbench --tool PATH --dir DIR [--events N]\n");
+			fprintf(stderr, "usage: tsmbench --tool PATH --dir DIR [--events N]\n"
+					"       tsmbench --reader-parts FILE --dir DIR\n");
 			return 2;
 		}
+	}
+	if (parts && dir) {
+		mkdir(dir, 0755);
+		return bench_reader_parts(parts, dir);
 	}
 	if (!tool || !dir) {
 		fprintf(stderr, "usage: tsmbench --tool PATH --dir DIR [--events N]\n");

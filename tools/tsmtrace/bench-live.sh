@@ -29,6 +29,11 @@
 # lab's default: every cycle the reader spends is taken from the storm, so
 # the cost is the total CPU an event costs).
 #
+# Last in each guest run, and again on the host, what each part of live's
+# reader costs an event on the last round's recording (tsmbench
+# --reader-parts: ordering, the file writer uncompressed and with zstd,
+# the engine, building a line, writing it).
+#
 # Then, on the host, 'tsmtrace check' of a trace with as many events as
 # trace-cmd recorded against 'trace-cmd report' of that recording, and the
 # bytes per event of the last round's files: live's (zstd-compressed
@@ -229,6 +234,11 @@ if [ "${1:-}" = --guest ]; then
 	else
 		echo "bench: stock-source figures skipped: $STOCKFLOW is not built"
 	fi
+	# each part of live's reader, an event, on the last round's recording
+	if [ -x "$OUT/tsmbench" ]; then
+		"$OUT/tsmbench" --reader-parts "$T/storm.tsm" --dir "$T/parts" |
+			sed 's/^bench: reader-part-/bench: reader-part-guest-/'
+	fi
 	cp "$T/storm.dat" "$T/storm.tsm" "$tsmrun/"
 	exit 0
 fi
@@ -313,6 +323,12 @@ for mode in ${BENCH_TCG_THREADS:-multi single}; do
 	fi
 	summary "$mode" "$T/vm.out"
 done
+
+# the parts of live's reader on the host's CPU, on the same recording
+if [ -x "$OUT/tsmbench" ]; then
+	"$OUT/tsmbench" --reader-parts "$run/storm.tsm" --dir "$T/parts" |
+		sed 's/^bench: reader-part-/bench: reader-part-host-/'
+fi
 
 # check against trace-cmd report, on the host, on the same number of events
 n=$(trace-cmd report "$run/storm.dat" 2>/dev/null | grep -cE ' (pci_tsm|vfio_dmabuf|iommufd|kvm_dmabuf)_[a-z_]*:')

@@ -203,6 +203,84 @@ if under_live tdi-error "" "$BIN/tsm_flow" tdi-error; then
 	same_as_committed tdi-error lab73-tdi-error.tsm
 fi
 
+# ---- attaching late: what predates the trace (a TDI bound in sysfs, DMABUFs
+# of VFIO found by the DMABUF iterator, a VFIO device's file open or only
+# mapped, a KVM VM) is named, and the verdict is INCOMPLETE, never PASS; a
+# mapping of a BAR alone is enough. With nothing there, live knows the state
+# at start without --state-known and PASSes; --state-known against what is
+# there is warned about.
+# hold MODE OUT: tsm_flow MODE in the background ($holder) until it holds
+hold() {
+	"$BIN/tsm_flow" "$1" >"$2" 2>&1 &
+	holder=$!
+	i=0
+	while ! grep -q 'tsm_flow: held' "$2" && [ $i -lt 600 ] && kill -0 $holder 2>/dev/null; do
+		i=$((i + 1)); sleep 0.2
+	done
+}
+# late NAME MODE PATTERN...: live started while tsm_flow MODE holds; it
+# must say each PATTERN (and nothing of DMABUFs or VMs unless asked)
+late() {
+	name=$1 mode=$2; shift 2
+	hold "$mode" "$T/$name.hold"
+	if ! start_tracer "$T/$name" "$B" live --json -o "$T/$name.tsm"; then
+		kill -USR1 $holder 2>/dev/null
+		wait $holder
+		fail "live-$name-incomplete" "live did not start"
+		return
+	fi
+	kill -USR1 $holder
+	bounded $holder 600; hrc=$?
+	stop_tracer $tracer
+	miss=
+	for pat in "$@" 'the state at start is unknown: the verdict is INCOMPLETE'; do
+		grep -q "$pat" "$T/$name.err" || miss="$miss, no '$pat'"
+	done
+	for pat in 'DMABUF(s) of VFIO' 'KVM VM(s)'; do
+		case "$*" in *"$pat"*) ;; *) ! grep -q "$pat" "$T/$name.err" || miss="$miss, '$pat' said" ;; esac
+	done
+	if [ $hrc = 0 ] && [ -z "$miss" ] && [ "$(verdict_of "$T/$name.out")" = INCOMPLETE ] &&
+	   grep -q '"type":"verdict".*"incomplete":\[[^]]*"start_unknown"' "$T/$name.out" &&
+	   [ "$("$B" -j check "$T/$name.tsm" | verdict_of -)" = INCOMPLETE ]; then
+		pass "live-$name-incomplete"
+	else
+		fail "live-$name-incomplete" "tsm_flow $hrc$miss: $(tail -c 300 "$T/$name.hold") $(verdict_lines "$T/$name.out" | head -c 800) $(head -c 1500 "$T/$name.err")"
+	fi
+}
+late late-bound hold '0000:[0-9a-f:.]* is bound (tsm/bound: tsm0)' \
+	'2 DMABUF(s) of VFIO were already open' '1 file(s) of VFIO devices were already open or mapped' \
+	'1 KVM VM(s) were already running'
+late late-bar-mapping hold-mmap '1 file(s) of VFIO devices were already open or mapped'
+if start_tracer "$T/clean" "$B" live --json -o "$T/clean.tsm"; then
+	"$BIN/tsm_flow" good >"$T/clean.flow" 2>&1 &
+	bounded $! 600; frc=$?
+	stop_tracer $tracer
+	if [ $frc = 0 ] && [ "$(verdict_of "$T/clean.out")" = PASS ] &&
+	   grep -q 'no TDI is bound, no DMABUF or file of a VFIO device is open and no KVM VM runs: the state at start is known' "$T/clean.err" &&
+	   [ "$("$B" -j check "$T/clean.tsm" | verdict_of -)" = PASS ]; then
+		pass live-nothing-there-state-known-pass
+	else
+		fail live-nothing-there-state-known-pass "tsm_flow $frc: $(verdict_lines "$T/clean.out" | head -c 800) $(head -c 800 "$T/clean.err")"
+	fi
+else
+	fail live-nothing-there-state-known-pass "live did not start"
+fi
+hold hold "$T/sk.hold"
+if start_tracer "$T/sk" "$B" live --json --state-known; then
+	kill -USR1 $holder
+	bounded $holder 600; hrc=$?
+	stop_tracer $tracer
+	if [ $hrc = 0 ] && grep -q 'warning: --state-known says that nothing predates the trace' "$T/sk.err"; then
+		pass live-state-known-against-a-bound-tdi-warns
+	else
+		fail live-state-known-against-a-bound-tdi-warns "tsm_flow $hrc: $(head -c 800 "$T/sk.err")"
+	fi
+else
+	kill -USR1 $holder 2>/dev/null
+	wait $holder
+	fail live-state-known-against-a-bound-tdi-warns "live did not start"
+fi
+
 # ---- a kernel without the KVM slot events, as its BTF would list them
 without_kvm_events pci_tsm_bind_begin pci_tsm_bind_end pci_tsm_unbind_begin pci_tsm_unbind_end \
 	pci_tsm_tdi_state pci_tsm_range vfio_dmabuf_export_range vfio_dmabuf_export \

@@ -19,6 +19,12 @@
  *   tsm_flow tdi-error      bound, DMABUFs mapped and in slots;
  *                           fail_pci_tsm_sw_tdi_error puts the TDI into
  *                           ERROR, the kernel unbinds it
+ *   tsm_flow hold           bound, DMABUFs mapped and in slots, as in good;
+ *                           prints "held" and waits for SIGUSR1, then
+ *                           unbinds and cleans up (tsmtrace started late)
+ *   tsm_flow hold-mmap      a page of BAR2 mapped by the host CPU, every
+ *                           file closed but the mapping; prints "held",
+ *                           waits for SIGUSR1, unmaps it
  *   tsm_flow storm [SEC]    for SEC seconds (default 10), as fast as it can:
  *                           export, map, unmap and close a shared DMABUF,
  *                           bind, unbind (14 events); prints the rate, the
@@ -27,7 +33,9 @@
  * Exits 0 when the scenario ran as described, 1 otherwise; whether the
  * kernel kept the invariants is for tsmtrace to say.
  */
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "tsm_vmm.h"
@@ -216,6 +224,55 @@ static int tdi_error(void)
 	return 0;
 }
 
+/* "held", then wait for SIGUSR1 (blocked since main) */
+static void held(void)
+{
+	sigset_t none;
+
+	sigemptyset(&none);
+	step("held");
+	sigsuspend(&none);
+}
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+}
+
+static int hold(void)
+{
+	int shared, priv;
+
+	step("bind; shared and private DMABUFs, the shared one mapped, both in slots");
+	op(IOMMU_VDEVICE_TSM_BIND);
+	share_and_slots(&shared, &priv);
+	held();
+	step("unbind");
+	op(IOMMU_VDEVICE_TSM_UNBIND);
+	cleanup(shared, priv);
+	return 0;
+}
+
+static int hold_mmap(void)
+{
+	volatile uint8_t *p = vfio_region_mmap(iv.fd, BAR, 4096, NULL);
+
+	if (!p)
+		die("mmap of BAR2", errno);
+	(void)p[0];
+	step("a page of BAR2 mapped; every file closed but the mapping");
+	close(iv.fd);
+	iv.fd = -1;
+	close(vmm_kvm_vfio);
+	close(vm_fd);
+	vm_fd = -1;
+	close(iommufd);
+	iommufd = -1;
+	held();
+	munmap((void *)p, 4096);
+	return 0;
+}
+
 static double now(void)
 {
 	struct timespec ts;
@@ -254,10 +311,17 @@ int main(int argc, char **argv)
 		int (*run)(void);
 	} flows[] = {
 		{ "good", good }, { "broken-revoke", broken_revoke }, { "tdi-error", tdi_error },
-		{ "storm", storm },
+		{ "storm", storm }, { "hold", hold }, { "hold-mmap", hold_mmap },
 	};
 	unsigned int i;
+	sigset_t usr1;
 	int ret;
+
+	/* for a hold: SIGUSR1 is taken when it waits, never before */
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &usr1, NULL);
+	signal(SIGUSR1, on_usr1);
 
 	if (argc == 3 && !strcmp(argv[1], "storm"))
 		storm_seconds = atoi(argv[2]);
@@ -271,12 +335,14 @@ int main(int argc, char **argv)
 		ret = flows[i].run();
 		/* closing the device and iommufd tears the rest down */
 		set_attr(&iv, "tsm/disconnect", "tsm0");
-		close(iv.fd);
-		close(iommufd);
-		close(vm_fd);
+		if (iv.fd >= 0) {
+			close(iv.fd);
+			close(iommufd);
+			close(vm_fd);
+		}
 		step(ret ? "failed" : "done");
 		return ret;
 	}
-	fprintf(stderr, "usage: tsm_flow good|broken-revoke|tdi-error|storm [SECONDS]\n");
+	fprintf(stderr, "usage: tsm_flow good|broken-revoke|tdi-error|hold|hold-mmap|storm [SECONDS]\n");
 	return 2;
 }

@@ -160,6 +160,8 @@ static int need_events(struct live_opts *o)
 		      __builtin_popcount(TSM_EV_ALL));
 		return EXIT_UNUSABLE;
 	}
+	/* what finds the DMABUFs of VFIO open at start (live.c) */
+	o->stock_progs = stock_seed_progs(btf, o->seed_missing, sizeof(o->seed_missing));
 	if (use != TSM_EV_ALL) {
 		char what[256] = "";
 		size_t n = 0;
@@ -201,7 +203,7 @@ static void usage(FILE *f, const char *cmd)
 		"                             (LEVEL %d to %d; default zstd:%d)\n",
 		TSM_ZSTD_LEVEL_MIN, tsm_zstd_level_max(), TSM_ZSTD_LEVEL_DEFAULT);
 	fprintf(f, "      --fail-on-violation    stop at the first violation, exit 1\n"
-		"      --state-known          no TDI is bound and no DMABUF open now: a clean run can PASS\n"
+		"      --state-known          promise that nothing predates the trace (it is looked for\n                             without it: see STATE AT START in tsmtrace(8))\n"
 		"      --duration SEC         stop after SEC seconds (default: at Ctrl-C)\n"
 		"      --max-violations N     keep the first N violations in full (default %u)\n"
 		"  -j, --json                 JSON Lines output\n"

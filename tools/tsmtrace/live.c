@@ -14,10 +14,13 @@
  * out of the load, and the file header and the verdict say which events
  * were observed. The lab's VM suite tests/vm/suite-tsmtrace.sh runs it.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -244,20 +247,15 @@ static int check_lost(struct live *l, int lost_fd)
 	return tsm_engine_feed(l->e, &rec.hdr, sizeof(rec));
 }
 
-/*
- * The stock source on a kernel with the DMABUF iterator: the DMABUFs of
- * VFIO open now go into the maps and the ring buffer as if exported now
- * (@vms: KVM VMs found running, whose past is unknown too).
- * Says what was found. Returns 0, or -1 after saying why not.
- */
-static int seed_start(const struct live_opts *o, struct stock_bpf *stock, int vms)
+/* run the iterator @prog once: 0, or -1 after saying why not */
+static int run_iter(const struct live_opts *o, struct bpf_program *prog)
 {
 	struct bpf_link *link;
 	char buf[256];
 	ssize_t n;
 	int fd;
 
-	link = bpf_program__attach_iter(stock->progs.stock_seed, NULL);
+	link = bpf_program__attach_iter(prog, NULL);
 	fd = link ? bpf_iter_create(bpf_link__fd(link)) : -1;
 	if (fd < 0) {
 		p_err(o->cmd, "cannot run the DMABUF iterator: %s", strerror(errno));
@@ -272,6 +270,101 @@ static int seed_start(const struct live_opts *o, struct stock_bpf *stock, int vm
 		p_err(o->cmd, "reading the DMABUF iterator: %s", strerror(errno));
 		return -1;
 	}
+	return 0;
+}
+
+/* what processes hold now, made before the trace could see it */
+struct held {
+	int vms;		/* file descriptors of KVM VMs */
+	int vfio;		/* files of VFIO devices, open or only mapped */
+	int vm_pid, vfio_pid;	/* a process that holds one */
+	int unreadable;		/* processes whose files could not be read */
+};
+
+/* a VFIO device's file: from its group (anon inode) or its cdev */
+static bool vfio_device_path(const char *path)
+{
+	return strstr(path, "anon_inode:[vfio-device]") || strstr(path, "/vfio/devices/vfio");
+}
+
+/*
+ * The KVM VMs and the files of VFIO devices every process holds: its file
+ * descriptors and, for a process without a VFIO device's descriptor, its
+ * mappings (a mapping of a BAR keeps the file after its close). 0, or
+ * -errno if /proc cannot be read.
+ */
+static int scan_held(struct held *h)
+{
+	char path[PATH_MAX], link[PATH_MAX], *line = NULL;
+	struct dirent *p, *fd;
+	DIR *proc = opendir("/proc"), *fds;
+	size_t cap = 0;
+
+	memset(h, 0, sizeof(*h));
+	if (!proc)
+		return -errno;
+	while ((p = readdir(proc))) {
+		int vfio = 0;
+		FILE *maps;
+
+		if (p->d_name[0] < '1' || p->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/fd", p->d_name);
+		fds = opendir(path);
+		if (!fds) {
+			if (errno != ENOENT)
+				h->unreadable++;
+			continue;	/* ENOENT: gone meanwhile */
+		}
+		while ((fd = readdir(fds))) {
+			ssize_t len;
+
+			if (fd->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "/proc/%s/fd/%s", p->d_name, fd->d_name);
+			len = readlink(path, link, sizeof(link) - 1);
+			if (len <= 0)
+				continue;
+			link[len] = 0;
+			if (!strcmp(link, "anon_inode:kvm-vm")) {
+				h->vms++;
+				h->vm_pid = atoi(p->d_name);
+			} else if (vfio_device_path(link)) {
+				vfio++;
+			}
+		}
+		closedir(fds);
+		if (!vfio) {
+			snprintf(path, sizeof(path), "/proc/%s/maps", p->d_name);
+			maps = fopen(path, "r");
+			while (maps && getline(&line, &cap, maps) > 0)
+				if (vfio_device_path(line)) {
+					vfio = 1;
+					break;
+				}
+			if (maps)
+				fclose(maps);
+		}
+		if (vfio) {
+			h->vfio += vfio;
+			h->vfio_pid = atoi(p->d_name);
+		}
+	}
+	free(line);
+	closedir(proc);
+	return 0;
+}
+
+/*
+ * The stock source on a kernel with the DMABUF iterator: the DMABUFs of
+ * VFIO open now go into the maps and the ring buffer as if exported now
+ * (@vms: KVM VMs found running, whose past is unknown too).
+ * Says what was found. Returns 0, or -1 after saying why not.
+ */
+static int seed_start(const struct live_opts *o, struct stock_bpf *stock, int vms)
+{
+	if (run_iter(o, stock->progs.stock_seed))
+		return -1;
 	if (stock->bss->nr_seeded)
 		fprintf(stderr, "%s: %llu DMABUF(s) of VFIO were already open: followed from now on, their past is unknown (the verdict is INCOMPLETE at best)\n",
 			o->cmd, (unsigned long long)stock->bss->nr_seeded);
@@ -279,6 +372,125 @@ static int seed_start(const struct live_opts *o, struct stock_bpf *stock, int vm
 		fprintf(stderr, "%s: no DMABUF of VFIO is open%s: the state at start is known\n",
 			o->cmd, stock_has_kvm(o->stock_progs) ? " and no KVM VM runs" : "");
 	return 0;
+}
+
+/*
+ * The DMABUFs of VFIO open now, counted by the iterator of
+ * bpf/stock.bpf.c loaded on its own (its records go nowhere): how many,
+ * or -1 if they cannot be counted (said why).
+ */
+static long open_vfio_dmabufs(const struct live_opts *o)
+{
+	struct stock_bpf *st;
+	long n = -1;
+
+	if (!o->stock_progs) {
+		fprintf(stderr, "%s: cannot tell which DMABUFs of VFIO are open: the kernel has no %s (the DMABUF iterator of Linux 6.16 and later)\n",
+			o->cmd, o->seed_missing);
+		return -1;
+	}
+	st = stock_bpf__open();
+	if (!st) {
+		p_err(o->cmd, "cannot open the BPF programs of the DMABUF iterator: %s",
+		      strerror(errno));
+		return -1;
+	}
+	stock_set_autoload(st->obj, o->stock_progs);
+	/* nobody reads its records: the smallest ring buffer will do */
+	bpf_map__set_max_entries(st->maps.events, getpagesize());
+	if (stock_bpf__load(st))
+		p_err(o->cmd, "cannot load the DMABUF iterator: %s (-v shows the verifier's log)",
+		      strerror(errno));
+	else if (!run_iter(o, st->progs.stock_seed))
+		n = st->bss->nr_seeded;
+	stock_bpf__destroy(st);
+	return n;
+}
+
+/* PCI devices whose tsm/bound names a TSM: their TDI is bound */
+static int bound_tdis(const struct live_opts *o, bool say)
+{
+	char path[PATH_MAX], tsm[64];
+	struct dirent *de;
+	int n = 0;
+	DIR *d = opendir("/sys/bus/pci/devices");
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		FILE *f;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/tsm/bound", de->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(tsm, sizeof(tsm), f) && tsm[0] != '\n' && tsm[0]) {
+			tsm[strcspn(tsm, "\n")] = 0;
+			if (say)
+				fprintf(stderr, "%s: %s is bound (tsm/bound: %s): which of its pages are private and who mapped them before now is not seen\n",
+					o->cmd, de->d_name, tsm);
+			n++;
+		}
+		fclose(f);
+	}
+	closedir(d);
+	return n;
+}
+
+/*
+ * The series' source, attached: does anything the invariants are about
+ * predate the trace? A bound TDI (sysfs tsm/bound), a DMABUF of VFIO (open,
+ * or held by an IOAS or a KVM slot: the DMABUF iterator), a file of a VFIO
+ * device, open or only mapped (the host CPU may map its BARs), a KVM VM (its
+ * slots). Each found is said. None, and no event since the attach (the
+ * kernel did not move while we looked): the state at start is known.
+ * Returns true if it is.
+ */
+static bool series_start_known(const struct live_opts *o, struct tsmtrace_bpf *skel)
+{
+	bool said = !o->state_known;
+	long dmabufs = open_vfio_dmabufs(o);
+	int tdis = bound_tdis(o, said);
+	struct held h;
+	int err = scan_held(&h);
+	bool found, known;
+
+	if (err)
+		fprintf(stderr, "%s: cannot read /proc: %s: what processes hold is not known\n",
+			o->cmd, strerror(-err));
+	if (dmabufs > 0 && said)
+		fprintf(stderr, "%s: %ld DMABUF(s) of VFIO were already open: their exports and mappings before now are not seen\n",
+			o->cmd, dmabufs);
+	if (h.vfio && said)
+		fprintf(stderr, "%s: %d file(s) of VFIO devices were already open or mapped (PID %d among them): host CPU mappings of their BARs made before now are not seen\n",
+			o->cmd, h.vfio, h.vfio_pid);
+	if (h.vms && said)
+		fprintf(stderr, "%s: %d KVM VM(s) were already running (PID %d among them): their slots made before now are not seen\n",
+			o->cmd, h.vms, h.vm_pid);
+	if (h.unreadable && said)
+		fprintf(stderr, "%s: the files of %d process(es) could not be read: what they hold is not known\n",
+			o->cmd, h.unreadable);
+	found = dmabufs > 0 || tdis || h.vfio || h.vms;
+	known = !found && dmabufs == 0 && !err && !h.unreadable;
+	if (known && skel->bss->seq) {
+		if (said)
+			fprintf(stderr, "%s: %llu event(s) came while tsmtrace looked at the kernel: what was there before them is not known\n",
+				o->cmd, (unsigned long long)skel->bss->seq);
+		known = false;
+	}
+	if (o->state_known) {
+		if (found)
+			p_warn(o->cmd, "--state-known says that nothing predates the trace, but a bound TDI, a DMABUF or a file of VFIO, or a KVM VM was already there (run without --state-known to see which): verdicts about them may be wrong");
+	} else if (known) {
+		fprintf(stderr, "%s: no TDI is bound, no DMABUF or file of a VFIO device is open and no KVM VM runs: the state at start is known\n",
+			o->cmd);
+	} else {
+		fprintf(stderr, "%s: the state at start is unknown: the verdict is INCOMPLETE at best (start tsmtrace before the VMM opens its devices)\n",
+			o->cmd);
+	}
+	return known;
 }
 
 int run_live(const struct live_opts *o)
@@ -380,7 +592,9 @@ int run_live(const struct live_opts *o)
 		goto cleanup;
 	}
 	if (stock && stock_has_kvm(o->stock_progs)) {
-		vms = stock_kvm_vms();
+		struct held h;
+
+		vms = scan_held(&h) ? -1 : h.vms;
 		if (vms > 0)
 			fprintf(stderr, "%s: %d KVM VM(s) were already running: their mappings of BAR pages made before now are not seen (the verdict is INCOMPLETE at best)\n",
 				o->cmd, vms);
@@ -399,6 +613,10 @@ int run_live(const struct live_opts *o)
 			eo.state_known = true;
 			meta.flags |= TSM_FILE_F_STATE_KNOWN;
 		}
+	}
+	if (!stock && series_start_known(o, skel)) {
+		eo.state_known = true;
+		meta.flags |= TSM_FILE_F_STATE_KNOWN;
 	}
 	eo.on_violation = on_violation;
 	eo.arg = &l;

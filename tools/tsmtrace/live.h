@@ -20,7 +20,9 @@ struct live_opts {
 	__u32 observed;			/* TSM_EV_* events to attach to */
 	int source;			/* SRC_*: asked for */
 	bool stock;			/* the stock-kernel source (bpf/stock.bpf.c) */
-	__u64 stock_progs;		/* its programs to load (stock.c) */
+	__u64 stock_progs;		/* its programs to load (stock.c); for the
+					 * series' source, the DMABUF iterator */
+	char seed_missing[160];		/* the series' source without it: why */
 	unsigned int max_violations;	/* kept in full; 0: the default */
 	unsigned int duration;		/* seconds, 0: until a signal */
 	bool has_dev, has_vm, has_pid;	/* what to print, not what to check */

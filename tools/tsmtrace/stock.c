@@ -280,6 +280,36 @@ int stock_probe(struct live_opts *o, const char *btf_path, bool quiet)
 	return 0;
 }
 
+__u64 stock_seed_progs(const char *btf_path, char *why, size_t len)
+{
+	struct kbtf k;
+	__u64 progs = 0;
+	unsigned int i;
+	int err;
+
+	err = kbtf_load(&k, btf_path);
+	if (err) {
+		char e[128];
+
+		libbpf_strerror(err, e, sizeof(e));
+		snprintf(why, len, "readable BTF (%s: %s)", btf_path, e);
+		return 0;
+	}
+	for (i = 0; i < NR_HOOKS; i++) {
+		/* the iterator reads what an export's program reads */
+		if (hooks[i].group != G_SEED && strcmp(hooks[i].prog, "stock_dmabuf_export"))
+			continue;
+		if (hook_missing(&k, &hooks[i], why, len)) {
+			progs = 0;
+			break;
+		}
+		if (hooks[i].group == G_SEED)
+			progs |= 1ULL << i;
+	}
+	kbtf_free(&k);
+	return progs;
+}
+
 static bool has_group(__u64 progs, enum group g)
 {
 	unsigned int i;
@@ -366,40 +396,5 @@ int stock_fill_bars(int map_fd, unsigned int max, __u64 *lo, __u64 *hi)
 		fclose(f);
 	}
 	closedir(d);
-	return n;
-}
-
-int stock_kvm_vms(void)
-{
-	char path[PATH_MAX], link[64];
-	struct dirent *p, *fd;
-	int n = 0;
-	DIR *proc = opendir("/proc"), *fds;
-
-	if (!proc)
-		return -errno;
-	while ((p = readdir(proc))) {
-		if (p->d_name[0] < '1' || p->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/fd", p->d_name);
-		fds = opendir(path);
-		if (!fds)
-			continue;	/* gone meanwhile */
-		while ((fd = readdir(fds))) {
-			ssize_t len;
-
-			if (fd->d_name[0] == '.')
-				continue;
-			snprintf(path, sizeof(path), "/proc/%s/fd/%s", p->d_name, fd->d_name);
-			len = readlink(path, link, sizeof(link) - 1);
-			if (len <= 0)
-				continue;
-			link[len] = 0;
-			if (!strcmp(link, "anon_inode:kvm-vm"))
-				n++;
-		}
-		closedir(fds);
-	}
-	closedir(proc);
 	return n;
 }

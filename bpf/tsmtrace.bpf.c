@@ -55,6 +55,14 @@ struct dev_state {
 	__u32 nr_m;
 	__u32 nr_total;
 	struct dev_map m[TSM_SMALL_RANGES];
+	/*
+	 * Host CPU mappings since their BAR's last zap, merged where they
+	 * touch; cpu_lost has a bit for each BAR with more than fit (its
+	 * facts unknown until its next zap).
+	 */
+	__u32 nr_cpu;
+	__u32 cpu_lost;
+	struct tsm_range cpu[TSM_SMALL_RANGES];
 };
 
 struct {
@@ -184,6 +192,15 @@ static __always_inline __u32 dev_mapped(struct dev_state *d, __u32 want_shared, 
 	return 0;
 }
 
+/* a host CPU mapping of the device overlapping the range? (0: unknown too) */
+static __always_inline __u32 dev_cpu_mapped(struct dev_state *d, __u32 bar, __u64 pfn,
+					    __u64 npfns)
+{
+	if (!d || bar >= 32 || (d->cpu_lost & (1u << bar)))
+		return 0;
+	return tsm_small_overlaps(d->cpu, d->nr_cpu, pfn, npfns);
+}
+
 SEC("tp_btf/pci_tsm_range")
 int BPF_PROG(pci_tsm_range, __u32 dev, __u32 bar, __u64 pfn, __u64 npfns, __u32 old_attr,
 	     __u32 new_attr)
@@ -196,6 +213,8 @@ int BPF_PROG(pci_tsm_range, __u32 dev, __u32 bar, __u64 pfn, __u64 npfns, __u32 
 	d = dev_get(dev);
 	if (dev_mapped(d, new_attr == TSM_ATTR_PRIVATE, pfn, npfns))
 		facts |= new_attr == TSM_ATTR_PRIVATE ? TSM_F_MAPPED_SHARED : TSM_F_PRIVATE_SLOT;
+	if (new_attr == TSM_ATTR_PRIVATE && dev_cpu_mapped(d, bar, pfn, npfns))
+		facts |= TSM_F_CPU_MAPPED;
 	rules = tsm_check(TSM_REC_PCI_TSM_RANGE, new_attr, facts);
 
 	if (d && new_attr == TSM_ATTR_PRIVATE) {
@@ -492,6 +511,125 @@ int BPF_PROG(kvm_dmabuf_slot_unbind, __u64 vm, __u32 slot, __u64 gfn, __u64 buf,
 {
 	return slot_event(ctx, TSM_REC_KVM_DMABUF_SLOT_UNBIND, vm, slot, gfn, buf, pfn, npfns,
 			  reason);
+}
+
+/* ---- vfio_pci: host CPU mappings of BAR pages ---- */
+
+/* [pfn, +npfns) of @bar is mapped: into a range it touches, or a new one */
+static __always_inline void cpu_add(struct dev_state *d, __u32 bar, __u64 pfn, __u64 npfns)
+{
+	__u64 end = pfn + npfns, rend;
+	__u32 i, n = d->nr_cpu;
+
+	for (i = 0; i < TSM_SMALL_RANGES; i++) {
+		if (i >= n)
+			break;
+		rend = d->cpu[i].pfn + d->cpu[i].npfns;
+		if (pfn > rend || end < d->cpu[i].pfn)
+			continue;
+		if (pfn < d->cpu[i].pfn)
+			d->cpu[i].pfn = pfn;
+		if (end > rend)
+			rend = end;
+		d->cpu[i].npfns = rend - d->cpu[i].pfn;
+		return;
+	}
+	if (n < TSM_SMALL_RANGES) {
+		d->cpu[n].pfn = pfn;
+		d->cpu[n].npfns = npfns;
+		d->nr_cpu = n + 1;
+	} else if (bar < 32) {
+		d->cpu_lost |= 1u << bar;
+	} else {
+		d->cpu_lost = ~0u;
+	}
+}
+
+/* every mapping of [pfn, +npfns) (a BAR) is gone */
+static __always_inline void cpu_zap(struct dev_state *d, __u32 bar, __u64 pfn, __u64 npfns)
+{
+	__u64 end = pfn + npfns, rend;
+	__u32 i, n = d->nr_cpu;
+
+	for (i = 0; i < TSM_SMALL_RANGES; i++) {
+		if (i >= n)
+			break;
+		rend = d->cpu[i].pfn + d->cpu[i].npfns;
+		if (!tsm_range_overlap(d->cpu[i].pfn, d->cpu[i].npfns, pfn, npfns))
+			continue;
+		if (d->cpu[i].pfn < pfn && rend > end) {
+			/* it spans the BAR: what is left on either side */
+			d->cpu[i].npfns = pfn - d->cpu[i].pfn;
+			if (n < TSM_SMALL_RANGES) {
+				d->cpu[n].pfn = end;
+				d->cpu[n].npfns = rend - end;
+				n++;
+			} else {
+				d->cpu_lost = ~0u;
+			}
+		} else if (d->cpu[i].pfn < pfn) {
+			d->cpu[i].npfns = pfn - d->cpu[i].pfn;
+		} else if (rend > end) {
+			d->cpu[i].pfn = end;
+			d->cpu[i].npfns = rend - end;
+		} else {
+			d->cpu[i].npfns = 0;	/* dropped below */
+		}
+	}
+	/* close the holes the dropped ones left */
+	d->nr_cpu = 0;
+	for (i = 0; i < TSM_SMALL_RANGES; i++) {
+		__u32 k = d->nr_cpu;
+
+		if (i >= n)
+			break;
+		if (!d->cpu[i].npfns || k >= TSM_SMALL_RANGES)
+			continue;
+		d->cpu[k] = d->cpu[i];
+		d->nr_cpu = k + 1;
+	}
+	if (bar < 32 && d->cpu_lost != ~0u)
+		d->cpu_lost &= ~(1u << bar);
+}
+
+static __always_inline int cpu_event(void *ctx, __u32 type, __u64 dev, __u32 bar, __u64 pfn,
+				     __u64 npfns)
+{
+	struct tsm_ev_vfio_pci_bar *e;
+	struct dev_state *d;
+	__u32 rules = 0;
+	__u64 s;
+
+	/* the other events' device: the low half of the kernel's 64-bit name */
+	d = dev_get((__u32)dev);
+	if (d && type == TSM_REC_VFIO_PCI_BAR_MAP) {
+		rules = tsm_check(type, 0, private_facts(d, pfn, npfns) & TSM_F_OVERLAPS_PRIVATE);
+		cpu_add(d, bar, pfn, npfns);
+	} else if (d) {
+		cpu_zap(d, bar, pfn, npfns);
+	}
+	e = rec_reserve(type, sizeof(*e), &s);
+	if (!e)
+		return 0;
+	e->dev = dev;
+	e->bar = bar;
+	e->__reserved = 0;
+	e->pfn = pfn;
+	e->npfns = npfns;
+	rec_submit(ctx, &e->hdr, rules);
+	return 0;
+}
+
+SEC("tp_btf/vfio_pci_bar_map")
+int BPF_PROG(vfio_pci_bar_map, __u64 dev, __u32 bar, __u64 pfn, __u64 npfns)
+{
+	return cpu_event(ctx, TSM_REC_VFIO_PCI_BAR_MAP, dev, bar, pfn, npfns);
+}
+
+SEC("tp_btf/vfio_pci_bar_zap")
+int BPF_PROG(vfio_pci_bar_zap, __u64 dev, __u32 bar, __u64 pfn, __u64 npfns)
+{
+	return cpu_event(ctx, TSM_REC_VFIO_PCI_BAR_ZAP, dev, bar, pfn, npfns);
 }
 
 char LICENSE[] SEC("license") = "GPL";

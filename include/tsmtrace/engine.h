@@ -80,6 +80,7 @@ enum tsm_verdict {
 #define TSM_OBJ_OV_GPA	(1u << 9)  /* ov_addr: the guest physical address that maps ov_pfn */
 #define TSM_OBJ_DOMAIN	(1u << 10) /* with TSM_OBJ_IOAS: ctx is an IOMMU domain, no IOAS */
 #define TSM_OBJ_SPTE	(1u << 11) /* KVM's page-table entry: gfn, level (no VM, slot or DMABUF) */
+#define TSM_OBJ_CPU	(1u << 12) /* host CPU mappings of the device's BAR pages (no address known) */
 
 struct tsm_objects {
 	__u32 valid;

@@ -7,7 +7,8 @@
  * The stock-kernel source (bpf/stock.bpf.c) has no tracepoints of ours to
  * read: it builds the same records from mainline's functions, plus the
  * IOMMU's own mappings of DMABUF pages (iommu_map, schema 1.2) and KVM's
- * page-table entries of BAR pages (kvm_spte, schema 1.3).
+ * page-table entries of BAR pages (kvm_spte, schema 1.3). Schema 1.4 adds the
+ * host CPU mappings of BAR pages (vfio_pci_bar_*).
  *
  * Shared by the BPF programs (bpf/), the tool (tools/tsmtrace/) and the
  * tests. Plain fixed-width types only: no vmlinux.h, no libc.
@@ -22,7 +23,7 @@
 #include <linux/types.h>
 
 #define TSM_SCHEMA_MAJOR	1
-#define TSM_SCHEMA_MINOR	3
+#define TSM_SCHEMA_MINOR	4
 
 enum tsm_rec_type {
 	TSM_REC_NONE = 0,
@@ -52,6 +53,9 @@ enum tsm_rec_type {
 	/* kvm, schema 1.3: the stock-kernel source */
 	TSM_REC_KVM_SPTE_MAP,			/* struct tsm_ev_kvm_spte */
 	TSM_REC_KVM_SPTE_UNMAP,
+	/* vfio_pci, schema 1.4: host CPU mappings of BAR pages */
+	TSM_REC_VFIO_PCI_BAR_MAP,		/* struct tsm_ev_vfio_pci_bar */
+	TSM_REC_VFIO_PCI_BAR_ZAP,
 	TSM_REC_NR_EVENTS,			/* records above are kernel events */
 
 	/* records of the recorder */
@@ -78,7 +82,10 @@ enum tsm_rec_type {
  * made the mapping (a slot over the VMM's mmap of the BAR, or a DMABUF).
  */
 #define TSM_EV_KVM_SPTE		(0x3u << TSM_REC_KVM_SPTE_MAP)
-#define TSM_EV_ALL		(TSM_EV_PCI_TSM | TSM_EV_VFIO_DMABUF | TSM_EV_IOMMUFD | TSM_EV_KVM)
+/* the host CPU's mappings of BAR pages (a VMM's mmap of a VFIO region) */
+#define TSM_EV_VFIO_PCI		(0x3u << TSM_REC_VFIO_PCI_BAR_MAP)
+#define TSM_EV_ALL		(TSM_EV_PCI_TSM | TSM_EV_VFIO_DMABUF | TSM_EV_IOMMUFD | TSM_EV_KVM | \
+				 TSM_EV_VFIO_PCI)
 /*
  * Events a kernel has only if it needs them: used when present, never counted
  * as missing. vfio_dmabuf_restore: the kernel un-revokes DMABUFs (mainline
@@ -247,6 +254,22 @@ struct tsm_ev_kvm_spte {
 	__u16 level;
 };
 
+/*
+ * class vfio_pci_bar: vfio_pci_bar_{map,zap} (schema 1.4). map: a fault of a
+ * VFIO region mmap put [pfn, +npfns) of BAR @bar into a process; zap: every
+ * host CPU mapping of the BAR, [pfn, +npfns), is gone from every process.
+ * @dev is the kernel's 64-bit name, segment << 16 | bus << 8 | devfn; the
+ * other events' 32-bit @dev is its low half.
+ */
+struct tsm_ev_vfio_pci_bar {
+	struct tsm_rec_hdr hdr;
+	__u64 dev;
+	__u32 bar;
+	__u32 __reserved;
+	__u64 pfn;
+	__u64 npfns;
+};
+
 /* class kvm_dmabuf_slot: kvm_dmabuf_slot_{bind,unbind} */
 struct tsm_ev_kvm_dmabuf_slot {
 	struct tsm_rec_hdr hdr;
@@ -326,6 +349,9 @@ static inline __u32 tsm_rec_min_size(__u32 type)
 	case TSM_REC_KVM_DMABUF_SLOT_BIND:
 	case TSM_REC_KVM_DMABUF_SLOT_UNBIND:
 		return sizeof(struct tsm_ev_kvm_dmabuf_slot);
+	case TSM_REC_VFIO_PCI_BAR_MAP:
+	case TSM_REC_VFIO_PCI_BAR_ZAP:
+		return sizeof(struct tsm_ev_vfio_pci_bar);
 	case TSM_REC_LOST:
 		return sizeof(struct tsm_rec_lost);
 	case TSM_REC_STACK:

@@ -7,7 +7,7 @@
  * ranges in whatever structure suits it, and at each event computes a small
  * set of facts (TSM_F_*) about the objects the event touches. tsm_check()
  * maps (event, argument, facts) to the set of broken rules (TSM_R_*); every
- * rule belongs to one invariant (TSM-I1 .. TSM-I8) and names the state the
+ * rule belongs to one invariant (TSM-I1 .. TSM-I9) and names the state the
  * event was not expected in. The decision lives here only, so the live and
  * the offline checks cannot disagree on it.
  *
@@ -41,6 +41,7 @@ enum tsm_inv {
 	TSM_I6,	/* unbind leaves nothing private behind */
 	TSM_I7,	/* no mapping outlives its DMABUF */
 	TSM_I8,	/* a failed bind leaves every page shared */
+	TSM_I9,	/* no host CPU mapping of a private PFN */
 	TSM_I_NR,
 };
 
@@ -57,6 +58,7 @@ enum tsm_inv {
 #define TSM_F_PRIVATE_SLOT	(1u << 10) /* a private slot overlaps the range / maps the device */
 #define TSM_F_BUF_MAPPED	(1u << 11) /* a mapping derived from the DMABUF (revoke: or KVM's of its pages) remains */
 #define TSM_F_PFN_PRIVATE	(1u << 12) /* the device still has private PFNs */
+#define TSM_F_CPU_MAPPED	(1u << 13) /* a host CPU mapping (since its BAR's last zap) overlaps the range */
 
 /* rules: one bit each, each belongs to one invariant */
 enum tsm_rule {
@@ -80,6 +82,8 @@ enum tsm_rule {
 	TSM_R_I6_PFN_PRIVATE,
 	TSM_R_I7_RELEASE_MAPPED,
 	TSM_R_I8_PFN_PRIVATE,
+	TSM_R_I9_RANGE_CPU_MAPPED,
+	TSM_R_I9_CPU_MAP_PRIVATE,
 	TSM_R_NR,
 };
 
@@ -105,6 +109,8 @@ __tsm_inline __u32 tsm_check(__u32 type, __u32 arg, __u32 f)
 				r |= TSM_RULE(TSM_R_I1_RANGE_MAPPED_SHARED);
 			if (f & TSM_F_SHARED_BUF_LIVE)
 				r |= TSM_RULE(TSM_R_I2_RANGE_SHARED_BUF_LIVE);
+			if (f & TSM_F_CPU_MAPPED)
+				r |= TSM_RULE(TSM_R_I9_RANGE_CPU_MAPPED);
 		} else {
 			if (f & TSM_F_PRIVATE_BUF_LIVE)
 				r |= TSM_RULE(TSM_R_I2_RANGE_PRIVATE_BUF_LIVE);
@@ -164,6 +170,10 @@ __tsm_inline __u32 tsm_check(__u32 type, __u32 arg, __u32 f)
 			r |= TSM_RULE(TSM_R_I1_MAP_PFN_PRIVATE);
 		}
 		goto buf_state;
+	case TSM_REC_VFIO_PCI_BAR_MAP:
+		if (f & TSM_F_OVERLAPS_PRIVATE)
+			r |= TSM_RULE(TSM_R_I9_CPU_MAP_PRIVATE);
+		break;
 	case TSM_REC_KVM_SPTE_MAP:	/* pages of a BAR, whatever made the mapping */
 buf_state:
 		if (f & TSM_F_BUF_REVOKED)
@@ -181,7 +191,7 @@ __tsm_inline __u32 tsm_check_needs(__u32 type, __u32 arg)
 	switch (type) {
 	case TSM_REC_PCI_TSM_RANGE:
 		return arg == TSM_ATTR_PRIVATE ?
-			TSM_F_MAPPED_SHARED | TSM_F_SHARED_BUF_LIVE :
+			TSM_F_MAPPED_SHARED | TSM_F_SHARED_BUF_LIVE | TSM_F_CPU_MAPPED :
 			TSM_F_PRIVATE_BUF_LIVE | TSM_F_PRIVATE_SLOT;
 	case TSM_REC_PCI_TSM_BIND_END:
 		return arg ? TSM_F_PFN_PRIVATE : 0;
@@ -201,6 +211,8 @@ __tsm_inline __u32 tsm_check_needs(__u32 type, __u32 arg)
 		       TSM_F_VM_BOUND | TSM_F_BUF_REVOKED;
 	case TSM_REC_KVM_SPTE_MAP:
 		return TSM_F_BUF_REVOKED;
+	case TSM_REC_VFIO_PCI_BAR_MAP:
+		return TSM_F_OVERLAPS_PRIVATE;
 	default:
 		return 0;
 	}

@@ -300,7 +300,7 @@ rm -f "$T"/.killed.tsm.* "$T/src.tsm" "$T/race.tsm"
 # ---- scale: 80,000 devices bound at once are checked (a hang guard, not a timer)
 "$OUT/tsmgen" --devices 80000 "$T/devices.tsm" >/dev/null
 out=$(timeout 300 "$B" check "$T/devices.tsm" 2>&1); r=$?
-if [ $r = 0 ] && echo "$out" | grep -q 'PASS: 0 violation(s), 2720000 records'; then
+if [ $r = 0 ] && echo "$out" | grep -q 'PASS: 0 violation(s), 2880000 records'; then
 	pass check-80000-devices
 else
 	fail check-80000-devices "exit $r (124: over 300 s): $out"
@@ -354,13 +354,13 @@ done
 [ -z "$bad" ] && pass check-wrapped-range-malformed || fail check-wrapped-range-malformed "$bad"
 
 # ---- what a CI job asks of check: events, coverage, a summary
-r1=$(exit_of check --min-events 34 "$TR/good-flow.tsm")
-out=$("$B" check --min-events 35 "$TR/good-flow.tsm"); r2=$?
-js=$("$B" -j check --min-events=35 "$TR/good-flow.tsm" | grep '"type":"verdict"')
+r1=$(exit_of check --min-events 36 "$TR/good-flow.tsm")
+out=$("$B" check --min-events 37 "$TR/good-flow.tsm"); r2=$?
+js=$("$B" -j check --min-events=37 "$TR/good-flow.tsm" | grep '"type":"verdict"')
 r3=$(exit_of check --min-events 1000 "$TR/private-in-ioas.tsm")
 r4=$(exit_of check --min-events x "$TR/good-flow.tsm")
-if [ "$r1$r2$r3$r4" = 0213 ] && echo "$out" | grep -q 'INCOMPLETE: 0 violation(s), 34 records' &&
-   echo "$out" | grep -q 'not accepted: 34 events, --min-events asks for 35' &&
+if [ "$r1$r2$r3$r4" = 0213 ] && echo "$out" | grep -q 'INCOMPLETE: 0 violation(s), 36 records' &&
+   echo "$out" | grep -q 'not accepted: 36 events, --min-events asks for 37' &&
    echo "$js" | grep -q '"verdict":"INCOMPLETE".*"incomplete":\["min_events"\]'; then
 	pass check-min-events
 else
@@ -378,12 +378,12 @@ else
 fi
 "$B" check --summary "$T/sum.json" "$TR/good-flow.tsm" "$TR/private-in-ioas.tsm" \
 	"$TR/start-state-unknown.tsm" "$T/nonexistent.tsm" >/dev/null 2>&1; r1=$?
-last=$("$B" -j check --summary - --min-events 35 "$TR/good-flow.tsm" | tail -n 1); r2=$?
+last=$("$B" -j check --summary - --min-events 37 "$TR/good-flow.tsm" | tail -n 1); r2=$?
 err=$("$B" check --summary "$T/nodir/sum.json" "$TR/good-flow.tsm" 2>&1 >/dev/null); r3=$?
 sum=$(cat "$T/sum.json" 2>/dev/null)
 if [ $r1 = 3 ] && [ "$(echo "$sum" | wc -l)" = 1 ] &&
    echo "$sum" | grep -q '^{"type":"summary","exit":3,"files":4,"pass":1,"violation":1,"incomplete":1,"unusable":1,"events":[0-9]*,"violations":1,"results":\[' &&
-   echo "$sum" | grep -q '{"file":"[^"]*good-flow.tsm","verdict":"PASS","exit":0,"events":34,"violations":0,"incomplete":\[\]}' &&
+   echo "$sum" | grep -q '{"file":"[^"]*good-flow.tsm","verdict":"PASS","exit":0,"events":36,"violations":0,"incomplete":\[\]}' &&
    echo "$sum" | grep -q '"verdict":"INCOMPLETE","exit":2,.*"incomplete":\["start_unknown"\]' &&
    echo "$sum" | grep -q 'nonexistent.tsm","verdict":"UNUSABLE","exit":3' &&
    echo "$last" | grep -q '^{"type":"summary","exit":2,.*"incomplete":\["min_events"\]}\]}$' &&
@@ -536,8 +536,8 @@ for k in $("$OUT/tsmgen" --list-hostile-zstd); do
 		[ $r = 0 ] || bad="$bad ok:exit$r:$err"
 		continue
 	fi
-	case $k in count-mismatch) what='block 0 holds 34 records, its header says 35' ;;
-		   *) what='malformed compressed block 0: \|malformed record (type 8, size 12) at byte 72 of the records of the compressed block here' ;;
+	case $k in count-mismatch) what='block 0 holds 36 records, its header says 37' ;;
+		   *) what='malformed compressed block 0: \|malformed record (type 7, size 12) at byte 64 of the records of the compressed block here' ;;
 	esac
 	if [ $r != 3 ] || ! echo "$err" | grep -q "^tsmtrace: check: error: $T/hz-$k.tsm: offset 312: \($what\).*re-record it" ||
 	   ! echo "$js" | grep -q '"type":"error".*"verdict":"UNUSABLE"'; then
@@ -582,8 +582,8 @@ else
 	fail report-pfn-story "$out"
 fi
 out=$("$B" report "$TR/bind-ioas-left-mapped.tsm" --violation 1)
-if echo "$out" | grep -q '^!! seq 8 .*pci_tsm_range' && echo "$out" | grep -q 'iommufd_ioas_map_dmabuf .*buf=1000' &&
-   echo "$out" | grep -q '#1 TSM-I1' && echo "$out" | grep -q '0xffffffff81008000' &&
+if echo "$out" | grep -q '^!! seq 10 .*pci_tsm_range' && echo "$out" | grep -q 'iommufd_ioas_map_dmabuf .*buf=1000' &&
+   echo "$out" | grep -q '#1 TSM-I1' && echo "$out" | grep -q '0xffffffff8100a000' &&
    ! echo "$out" | grep -q '#2 TSM-I2'; then
 	pass report-violation-story-with-stack
 else
@@ -691,7 +691,8 @@ fi
 for e in pci_tsm_bind_begin pci_tsm_bind_end pci_tsm_unbind_begin pci_tsm_unbind_end \
 	 pci_tsm_tdi_state pci_tsm_range vfio_dmabuf_export_range vfio_dmabuf_export \
 	 vfio_dmabuf_revoke vfio_dmabuf_release iommufd_ioas_map_dmabuf \
-	 iommufd_ioas_unmap_dmabuf kvm_dmabuf_slot_bind kvm_dmabuf_slot_unbind; do
+	 iommufd_ioas_unmap_dmabuf kvm_dmabuf_slot_bind kvm_dmabuf_slot_unbind \
+	 vfio_pci_bar_map vfio_pci_bar_zap; do
 	printf 'btf_trace_%s\0' "$e"
 done >"$T/fakebtf"
 if grep -q btf_trace_pci_tsm_range /sys/kernel/btf/vmlinux 2>/dev/null; then
@@ -709,7 +710,7 @@ fi
 # are said once, and the rest is traced (here the load fails: host kernel)
 tr '\0' '\n' <"$T/fakebtf" | grep -v kvm_dmabuf | tr '\n' '\0' >"$T/nokvmbtf"
 err=$(TSMTRACE_BTF=$T/nokvmbtf "$B" record -o "$T/rec.tsm" 2>&1); r=$?
-if [ "$(echo "$err" | grep -c 'lacks 2 of 14 events (kvm_dmabuf_slot_bind, kvm_dmabuf_slot_unbind): KVM memslot mappings cannot be observed')" = 1 ] &&
+if [ "$(echo "$err" | grep -c 'lacks 2 of 16 events (kvm_dmabuf_slot_bind, kvm_dmabuf_slot_unbind): KVM memslot mappings cannot be observed')" = 1 ] &&
    ! echo "$err" | grep -q 'does not have the tsmtrace tracepoints'; then
 	pass record-missing-kvm-events-said-once
 else
@@ -721,7 +722,7 @@ fi
 	for e in pci_tsm_bind_begin pci_tsm_bind_end pci_tsm_unbind_begin pci_tsm_unbind_end \
 		 pci_tsm_tdi_state pci_tsm_range vfio_dmabuf_export_range vfio_dmabuf_export \
 		 vfio_dmabuf_revoke vfio_dmabuf_release iommufd_ioas_map_dmabuf \
-		 iommufd_ioas_unmap_dmabuf; do
+		 iommufd_ioas_unmap_dmabuf vfio_pci_bar_map vfio_pci_bar_zap; do
 		printf 'typedef void (*btf_trace_%s)(void *, int);\nbtf_trace_%s v_%s;\n' "$e" "$e" "$e"
 	done
 } >"$T/events.c"
@@ -729,7 +730,7 @@ if ! clang -g -O2 -target bpf -c "$T/events.c" -o "$T/events.o" 2>"$T/events.err
 	fail record-events-from-real-btf "clang: $(cat "$T/events.err")"
 else
 	err=$(TSMTRACE_BTF=$T/events.o "$B" record -o "$T/rec.tsm" 2>&1); r=$?
-	if [ "$(echo "$err" | grep -c 'lacks 2 of 14 events (kvm_dmabuf_slot_bind, kvm_dmabuf_slot_unbind): KVM memslot mappings cannot be observed')" = 1 ] &&
+	if [ "$(echo "$err" | grep -c 'lacks 2 of 16 events (kvm_dmabuf_slot_bind, kvm_dmabuf_slot_unbind): KVM memslot mappings cannot be observed')" = 1 ] &&
 	   ! echo "$err" | grep -q 'does not have the tsmtrace tracepoints'; then
 		pass record-events-from-real-btf
 	else
@@ -738,7 +739,7 @@ else
 fi
 tr '\0' '\n' <"$T/fakebtf" | grep -v pci_tsm_range | tr '\n' '\0' >"$T/nolayoutbtf"
 err=$(TSMTRACE_BTF=$T/nolayoutbtf "$B" live --source=series 2>&1); r=$?
-if [ $r = 3 ] && echo "$err" | grep -q 'no pci_tsm_range in .*13 of 14 events present'; then
+if [ $r = 3 ] && echo "$err" | grep -q 'no pci_tsm_range in .*15 of 16 events present'; then
 	pass live-refuses-without-layout-events
 else
 	fail live-refuses-without-layout-events "exit $r: $err"
@@ -746,7 +747,7 @@ fi
 # the verdict of a trace without the KVM events says what it did not check
 out=$("$B" check "$TR/good-flow-no-kvm.tsm"); r=$?
 js=$("$B" -j check "$TR/good-flow-no-kvm.tsm" | grep '"type":"verdict"')
-if [ $r = 0 ] && echo "$out" | grep -q 'coverage: 12 of 14 events observed; not observed: kvm_dmabuf_slot_bind kvm_dmabuf_slot_unbind' &&
+if [ $r = 0 ] && echo "$out" | grep -q 'coverage: 14 of 16 events observed; not observed: kvm_dmabuf_slot_bind kvm_dmabuf_slot_unbind' &&
    echo "$out" | grep -q 'not checked: TSM-I4' &&
    echo "$js" | grep -q '"coverage":{"full":false,.*"unchecked":\["TSM-I4"\]' &&
    ! "$B" check "$TR/good-flow.tsm" | grep -q coverage &&
@@ -1053,7 +1054,8 @@ out=$("$B" check --state-known "$TR/tc73-good-flow.dat")
 js=$("$B" -j check --state-known "$TR/tc73-good-flow.dat" | grep '"type":"verdict"')
 if echo "$out" | grep -q 'tc73-good-flow.dat: PASS: 0 violation(s), 27 records, 27 events, 0 lost' &&
    echo "$out" | grep -q 'trace-cmd trace.dat (file version 7), read as event schema' &&
-   echo "$js" | grep -q '"kernel_checked":false' && echo "$js" | grep -q '"coverage":{"full":true'; then
+   echo "$js" | grep -q '"kernel_checked":false' &&
+   echo "$js" | grep -q '"coverage":{"full":false,"observed":14,"events":16,"unobserved":\["vfio_pci_bar_map","vfio_pci_bar_zap"\],.*"unchecked":\["TSM-I9"\]'; then
 	pass tracedat-check-pass
 else
 	fail tracedat-check-pass "$out $js"
@@ -1077,8 +1079,8 @@ else
 fi
 # the coverage of a trace.dat recorded without the KVM slot events
 out=$("$B" check --state-known "$TR/tc73-good-flow-no-kvm.dat"); r=$?
-if [ $r = 0 ] && echo "$out" | grep -q 'coverage: 12 of 14 events observed; not observed: kvm_dmabuf_slot_bind kvm_dmabuf_slot_unbind' &&
-   echo "$out" | grep -q 'KVM memslot mappings are unknown' && echo "$out" | grep -q 'not checked: TSM-I4$' &&
+if [ $r = 0 ] && echo "$out" | grep -q 'coverage: 12 of 16 events observed; not observed: kvm_dmabuf_slot_bind kvm_dmabuf_slot_unbind vfio_pci_bar_map vfio_pci_bar_zap' &&
+   echo "$out" | grep -q 'KVM memslot mappings are unknown' && echo "$out" | grep -q 'not checked: TSM-I4 TSM-I9$' &&
    [ "$("$B" check --state-known --require-coverage "$TR/tc73-good-flow-no-kvm.dat" >/dev/null; echo $?)" = 2 ]; then
 	pass tracedat-without-kvm-events-coverage-gap
 else
@@ -1176,7 +1178,7 @@ echo 'not a trace at all' >"$T/foreign.dat"
 err=$("$B" check "$T/foreign.dat" 2>&1); r=$?
 echo "$err" | grep -q 'not a tsmtrace trace file .*nor a trace-cmd trace.dat' && [ $r = 3 ] || bad="$bad foreign:[$r $err]"
 err=$("$B" check --state-known "$TR/tc73-no-series-events.dat" 2>&1); r=$?
-echo "$err" | grep -q 'holds none of the events of docs/tracepoints.md' && [ $r = 3 ] || bad="$bad none:[$r $err]"
+echo "$err" | grep -q 'holds none of the device layout events of docs/tracepoints.md' && [ $r = 3 ] || bad="$bad none:[$r $err]"
 "$PY3" -c 'import sys; d = open(sys.argv[1], "rb").read(); open(sys.argv[2], "wb").write(d.replace(b"field:u64 npfns;", b"field:u64 npfnz;"))' \
 	"$TR/tc73-tdi-error.dat" "$T/nofield.dat"
 err=$("$B" check --state-known "$T/nofield.dat" 2>&1); r=$?
@@ -1300,10 +1302,10 @@ if command -v clang >/dev/null && command -v bpftool >/dev/null; then
 	   printf '#include <stdbool.h>\n#include "tsmtrace.skel.h"\nint main(void){struct tsmtrace_bpf *s = tsmtrace_bpf__open(); tsmtrace_bpf__destroy(s); return 0;}\n' >"$T/skel.c" &&
 	   out=$(gcc -Wall -Werror -I"$OUT/bpf" "$T/skel.c" -o "$T/skel" -lbpf 2>&1); then
 		n=$(llvm-objdump -h "$OUT/bpf/tsmtrace.bpf.o" 2>/dev/null | grep -c ' tp_btf/')
-		if [ "$n" = 15 ]; then
+		if [ "$n" = 17 ]; then
 			pass bpf-compiles-one-program-per-event
 		else
-			fail bpf-compiles-one-program-per-event "$n tp_btf programs, expected 15"
+			fail bpf-compiles-one-program-per-event "$n tp_btf programs, expected 17"
 		fi
 	else
 		fail bpf-compiles-one-program-per-event "$(echo "$out" | tail -n 5 | tr '\n' ' ')"

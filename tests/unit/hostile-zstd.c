@@ -33,7 +33,7 @@ static const struct {
 	{ "trailing-garbage", "its zstd frame ends after" },
 	{ "two-frames", "its zstd frame ends after" },
 	{ "skippable-frame", "its zstd frame holds 0 bytes, the block declares" },
-	{ "larger-than-declared", "its zstd frame holds 2408 bytes, the block declares 2400" },
+	{ "larger-than-declared", "its zstd frame holds 2536 bytes, the block declares 2528" },
 	{ "larger-unsized", "decompresses to more than the" },
 	{ "smaller-unsized", "decompresses to only" },
 	{ "bomb", "decompresses to more than the 16777216 bytes it declares" },

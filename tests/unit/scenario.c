@@ -153,6 +153,18 @@ void g_spte(struct gen *g, __u32 type, __u64 gfn, __u64 pfn, __u32 level, __u32 
 	ev(g, &e.hdr);
 }
 
+void g_cpu(struct gen *g, __u32 type, __u64 dev, __u32 bar, __u64 pfn, __u64 npfns)
+{
+	struct tsm_ev_vfio_pci_bar e = { 0 };
+
+	hdr(g, &e.hdr, type, sizeof(e));
+	e.dev = dev;
+	e.bar = bar;
+	e.pfn = pfn;
+	e.npfns = npfns;
+	ev(g, &e.hdr);
+}
+
 void g_slot(struct gen *g, __u32 type, __u64 vm, __u32 slot, __u64 gfn, __u64 buf,
 	    __u64 pfn, __u64 npfns, __u32 arg)
 {
@@ -244,9 +256,13 @@ static void stack_if(struct gen *g, const struct flow *f)
 		g_stack(g, 6);
 }
 
-/* step 1: shared DMABUF of the whole BAR into the IOAS and a shared slot */
+/*
+ * step 1: shared DMABUF of the whole BAR into the IOAS and a shared slot;
+ * the VMM maps the BAR too (one fault of a 1 GiB page)
+ */
 static void step1(struct gen *g, const struct flow *f)
 {
+	g_cpu(g, TSM_REC_VFIO_PCI_BAR_MAP, f->dev, f->bar, f->base, f->npfns);
 	g_export_range(g, S0(f), f->dev, f->bar, TSM_DMABUF_SHARED, f->base, f->npfns);
 	g_buf(g, TSM_REC_VFIO_DMABUF_EXPORT, S0(f), f->dev, f->bar, TSM_DMABUF_SHARED, 1);
 	g_ioas(g, TSM_REC_IOMMUFD_IOAS_MAP_DMABUF, f->ctx, f->ioas, IOVA0, S0(f), f->base,
@@ -278,9 +294,12 @@ void flow_start(struct gen *g, const struct flow *f)
 void flow_bind(struct gen *g, const struct flow *f)
 {
 	g_op(g, TSM_REC_PCI_TSM_BIND_BEGIN, f->dev, f->tdi, f->vm, 0, 0);
+	/* VFIO zaps the host's mappings of the BAR before pages turn private */
+	if (!(f->faults & F_CPU_LEFT_AT_BIND))
+		g_cpu(g, TSM_REC_VFIO_PCI_BAR_ZAP, f->dev, f->bar, f->base, f->npfns);
 	g_tdi(g, f->dev, f->tdi, TSM_TDI_CONFIG_UNLOCKED, TSM_TDI_CONFIG_LOCKED);
 	g_range(g, f->dev, f->bar, f->priv, f->npriv, TSM_ATTR_SHARED, TSM_ATTR_PRIVATE);
-	if (f->faults & F_IOAS_LEFT_AT_BIND)
+	if (f->faults & (F_IOAS_LEFT_AT_BIND | F_CPU_LEFT_AT_BIND))
 		stack_if(g, f);
 	if (f->faults & (F_BIND_FAILS | F_BIND_FAILS_DIRTY)) {
 		g_tdi(g, f->dev, f->tdi, TSM_TDI_CONFIG_LOCKED, TSM_TDI_ERROR);

@@ -40,6 +40,8 @@ void g_iommu(struct gen *g, __u32 type, __u64 domain, __u32 dev, __u64 iova, __u
 	     __u64 pfn, __u64 npfns, __u32 arg);
 void g_slot(struct gen *g, __u32 type, __u64 vm, __u32 slot, __u64 gfn, __u64 buf,
 	    __u64 pfn, __u64 npfns, __u32 arg);
+/* a host CPU mapping of BAR pages (map), or the zap of the whole BAR (zap) */
+void g_cpu(struct gen *g, __u32 type, __u64 dev, __u32 bar, __u64 pfn, __u64 npfns);
 /* the recorder's records */
 void g_lost(struct gen *g, __u64 nr);
 void g_stack(struct gen *g, unsigned int nr);	/* stack of the last kernel event */
@@ -59,6 +61,7 @@ void g_unknown(struct gen *g, __u32 type);
 #define F_BIND_FAILS		(1u << 8)  /* bind fails and unwinds correctly */
 #define F_BIND_FAILS_DIRTY	(1u << 9)  /* bind fails and leaves a range private */
 #define F_STACKS		(1u << 10) /* emit a stack after each faulty event */
+#define F_CPU_LEFT_AT_BIND	(1u << 11) /* bind does not zap the VMM's mapping of the BAR */
 
 struct flow {
 	__u32 dev, tdi, bar;

@@ -160,6 +160,7 @@ static int t_flow_faults(void)
 		{ F_WRONG_VM, TSM_VIOLATION, "TSM-I4/tdi_bound_to_other_vm" },
 		{ F_BIND_FAILS, TSM_PASS, "" },
 		{ F_BIND_FAILS_DIRTY, TSM_VIOLATION, "TSM-I8/pfn_private" },
+		{ F_CPU_LEFT_AT_BIND, TSM_VIOLATION, "TSM-I9/pfn_cpu_mapped" },
 		{ F_LOST_UNMAP, TSM_INCOMPLETE, "" },
 	};
 	unsigned int i;
@@ -816,6 +817,113 @@ static int t_i8_busy_bind_is_not_a_failure(void)
 	g_op(&t.g, TSM_REC_PCI_TSM_BIND_END, D, 1, VM, 0, -EBUSY);
 	export1(&t.g, 12, TSM_DMABUF_PRIVATE, PRIV, NPRIV);
 	return expect(&t, TSM_PASS, "");
+}
+
+/* ---- TSM-I9 ---- */
+
+static void cpu(struct gen *g, __u32 type, __u64 pfn, __u64 n)
+{
+	g_cpu(g, type, D, BAR, pfn, n);
+}
+
+/* a mapping made before bind, zapped by it; shared pages mapped again */
+static int t_i9_ok(void)
+{
+	struct t t;
+
+	t_init(&t, true);
+	cpu(&t.g, TSM_REC_VFIO_PCI_BAR_MAP, BASE, 512);
+	cpu(&t.g, TSM_REC_VFIO_PCI_BAR_MAP, PRIV, 1);
+	cpu(&t.g, TSM_REC_VFIO_PCI_BAR_ZAP, BASE, N);
+	bind(&t.g);
+	cpu(&t.g, TSM_REC_VFIO_PCI_BAR_MAP, BASE, 1);
+	cpu(&t.g, TSM_REC_VFIO_PCI_BAR_MAP, PRIV + NPRIV, 1);
+	return expect(&t, TSM_PASS, "");
+}
+
+/* bind made a mapped page private: no zap came between */
+static int t_i9_range_over_cpu_mapping(void)
+{
+	struct t t;
+	const struct tsm_violation *v;
+
+	t_init(&t, true);
+	cpu(&t.g, TSM_REC_VFIO_PCI_BAR_MAP, PRIV + 0x10, 1);
+	bind(&t.g);
+	v = tsm_engine_violation(t.e, 1);
+	if (!v || !(v->other.valid & TSM_OBJ_CPU) || v->other.ov_pfn != PRIV + 0x10 ||
+	    v->other.ov_npfns != 1 || v->other.dev != D) {
+		snprintf(why, sizeof(why), "the host CPU mapping is not named with its PFN");
+		tsm_engine_free(t.e);
+		return -1;
+	}
+	return expect(&t, TSM_VIOLATION, "TSM-I9/pfn_cpu_mapped");
+}
+
+/* a zap of another BAR does not take this one's mapping away */
+static int t_i9_other_bar_zapped(void)
+{
+	struct t t;
+
+	t_init(&t, true);
+	cpu(&t.g, TSM_REC_VFIO_PCI_BAR_MAP, PRIV, 1);
+	g_cpu(&t.g, TSM_REC_VFIO_PCI_BAR_ZAP, D, 0, BASE - 0x100, 0x100);
+	g_cpu(&t.g, TSM_REC_VFIO_PCI_BAR_ZAP, D + 1, BAR, BASE, N);
+	bind(&t.g);
+	return expect(&t, TSM_VIOLATION, "TSM-I9/pfn_cpu_mapped");
+}
+
+/* a host CPU mapping made of a private page */
+static int t_i9_map_of_private(void)
+{
+	struct t t;
+
+	t_init(&t, true);
+	cpu(&t.g, TSM_REC_VFIO_PCI_BAR_ZAP, BASE, N);
+	bind(&t.g);
+	cpu(&t.g, TSM_REC_VFIO_PCI_BAR_MAP, PRIV - 1, 2);
+	return expect(&t, TSM_VIOLATION, "TSM-I9/pfn_private");
+}
+
+/*
+ * Tracing began late: a mapping may predate it, so a bind without a zap
+ * decides nothing; a zap seen makes the BAR known, and a mapping seen after
+ * it is certain.
+ */
+static int t_i9_unknown_start(void)
+{
+	struct t t;
+	struct tsm_summary s;
+
+	t_init(&t, false);
+	bind(&t.g);
+	tsm_engine_summary(t.e, &s);
+	if (!s.nr_doubts) {
+		snprintf(why, sizeof(why), "a bind over a BAR never zapped raised no doubt");
+		tsm_engine_free(t.e);
+		return -1;
+	}
+	if (expect(&t, TSM_INCOMPLETE, ""))
+		return -1;
+	t_init(&t, false);
+	cpu(&t.g, TSM_REC_VFIO_PCI_BAR_ZAP, BASE, N);
+	cpu(&t.g, TSM_REC_VFIO_PCI_BAR_MAP, PRIV, 1);
+	bind(&t.g);
+	return expect(&t, TSM_VIOLATION, "TSM-I9/pfn_cpu_mapped");
+}
+
+/* a loss may hide the zap: the mapping seen before it is only a doubt */
+static int t_i9_lost_zap(void)
+{
+	struct t t;
+
+	t_init(&t, true);
+	cpu(&t.g, TSM_REC_VFIO_PCI_BAR_MAP, PRIV, 1);
+	t.g.drop = 1;
+	cpu(&t.g, TSM_REC_VFIO_PCI_BAR_ZAP, BASE, N);
+	g_lost(&t.g, 1);
+	bind(&t.g);
+	return expect(&t, TSM_INCOMPLETE, "");
 }
 
 /* ---- knowledge: no false VIOLATION, no false PASS ---- */
@@ -2067,17 +2175,20 @@ static int t_coverage_table(void)
 	unsigned int i;
 
 	tsm_coverage(TSM_EV_ALL, &c);
-	CHECK(c.full && c.nr_observed == 14 && c.nr_events == 14, "all events: not full");
+	CHECK(c.full && c.nr_observed == 16 && c.nr_events == 16, "all events: not full");
 	for (i = TSM_I1; i < TSM_I_NR; i++)
 		CHECK(c.inv[i] == TSM_COV_FULL, "all events: %s not fully checked", tsm_inv_id(i));
 	tsm_coverage(TSM_EV_ALL & ~TSM_EV_KVM, &c);
-	CHECK(!c.full && c.nr_observed == 12, "no kvm: %u observed", c.nr_observed);
+	CHECK(!c.full && c.nr_observed == 14, "no kvm: %u observed", c.nr_observed);
 	CHECK(c.inv[TSM_I4] == TSM_COV_NONE, "no kvm: TSM-I4 counted as checked");
 	CHECK(c.inv[TSM_I1] == TSM_COV_PARTIAL && c.inv[TSM_I5] == TSM_COV_PARTIAL &&
 	      c.inv[TSM_I6] == TSM_COV_PARTIAL && c.inv[TSM_I7] == TSM_COV_PARTIAL,
 	      "no kvm: I1/I5/I6/I7 not partial");
 	CHECK(c.inv[TSM_I2] == TSM_COV_FULL && c.inv[TSM_I3] == TSM_COV_FULL &&
 	      c.inv[TSM_I8] == TSM_COV_FULL, "no kvm: I2/I3/I8 not full");
+	tsm_coverage(TSM_EV_ALL & ~TSM_EV_VFIO_PCI, &c);
+	CHECK(!c.full && c.inv[TSM_I9] == TSM_COV_NONE && c.inv[TSM_I1] == TSM_COV_FULL,
+	      "no host CPU events: TSM-I9 counted as checked, or TSM-I1 not");
 	tsm_coverage(TSM_EV_PCI_TSM, &c);
 	CHECK(c.inv[TSM_I1] == TSM_COV_NONE && c.inv[TSM_I2] == TSM_COV_NONE &&
 	      c.inv[TSM_I5] == TSM_COV_NONE && c.inv[TSM_I6] == TSM_COV_PARTIAL &&
@@ -2257,6 +2368,12 @@ int main(void)
 	run("engine-i6-private-buf-left", t_i6_private_buf_left);
 	run("engine-i7-release-while-mapped", t_i7_release_mapped);
 	run("engine-i8-busy-bind-changes-nothing", t_i8_busy_bind_is_not_a_failure);
+	run("engine-i9-cpu-mapping-zapped-at-bind-ok", t_i9_ok);
+	run("engine-i9-bind-over-cpu-mapping", t_i9_range_over_cpu_mapping);
+	run("engine-i9-zap-of-other-bar-or-device-keeps-mapping", t_i9_other_bar_zapped);
+	run("engine-i9-cpu-map-of-private-page", t_i9_map_of_private);
+	run("engine-i9-unknown-start-doubt-then-zap-decides", t_i9_unknown_start);
+	run("engine-i9-lost-zap-no-false-violation", t_i9_lost_zap);
 	run("engine-lost-event-never-pass", t_lost_never_pass);
 	run("engine-lost-event-no-false-violation", t_lost_no_false_violation);
 	run("engine-after-loss-new-objects-known", t_lost_then_relearn);

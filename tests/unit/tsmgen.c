@@ -83,6 +83,7 @@ static void lost_in_bind(struct gen *g)
 	flow_default(&f, 0);
 	flow_start(g, &f);
 	g_op(g, TSM_REC_PCI_TSM_BIND_BEGIN, f.dev, f.tdi, f.vm, 0, 0);
+	g_cpu(g, TSM_REC_VFIO_PCI_BAR_ZAP, f.dev, f.bar, f.base, f.npfns);
 	g_tdi(g, f.dev, f.tdi, TSM_TDI_CONFIG_UNLOCKED, TSM_TDI_CONFIG_LOCKED);
 	g->drop = 1;
 	g_range(g, f.dev, f.bar, f.priv, f.npriv, TSM_ATTR_SHARED, TSM_ATTR_PRIVATE);
@@ -121,6 +122,7 @@ static const struct scenario {
 	{ "mapping-outlives-dmabuf", F_MAPPING_OUTLIVES | F_STACKS, NULL, 0 },
 	{ "unbind-leaves-private", F_UNBIND_LEAVES_PRIVATE | F_STACKS, NULL, 0 },
 	{ "private-slot-wrong-vm", F_WRONG_VM | F_STACKS, NULL, 0 },
+	{ "bind-cpu-left-mapped", F_CPU_LEFT_AT_BIND | F_STACKS, NULL, 0 },
 	{ "failed-bind-left-private", F_BIND_FAILS_DIRTY | F_STACKS, NULL, 0 },
 	{ "lost-unmap-before-bind", 0, lost_hides_mapping, 0 },
 	{ "lost-range-in-bind", 0, lost_in_bind, 0 },

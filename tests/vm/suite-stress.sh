@@ -37,5 +37,13 @@ if [ "$(verdict_of "$T/stress.out")" = PASS ] && echo "$verdict" | grep -q '"los
 else
 	fail stress-live-pass-nothing-lost "$(verdict_lines "$T/stress.out" | head -c 2000)"
 fi
+# the mmap pairings race the host CPU's mappings against binds: TSM-I9 was
+# judged on them (the faults and the zaps are among the events)
+if grep -q '"event":"vfio_pci_bar_map"' "$T/stress.out" &&
+   grep -q '"event":"vfio_pci_bar_zap"' "$T/stress.out"; then
+	pass stress-live-saw-host-cpu-mappings
+else
+	fail stress-live-saw-host-cpu-mappings "no vfio_pci_bar_map or vfio_pci_bar_zap among the events"
+fi
 rm -rf "$T"
 exit $rc

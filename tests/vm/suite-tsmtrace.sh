@@ -203,6 +203,40 @@ if under_live tdi-error "" "$BIN/tsm_flow" tdi-error; then
 	same_as_committed tdi-error lab73-tdi-error.tsm
 fi
 
+# ---- host CPU mappings of the BAR (TSM-I9): the VMM's mmap of BAR2 is
+# zapped at bind and the shared page maps again: PASS, the maps and the zap
+# among the events. With vfio_pci_bar_skip_zap armed the mapping of a page
+# that turns private survives: a VIOLATION of TSM-I9 naming the device, the
+# PFN and the stack, flagged by the in-kernel check as well.
+if under_live cpu-map "" "$BIN/tsm_flow" cpu-map; then
+	if [ "$(verdict_of "$T/cpu-map.out")" = PASS ] &&
+	   [ "$(grep -c '"event":"vfio_pci_bar_map"' "$T/cpu-map.out")" -ge 2 ] &&
+	   grep -q '"event":"vfio_pci_bar_zap".*"bar":2' "$T/cpu-map.out" &&
+	   grep -q '"coverage":{"full":true' "$T/cpu-map.out"; then
+		pass live-cpu-map-zapped-at-bind-pass
+	else
+		fail live-cpu-map-zapped-at-bind-pass "$(grep -E '"type":"(violation|verdict)"|vfio_pci_bar' "$T/cpu-map.out" | head -c 1500)"
+	fi
+	differential cpu-map
+	same_as_committed cpu-map lab73-cpu-map.tsm
+fi
+if under_live broken-zap "" "$BIN/tsm_flow" broken-zap; then
+	v=$(grep '"type":"violation"' "$T/broken-zap.out")
+	if [ "$(verdict_of "$T/broken-zap.out")" = VIOLATION ] &&
+	   grep -q 'the host still read the private page: 0x5a' "$T/broken-zap.flow" &&
+	   echo "$v" | grep -q '"invariant":"TSM-I9".*"state":"pfn_cpu_mapped"' &&
+	   echo "$v" | grep -q '"conflict":{[^}]*"host":"cpu"' &&
+	   echo "$v" | grep -q '"stack":\["0xffffffff' &&
+	   grep '"type":"verdict"' "$T/broken-zap.out" | grep -q '"kernel_flagged":1,"kernel_disagree":0' &&
+	   [ "$(echo "$v" | grep -c .)" = 1 ]; then
+		pass live-broken-zap-cpu-mapping-violation
+	else
+		fail live-broken-zap-cpu-mapping-violation "$(tail -c 300 "$T/broken-zap.flow") $(verdict_lines "$T/broken-zap.out" | head -c 2000)"
+	fi
+	differential broken-zap
+	same_as_committed broken-zap lab73-broken-zap.tsm
+fi
+
 # ---- attaching late: what predates the trace (a TDI bound in sysfs, DMABUFs
 # of VFIO found by the DMABUF iterator, a VFIO device's file open or only
 # mapped, a KVM VM) is named, and the verdict is INCOMPLETE, never PASS; a
@@ -285,17 +319,17 @@ fi
 without_kvm_events pci_tsm_bind_begin pci_tsm_bind_end pci_tsm_unbind_begin pci_tsm_unbind_end \
 	pci_tsm_tdi_state pci_tsm_range vfio_dmabuf_export_range vfio_dmabuf_export \
 	vfio_dmabuf_revoke vfio_dmabuf_restore vfio_dmabuf_release iommufd_ioas_map_dmabuf iommufd_ioas_unmap_dmabuf \
-	-- "$BIN/tsm_flow" good
+	vfio_pci_bar_map vfio_pci_bar_zap -- "$BIN/tsm_flow" good
 
 # what the files hold: every kind of event the flows cause, restore included
-kinds=$(for prog in tsm_op tsm_private tsm_dmabuf kvm_dmabuf; do "$B" report "$T/$prog.tsm"; done 2>/dev/null |
+kinds=$(for prog in tsm_op tsm_private tsm_dmabuf kvm_dmabuf cpu-map; do "$B" report "$T/$prog.tsm"; done 2>/dev/null |
 	grep -oE ' pid [0-9]+ +[a-z_]+' | awk '{ print $3 }' | sort -u | tr '\n' ' ')
 missing=
 for ev in pci_tsm_bind_begin pci_tsm_bind_end pci_tsm_unbind_begin pci_tsm_unbind_end \
 	  pci_tsm_tdi_state pci_tsm_range vfio_dmabuf_export_range vfio_dmabuf_export \
 	  vfio_dmabuf_revoke vfio_dmabuf_restore vfio_dmabuf_release \
 	  iommufd_ioas_map_dmabuf iommufd_ioas_unmap_dmabuf \
-	  kvm_dmabuf_slot_bind kvm_dmabuf_slot_unbind; do
+	  kvm_dmabuf_slot_bind kvm_dmabuf_slot_unbind vfio_pci_bar_map vfio_pci_bar_zap; do
 	case " $kinds" in *" $ev "*) ;; *) missing="$missing $ev" ;; esac
 done
 if [ -z "$missing" ]; then

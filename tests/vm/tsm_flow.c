@@ -19,6 +19,13 @@
  *   tsm_flow tdi-error      bound, DMABUFs mapped and in slots;
  *                           fail_pci_tsm_sw_tdi_error puts the TDI into
  *                           ERROR, the kernel unbinds it
+ *   tsm_flow cpu-map        the VMM maps 4 MiB of BAR2 with the host CPU and
+ *                           touches a page in each half; bind zaps it, the
+ *                           shared page is touched again -> unbind
+ *   tsm_flow broken-zap     a page of BAR2 that becomes private is mapped by
+ *                           the host CPU; vfio_pci_bar_skip_zap armed: bind
+ *                           forgets to zap it, the host still reads it (a
+ *                           kernel bug, on purpose)
  *   tsm_flow hold           bound, DMABUFs mapped and in slots, as in good;
  *                           prints "held" and waits for SIGUSR1, then
  *                           unbinds and cleans up (tsmtrace started late)
@@ -202,6 +209,51 @@ static int broken_revoke(void)
 	return left ? 0 : 1;
 }
 
+/* BAR2 [0, 4 MiB) mapped by the host CPU */
+static volatile uint8_t *bar_map(void)
+{
+	volatile uint8_t *p = vfio_region_mmap(iv.fd, BAR, 2 * SHARED_LEN, NULL);
+
+	if (!p)
+		die("mmap of BAR2", errno);
+	return p;
+}
+
+static int cpu_map(void)
+{
+	volatile uint8_t *p = bar_map();
+
+	step("BAR2 [0, 4 MiB) mapped by the host CPU, a page of each half touched");
+	(void)p[0];
+	(void)p[SHARED_LEN + 0x1000];
+	step("bind (the BAR's mappings are zapped)");
+	op(IOMMU_VDEVICE_TSM_BIND);
+	step("the shared page touched again");
+	(void)p[0];
+	step("unbind");
+	op(IOMMU_VDEVICE_TSM_UNBIND);
+	munmap((void *)p, 2 * SHARED_LEN);
+	return 0;
+}
+
+static int broken_zap(void)
+{
+	volatile uint8_t *p = bar_map();
+	uint8_t v;
+
+	step("a page of BAR2 that becomes private mapped by the host CPU and touched");
+	p[SHARED_LEN + 0x1000] = 0x5a;
+	step("vfio_pci_bar_skip_zap armed; bind");
+	fault("vfio_pci_bar_skip_zap");
+	op(IOMMU_VDEVICE_TSM_BIND);
+	lab_fault_arm("vfio_pci_bar_skip_zap", 0, 1);
+	v = p[SHARED_LEN + 0x1000];
+	printf("tsm_flow: after bind the host still read the private page: 0x%02x\n", v);
+	op(IOMMU_VDEVICE_TSM_UNBIND);
+	munmap((void *)p, 2 * SHARED_LEN);
+	return v == 0x5a ? 0 : 1;
+}
+
 static int tdi_error(void)
 {
 	int shared, priv, i;
@@ -312,6 +364,7 @@ int main(int argc, char **argv)
 	} flows[] = {
 		{ "good", good }, { "broken-revoke", broken_revoke }, { "tdi-error", tdi_error },
 		{ "storm", storm }, { "hold", hold }, { "hold-mmap", hold_mmap },
+		{ "cpu-map", cpu_map }, { "broken-zap", broken_zap },
 	};
 	unsigned int i;
 	sigset_t usr1;
@@ -343,6 +396,6 @@ int main(int argc, char **argv)
 		step(ret ? "failed" : "done");
 		return ret;
 	}
-	fprintf(stderr, "usage: tsm_flow good|broken-revoke|tdi-error|hold|hold-mmap|storm [SECONDS]\n");
+	fprintf(stderr, "usage: tsm_flow good|broken-revoke|tdi-error|cpu-map|broken-zap|hold|hold-mmap|storm [SECONDS]\n");
 	return 2;
 }

@@ -40,7 +40,7 @@
  * reported as not observed, never as checked.
  */
 static const __u32 systems[] = {
-	TSM_EV_PCI_TSM, TSM_EV_VFIO_DMABUF, TSM_EV_IOMMUFD, TSM_EV_KVM,
+	TSM_EV_PCI_TSM, TSM_EV_VFIO_DMABUF, TSM_EV_IOMMUFD, TSM_EV_KVM, TSM_EV_VFIO_PCI,
 };
 
 /*

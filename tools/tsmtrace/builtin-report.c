@@ -136,6 +136,13 @@ static bool touches(struct report *r, const struct tsm_rec_hdr *rec)
 		return in_range(r, ev->pfn, ev->npfns) ||
 		       (ev->dev && dev_match(r, ev->dev) && !r->has_range);
 	}
+	case TSM_REC_VFIO_PCI_BAR_MAP:
+	case TSM_REC_VFIO_PCI_BAR_ZAP: {
+		const struct tsm_ev_vfio_pci_bar *ev = (const void *)rec;
+
+		/* the pages, or (a zap covers the whole BAR) the device */
+		return in_range(r, ev->pfn, ev->npfns) || (dev_match(r, (__u32)ev->dev) && !r->has_range);
+	}
 	case TSM_REC_LOST:
 	case TSM_REC_STATE_UNKNOWN:
 		return true;	/* a gap is part of every story */

@@ -37,6 +37,14 @@ struct dev {
 	bool bind_seen;			/* bind_begin seen since the last loss */
 	__u64 bind_epoch;
 	struct rset priv;		/* private PFNs */
+	/*
+	 * Host CPU mappings of BAR pages: one lives from its fault to its
+	 * BAR's next zap (a munmap is not announced). cpu: seen since the
+	 * last loss; cpu_maybe: seen before it (a zap may have been lost);
+	 * cpu_known: where no mapping can predate what was seen (zapped since
+	 * the device became uncertain; everywhere while it is certain).
+	 */
+	struct rset cpu, cpu_maybe, cpu_known;
 	struct list_head bufs;		/* buf.dev_node */
 	struct list_head maps;		/* map.dev_node */
 };
@@ -103,7 +111,7 @@ static const char *const inv_ids[TSM_I_NR] = {
 	[TSM_I_NONE] = "TSM-I0",
 	[TSM_I1] = "TSM-I1", [TSM_I2] = "TSM-I2", [TSM_I3] = "TSM-I3",
 	[TSM_I4] = "TSM-I4", [TSM_I5] = "TSM-I5", [TSM_I6] = "TSM-I6",
-	[TSM_I7] = "TSM-I7", [TSM_I8] = "TSM-I8",
+	[TSM_I7] = "TSM-I7", [TSM_I8] = "TSM-I8", [TSM_I9] = "TSM-I9",
 };
 
 static const char *const inv_titles[TSM_I_NR] = {
@@ -116,6 +124,7 @@ static const char *const inv_titles[TSM_I_NR] = {
 	[TSM_I6] = "unbind leaves nothing private behind",
 	[TSM_I7] = "no mapping outlives its DMABUF",
 	[TSM_I8] = "a failed bind leaves every page shared",
+	[TSM_I9] = "no host CPU mapping of a private PFN",
 };
 
 const struct tsm_rule_desc tsm_rules[TSM_R_NR] = {
@@ -159,6 +168,10 @@ const struct tsm_rule_desc tsm_rules[TSM_R_NR] = {
 		"a DMABUF was released while a mapping derived from it remains" },
 	[TSM_R_I8_PFN_PRIVATE] = { TSM_I8, "pfn_private",
 		"a bind failed and left PFNs private" },
+	[TSM_R_I9_RANGE_CPU_MAPPED] = { TSM_I9, "pfn_cpu_mapped",
+		"a PFN became private while a host CPU mapping of it remains (no zap of its BAR since it was mapped)" },
+	[TSM_R_I9_CPU_MAP_PRIVATE] = { TSM_I9, "pfn_private",
+		"a host CPU mapping was made of a private PFN" },
 };
 
 /*
@@ -188,6 +201,8 @@ static const struct { __u32 all, any; } rule_needs[TSM_R_NR] = {
 	[TSM_R_I6_PFN_PRIVATE] = { TSM_EV_PCI_TSM, 0 },
 	[TSM_R_I7_RELEASE_MAPPED] = { TSM_EV_VFIO_DMABUF, MAPS },
 	[TSM_R_I8_PFN_PRIVATE] = { TSM_EV_PCI_TSM, 0 },
+	[TSM_R_I9_RANGE_CPU_MAPPED] = { TSM_EV_PCI_TSM | TSM_EV_VFIO_PCI, 0 },
+	[TSM_R_I9_CPU_MAP_PRIVATE] = { TSM_EV_PCI_TSM | TSM_EV_VFIO_PCI, 0 },
 #undef MAPS_I5
 #undef MAPS
 };
@@ -248,6 +263,7 @@ const char *tsm_unobserved_what(__u32 mask)
 	case TSM_EV_VFIO_DMABUF: return "DMABUFs";
 	case TSM_EV_IOMMUFD: return "IOAS mappings";
 	case TSM_EV_KVM: return "KVM memslot mappings";
+	case TSM_EV_VFIO_PCI: return "host CPU mappings of BARs";
 	default: return "objects";
 	}
 }
@@ -283,6 +299,8 @@ const char *tsm_rec_name(__u32 type)
 		[TSM_REC_IOMMU_MAP_DMABUF] = "iommu_map_dmabuf",
 		[TSM_REC_IOMMU_UNMAP_DMABUF] = "iommu_unmap_dmabuf",
 		[TSM_REC_KVM_SPTE_MAP] = "kvm_spte_map",
+		[TSM_REC_VFIO_PCI_BAR_MAP] = "vfio_pci_bar_map",
+		[TSM_REC_VFIO_PCI_BAR_ZAP] = "vfio_pci_bar_zap",
 		[TSM_REC_KVM_SPTE_UNMAP] = "kvm_spte_unmap",
 		[TSM_REC_LOST] = "lost",
 		[TSM_REC_STACK] = "stack",
@@ -384,6 +402,9 @@ static struct dev *dev_get(struct tsm_engine *e, __u32 id)
 	d->phase = DEV_UNBOUND;
 	d->certain = e->all_seen;
 	rset_init(&d->priv);
+	rset_init(&d->cpu);
+	rset_init(&d->cpu_maybe);
+	rset_init(&d->cpu_known);
 	list_init(&d->bufs);
 	list_init(&d->maps);
 	list_init(&d->priv_node);
@@ -487,6 +508,12 @@ static void forget(struct tsm_engine *e)
 
 		d->certain = false;
 		d->bind_seen = false;
+		/* a zap may be among what was lost, a mapping too */
+		for (i = 0; i < d->cpu.nr; i++)
+			if (rset_add(&d->cpu_maybe, d->cpu.seg[i].start, d->cpu.seg[i].end))
+				e->err = -ENOMEM;
+		rset_clear(&d->cpu);
+		rset_clear(&d->cpu_known);
 	}
 	for (i = 0; i <= e->bufs.mask; i++)
 		if (e->bufs.ent[i].val)
@@ -676,6 +703,16 @@ static void obj_event(struct tsm_objects *o, const struct tsm_rec_hdr *rec)
 		obj_range(o, ev->pfn, ev->npfns);
 		break;
 	}
+	case TSM_REC_VFIO_PCI_BAR_MAP:
+	case TSM_REC_VFIO_PCI_BAR_ZAP: {
+		const struct tsm_ev_vfio_pci_bar *ev = (const void *)rec;
+
+		o->valid |= TSM_OBJ_CPU;
+		obj_dev(o, (__u32)ev->dev);
+		obj_bar(o, ev->bar);
+		obj_range(o, ev->pfn, ev->npfns);
+		break;
+	}
 	case TSM_REC_KVM_DMABUF_SLOT_BIND:
 	case TSM_REC_KVM_DMABUF_SLOT_UNBIND: {
 		const struct tsm_ev_kvm_dmabuf_slot *ev = (const void *)rec;
@@ -733,15 +770,15 @@ static void found(struct findings *f, __u32 fact, const struct tsm_objects *o)
 	f->nr[i]++;
 }
 
-/* the private ranges of @d within [start, end), each behind @fact */
-static void found_private(struct findings *f, __u32 fact, const struct dev *d,
-			  __u64 start, __u64 end)
+/* the ranges of @set (@d's, objects of @valid) within [start, end), each behind @fact */
+static void found_ranges(struct findings *f, __u32 fact, const struct dev *d,
+			 const struct rset *set, __u32 valid, __u64 start, __u64 end)
 {
 	size_t i;
 
-	for (i = rset_lower(&d->priv, start); i < d->priv.nr && d->priv.seg[i].start < end; i++) {
-		const struct rseg *g = &d->priv.seg[i];
-		struct tsm_objects o = { 0 };
+	for (i = rset_lower(set, start); i < set->nr && set->seg[i].start < end; i++) {
+		const struct rseg *g = &set->seg[i];
+		struct tsm_objects o = { .valid = valid };
 
 		obj_dev(&o, d->id);
 		obj_range(&o, g->start, g->end - g->start);
@@ -750,6 +787,13 @@ static void found_private(struct findings *f, __u32 fact, const struct dev *d,
 		o.ov_npfns = (g->end < end ? g->end : end) - o.ov_pfn;
 		found(f, fact, &o);
 	}
+}
+
+/* the private ranges of @d within [start, end), each behind @fact */
+static void found_private(struct findings *f, __u32 fact, const struct dev *d,
+			  __u64 start, __u64 end)
+{
+	found_ranges(f, fact, d, &d->priv, 0, start, end);
 }
 
 /* the fact whose presence or absence makes a rule fire */
@@ -771,6 +815,10 @@ static __u32 rule_fact(enum tsm_rule r)
 	case TSM_R_I6_PFN_PRIVATE:
 	case TSM_R_I8_PFN_PRIVATE:
 		return TSM_F_PFN_PRIVATE;
+	case TSM_R_I9_RANGE_CPU_MAPPED:
+		return TSM_F_CPU_MAPPED;
+	case TSM_R_I9_CPU_MAP_PRIVATE:
+		return TSM_F_OVERLAPS_PRIVATE;
 	default:
 		return 0;
 	}
@@ -994,6 +1042,26 @@ static void find_private(struct tsm_engine *e, const struct tsm_rec_hdr *rec,
 		doubt(e, rec, "the range overlaps PFNs of a device whose layout is unknown");
 }
 
+/*
+ * Host CPU mappings of d's pages in [pfn, +npfns): those seen since the
+ * last loss give the fact; those seen before it, and the pages where a
+ * mapping may predate the trace (no zap of their BAR seen since the device
+ * became uncertain), a doubt.
+ */
+static void find_cpu(struct tsm_engine *e, const struct tsm_rec_hdr *rec,
+		     struct findings *f, struct dev *d, __u64 pfn, __u64 npfns)
+{
+	__u64 end = pfn + npfns;
+
+	found_ranges(f, TSM_F_CPU_MAPPED, d, &d->cpu, TSM_OBJ_CPU, pfn, end);
+	if (f->facts & TSM_F_CPU_MAPPED)
+		return;
+	if (rset_overlaps(&d->cpu_maybe, pfn, end))
+		doubt(e, rec, "a host CPU mapping whose zap may have been lost overlaps the range");
+	else if (!d->certain && !rset_covers(&d->cpu_known, pfn, end))
+		doubt(e, rec, "host CPU mappings of the range may predate what the trace shows (no zap of its BAR seen since)");
+}
+
 /* ---- sequence and loss ---- */
 
 static void lost(struct tsm_engine *e, const struct tsm_rec_hdr *rec, __u64 nr,
@@ -1199,6 +1267,8 @@ static int on_range(void *ctx, const struct tsm_rec_hdr *rec)
 		find_maps(e, rec, &f, d, ev->pfn, ev->npfns, true, TSM_F_MAPPED_SHARED);
 		find_bufs(e, rec, &f, d, TSM_DMABUF_SHARED, ev->pfn, ev->npfns,
 			  TSM_F_SHARED_BUF_LIVE);
+		if (e->opts.observed & TSM_EV_VFIO_PCI)
+			find_cpu(e, rec, &f, d, ev->pfn, ev->npfns);
 		check(e, rec, TSM_ATTR_PRIVATE, &f);
 		if (rset_add(&d->priv, ev->pfn, end))
 			return e->err = -ENOMEM;
@@ -1661,6 +1731,50 @@ static int on_spte_unmap(void *ctx, const struct tsm_rec_hdr *rec)
 	return 0;
 }
 
+/*
+ * A host CPU mapping of BAR pages (a fault of a VFIO region mmap), and the
+ * zap that takes every mapping of a BAR away again.
+ */
+static int on_cpu_map(void *ctx, const struct tsm_rec_hdr *rec)
+{
+	struct tsm_engine *e = ctx;
+	const struct tsm_ev_vfio_pci_bar *ev = (const void *)rec;
+	struct findings f = { .e = e };
+	struct dev *d;
+
+	ev_begin(e, rec);
+	d = dev_get(e, (__u32)ev->dev);
+	if (!d)
+		return -ENOMEM;
+	f.d = d;
+	if (ev->npfns == 0) {
+		inconsistent(e, rec, "malformed host CPU mapping event");
+		return 0;
+	}
+	find_private(e, rec, &f, d, ev->pfn, ev->npfns);
+	check(e, rec, 0, &f);
+	if (rset_add(&d->cpu, ev->pfn, ev->pfn + ev->npfns))
+		return e->err = -ENOMEM;
+	return 0;
+}
+
+static int on_cpu_zap(void *ctx, const struct tsm_rec_hdr *rec)
+{
+	struct tsm_engine *e = ctx;
+	const struct tsm_ev_vfio_pci_bar *ev = (const void *)rec;
+	__u64 end = ev->pfn + ev->npfns;
+	struct dev *d;
+
+	ev_begin(e, rec);
+	d = dev_get(e, (__u32)ev->dev);
+	if (!d)
+		return -ENOMEM;
+	if (rset_remove(&d->cpu, ev->pfn, end) || rset_remove(&d->cpu_maybe, ev->pfn, end) ||
+	    rset_add(&d->cpu_known, ev->pfn, end))
+		return e->err = -ENOMEM;
+	return 0;
+}
+
 static int on_lost(void *ctx, const struct tsm_rec_hdr *rec)
 {
 	struct tsm_engine *e = ctx;
@@ -1788,6 +1902,8 @@ const struct tsm_ops tsm_engine_ops = {
 		[TSM_REC_IOMMU_MAP_DMABUF] = on_ioas_map,
 		[TSM_REC_IOMMU_UNMAP_DMABUF] = on_ioas_unmap,
 		[TSM_REC_KVM_SPTE_MAP] = on_spte_map,
+		[TSM_REC_VFIO_PCI_BAR_MAP] = on_cpu_map,
+		[TSM_REC_VFIO_PCI_BAR_ZAP] = on_cpu_zap,
 		[TSM_REC_KVM_SPTE_UNMAP] = on_spte_unmap,
 		[TSM_REC_LOST] = on_lost,
 		[TSM_REC_STACK] = on_stack,
@@ -1820,6 +1936,7 @@ static const char *range_wraps(const struct tsm_rec_hdr *rec)
 	const struct tsm_ev_kvm_dmabuf_slot *sl = (const void *)rec;
 	const struct tsm_ev_vfio_dmabuf_range *br = (const void *)rec;
 	const struct tsm_ev_kvm_spte *sp = (const void *)rec;
+	const struct tsm_ev_vfio_pci_bar *cpu = (const void *)rec;
 	const struct tsm_ev_pci_tsm_range *r = (const void *)rec;
 
 	switch (rec->type) {
@@ -1842,6 +1959,9 @@ static const char *range_wraps(const struct tsm_rec_hdr *rec)
 		if (wraps(sp->pfn, sp->npfns))
 			return "its PFN range wraps past 2^64";
 		return wraps(sp->gfn, sp->npfns) ? "its GFN range wraps past 2^64" : NULL;
+	case TSM_REC_VFIO_PCI_BAR_MAP:
+	case TSM_REC_VFIO_PCI_BAR_ZAP:
+		return wraps(cpu->pfn, cpu->npfns) ? "its PFN range wraps past 2^64" : NULL;
 	case TSM_REC_KVM_DMABUF_SLOT_BIND:
 	case TSM_REC_KVM_DMABUF_SLOT_UNBIND:
 		if (wraps(sl->pfn, sl->npfns))
@@ -1944,6 +2064,9 @@ void tsm_engine_free(struct tsm_engine *e)
 		struct dev *d = container_of(p, struct dev, node);
 
 		rset_fini(&d->priv);
+		rset_fini(&d->cpu);
+		rset_fini(&d->cpu_maybe);
+		rset_fini(&d->cpu_known);
 		free(d);
 	}
 	hash_fini(&e->maps);

@@ -113,7 +113,8 @@ static void put_hex(struct line *l, uint64_t v)
 	put_num(l, v, 16, 0, ' ', true);
 }
 
-static void put_dev(struct line *l, __u32 dev)
+/* segment:bus:device.function; a 64-bit name has segments above 0xffff */
+static void put_dev(struct line *l, __u64 dev)
 {
 	put_num(l, dev >> 16, 16, 4, '0', true);
 	put_c(l, ':');
@@ -266,11 +267,14 @@ static void put_kbool(struct line *l, const char *key, bool v)
 		put_u(l, v);
 }
 
-static void put_kdev(struct line *l, const char *key, __u32 dev)
+static void put_kdev(struct line *l, const char *key, __u64 dev)
 {
-	char d[16];
+	char d[32];
+	struct line dl;
 
-	fmt_dev(d, sizeof(d), dev);
+	line_init(&dl, d, sizeof(d));
+	put_dev(&dl, dev);
+	line_end(&dl);
 	put_kq(l, key, d);
 }
 
@@ -408,6 +412,16 @@ static void put_fields(struct line *l, const struct tsm_rec_hdr *rec)
 		put_ku(l, "as_id", e->as_id);
 		if (e->dev)
 			put_kdev(l, "dev", e->dev);
+		break;
+	}
+	case TSM_REC_VFIO_PCI_BAR_MAP:
+	case TSM_REC_VFIO_PCI_BAR_ZAP: {
+		const struct tsm_ev_vfio_pci_bar *e = (const void *)rec;
+
+		put_kdev(l, "dev", e->dev);
+		put_ku(l, "bar", e->bar);
+		put_kx(l, "pfn", e->pfn);
+		put_kx(l, "npfns", e->npfns);
 		break;
 	}
 	case TSM_REC_KVM_DMABUF_SLOT_BIND:
@@ -593,6 +607,8 @@ static void put_objects(struct line *l, const struct tsm_objects *o)
 		put_kx(l, "gfn", o->gfn);
 		put_ku(l, "level", o->level);
 	}
+	if (o->valid & TSM_OBJ_CPU)
+		put_kq(l, "host", "cpu");
 	if (o->valid & TSM_OBJ_RANGE) {
 		put_kx(l, "pfn", o->pfn);
 		put_kx(l, "npfns", o->npfns);
@@ -984,7 +1000,7 @@ void print_violation_json(FILE *f, const char *file, const struct tsm_violation 
 
 /* the systems whose events were not observed, for the coverage lines */
 static const __u32 systems[] = {
-	TSM_EV_PCI_TSM, TSM_EV_VFIO_DMABUF, TSM_EV_IOMMUFD, TSM_EV_KVM,
+	TSM_EV_PCI_TSM, TSM_EV_VFIO_DMABUF, TSM_EV_IOMMUFD, TSM_EV_KVM, TSM_EV_VFIO_PCI,
 };
 
 static void invs_with(FILE *f, const struct tsm_coverage *c, enum tsm_cov want, bool json)

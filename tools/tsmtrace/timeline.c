@@ -330,6 +330,34 @@ static void on_spte(struct timeline *t, const struct tsm_rec_hdr *rec)
 			 (uint64_t)ev->pfn, (uint64_t)ev->npfns, ev->level);
 }
 
+/*
+ * Host CPU mappings of a BAR, a lane of its device: mapped from the first
+ * fault after a zap until the next zap.
+ */
+static void on_cpu(struct timeline *t, const struct tsm_rec_hdr *rec)
+{
+	const struct tsm_ev_vfio_pci_bar *ev = (const void *)rec;
+	char name[48];
+	struct slice *s;
+	int l;
+
+	snprintf(name, sizeof(name), "host CPU, BAR %u", ev->bar);
+	l = lane_get(t, track_get(t, TRACK_DEV, (__u32)ev->dev, 0), (2ULL << 32) | ev->bar, name);
+	if (l < 0)
+		return;
+	if (rec->type == TSM_REC_VFIO_PCI_BAR_ZAP) {
+		slice_close(t, l, rec->ts);
+		return;
+	}
+	if (t->lanes[l].open >= 0)
+		return;
+	s = slice_open(t, l, rec->ts, "mapped by the host CPU");
+	if (s)
+		snprintf(s->args, sizeof(s->args), "\"bar\":%u,\"pfn\":\"0x%" PRIx64
+			 "\",\"npfns\":\"0x%" PRIx64 "\"", ev->bar, (uint64_t)ev->pfn,
+			 (uint64_t)ev->npfns);
+}
+
 static void on_dmabuf(struct timeline *t, const struct tsm_rec_hdr *rec)
 {
 	const struct tsm_ev_vfio_dmabuf_range *r = (const void *)rec;
@@ -440,6 +468,10 @@ static int timeline_record(void *ctx, const struct tsm_rec_hdr *rec)
 	case TSM_REC_KVM_SPTE_MAP:
 	case TSM_REC_KVM_SPTE_UNMAP:
 		on_spte(t, rec);
+		break;
+	case TSM_REC_VFIO_PCI_BAR_MAP:
+	case TSM_REC_VFIO_PCI_BAR_ZAP:
+		on_cpu(t, rec);
 		break;
 	default:
 		break;

@@ -101,7 +101,11 @@ static const struct td_class slot_class = { sizeof(struct tsm_ev_kvm_dmabuf_slot
 	FIELD(tsm_ev_kvm_dmabuf_slot, pfn), FIELD(tsm_ev_kvm_dmabuf_slot, npfns),
 	FIELD(tsm_ev_kvm_dmabuf_slot, arg) } };
 
-/* the tracepoints of the contract (docs/tracepoints.md), schema 1.1 */
+static const struct td_class cpu_class = { sizeof(struct tsm_ev_vfio_pci_bar), {
+	FIELD(tsm_ev_vfio_pci_bar, dev), FIELD(tsm_ev_vfio_pci_bar, bar),
+	FIELD(tsm_ev_vfio_pci_bar, pfn), FIELD(tsm_ev_vfio_pci_bar, npfns) } };
+
+/* the tracepoints of the contract (docs/tracepoints.md), schema 1.4 */
 static const struct td_event {
 	const char *sys, *name;
 	__u16 type;
@@ -122,6 +126,8 @@ static const struct td_event {
 	{ "iommufd", "iommufd_ioas_unmap_dmabuf", TSM_REC_IOMMUFD_IOAS_UNMAP_DMABUF, &ioas_class },
 	{ "kvm", "kvm_dmabuf_slot_bind", TSM_REC_KVM_DMABUF_SLOT_BIND, &slot_class },
 	{ "kvm", "kvm_dmabuf_slot_unbind", TSM_REC_KVM_DMABUF_SLOT_UNBIND, &slot_class },
+	{ "vfio_pci", "vfio_pci_bar_map", TSM_REC_VFIO_PCI_BAR_MAP, &cpu_class },
+	{ "vfio_pci", "vfio_pci_bar_zap", TSM_REC_VFIO_PCI_BAR_ZAP, &cpu_class },
 };
 
 #define NR_EVENTS	ARRAY_SIZE(td_events)
@@ -417,8 +423,9 @@ static enum tsm_read_status find_events(struct tsm_file *f, struct tracedat *td,
 		td->nr_known++;
 		*observed |= TSM_EV_BIT(te->type);
 	}
-	if (!*observed)
-		return td_fail(f, "the trace.dat holds none of the events of docs/tracepoints.md (systems pci_tsm, vfio_dmabuf, iommufd and kvm's kvm_dmabuf_slot_*): record them with 'trace-cmd record -e pci_tsm -e vfio_dmabuf -e iommufd -e kvm:kvm_dmabuf_slot_bind -e kvm:kvm_dmabuf_slot_unbind' on a kernel of the series");
+	if ((*observed & TSM_EV_PCI_TSM) != TSM_EV_PCI_TSM)
+		return td_fail(f, "the trace.dat holds %s the device layout events of docs/tracepoints.md (system pci_tsm), without which nothing can be checked: record them with 'trace-cmd record -e pci_tsm -e vfio_dmabuf -e iommufd -e vfio_pci -e kvm:kvm_dmabuf_slot_bind -e kvm:kvm_dmabuf_slot_unbind' on a kernel of the series",
+			       *observed & TSM_EV_PCI_TSM ? "only some of" : "none of");
 	/* -T: ftrace's kernel_stack after each event; without it, no stacks */
 	td->stack_id = -1;
 	ev = tep_find_event_by_name(td->tep, "ftrace", "kernel_stack");

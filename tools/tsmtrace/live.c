@@ -12,7 +12,10 @@
  * Only the programs of the events the kernel has (o->observed, decided by
  * builtin-record.c from the kernel's BTF) are loaded; the others are left
  * out of the load, and the file header and the verdict say which events
- * were observed. The lab's VM suite tests/vm/suite-tsmtrace.sh runs it.
+ * were observed. Once attached, and before tracing, what predates the trace
+ * is looked for (a bound TDI, VFIO's DMABUFs and device files, KVM VMs):
+ * with none, the state at start is known. The lab's VM suite
+ * tests/vm/suite-tsmtrace.sh runs it.
  */
 #include <dirent.h>
 #include <errno.h>

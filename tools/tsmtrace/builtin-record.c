@@ -27,6 +27,7 @@
 #include <linux/capability.h>
 #include <unistd.h>
 #include <bpf/btf.h>
+#include <bpf/libbpf.h>
 #include "builtin.h"
 #include "live.h"
 #include "stock.h"
@@ -48,13 +49,14 @@ static const __u32 systems[] = {
  * a kernel whose KVM, iommufd and vfio-pci are modules, theirs, read with
  * libbpf's BTF API. A file that is not BTF is read as a list of
  * NUL-terminated names (the tests pretend to be kernels with it).
- * Returns a TSM_EV_* mask, or -errno.
+ * From the same BTF, o->stock_progs: what finds the DMABUFs of VFIO open at
+ * start (live.c). Returns a TSM_EV_* mask, or -errno.
  */
-static long btf_events(const char *btf_path)
+static long btf_events(struct live_opts *o, const char *btf_path)
 {
 	size_t cap = 1 << 20, len = 0;
+	char *buf, *nb, buf_err[128];
 	struct kbtf *k;
-	char *buf, *nb;
 	__u32 mask = 0, t;
 	ssize_t n;
 	int fd, err;
@@ -72,11 +74,15 @@ static long btf_events(const char *btf_path)
 			if (kbtf_find(k, name, BTF_KIND_TYPEDEF, &id))
 				mask |= TSM_EV_BIT(t);
 		}
+		o->stock_progs = stock_seed_progs(k, o->seed_missing, sizeof(o->seed_missing));
 		kbtf_free(k);
 		free(k);
 		return mask;
 	}
 	free(k);
+	o->stock_progs = 0;
+	libbpf_strerror(err, buf_err, sizeof(buf_err));
+	snprintf(o->seed_missing, sizeof(o->seed_missing), "readable BTF (%s)", buf_err);
 	fd = open(btf_path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -139,7 +145,7 @@ static int need_events(struct live_opts *o)
 	uname(&u);
 	if (o->source == SRC_STOCK)
 		return stock_probe(o, btf, false);
-	present = btf_events(btf);
+	present = btf_events(o, btf);
 	if (present < 0) {
 		p_err(o->cmd, "cannot read the kernel's BTF (%s): %s; tsmtrace needs a kernel built with CONFIG_DEBUG_INFO_BTF (every distribution kernel of 6.19 and later is)",
 		      btf, strerror(-present));
@@ -160,8 +166,6 @@ static int need_events(struct live_opts *o)
 		      __builtin_popcount(TSM_EV_ALL));
 		return EXIT_UNUSABLE;
 	}
-	/* what finds the DMABUFs of VFIO open at start (live.c) */
-	o->stock_progs = stock_seed_progs(btf, o->seed_missing, sizeof(o->seed_missing));
 	if (use != TSM_EV_ALL) {
 		char what[256] = "";
 		size_t n = 0;

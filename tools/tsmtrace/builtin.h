@@ -38,7 +38,7 @@ __attribute__((format(printf, 2, 3)))
 void p_warn(const char *cmd, const char *fmt, ...);
 
 /* print.c */
-void fmt_dev(char *buf, size_t len, __u32 dev);
+void fmt_dev(char *buf, size_t len, __u64 dev);
 int parse_dev(const char *s, __u32 *dev);
 size_t fmt_record(char *buf, size_t len, const struct tsm_rec_hdr *rec);
 void print_record_json(FILE *f, const struct tsm_rec_hdr *rec, const unsigned int *vn,

@@ -292,11 +292,11 @@ static bool vfio_device_path(const char *path)
 
 /*
  * The KVM VMs and the files of VFIO devices every process holds: its file
- * descriptors and, for a process without a VFIO device's descriptor, its
- * mappings (a mapping of a BAR keeps the file after its close). 0, or
- * -errno if /proc cannot be read.
+ * descriptors and, with @maps, for a process without a VFIO device's
+ * descriptor, its mappings (a mapping of a BAR keeps the file after its
+ * close). 0, or -errno if /proc cannot be read.
  */
-static int scan_held(struct held *h)
+static int scan_held(struct held *h, bool maps)
 {
 	char path[PATH_MAX], link[PATH_MAX], *line = NULL;
 	struct dirent *p, *fd;
@@ -308,7 +308,7 @@ static int scan_held(struct held *h)
 		return -errno;
 	while ((p = readdir(proc))) {
 		int vfio = 0;
-		FILE *maps;
+		FILE *f;
 
 		if (p->d_name[0] < '1' || p->d_name[0] > '9')
 			continue;
@@ -337,16 +337,16 @@ static int scan_held(struct held *h)
 			}
 		}
 		closedir(fds);
-		if (!vfio) {
+		if (maps && !vfio) {
 			snprintf(path, sizeof(path), "/proc/%s/maps", p->d_name);
-			maps = fopen(path, "r");
-			while (maps && getline(&line, &cap, maps) > 0)
+			f = fopen(path, "r");
+			while (f && getline(&line, &cap, f) > 0)
 				if (vfio_device_path(line)) {
 					vfio = 1;
 					break;
 				}
-			if (maps)
-				fclose(maps);
+			if (f)
+				fclose(f);
 		}
 		if (vfio) {
 			h->vfio += vfio;
@@ -457,7 +457,7 @@ static bool series_start_known(const struct live_opts *o, struct tsmtrace_bpf *s
 	long dmabufs = open_vfio_dmabufs(o);
 	int tdis = bound_tdis(o, said);
 	struct held h;
-	int err = scan_held(&h);
+	int err = scan_held(&h, true);
 	bool found, known;
 
 	if (err)
@@ -597,7 +597,8 @@ int run_live(const struct live_opts *o)
 	if (stock && stock_has_kvm(o->stock_progs)) {
 		struct held h;
 
-		vms = scan_held(&h) ? -1 : h.vms;
+		/* the stock source follows no host CPU mapping: the VMs alone */
+		vms = scan_held(&h, false) ? -1 : h.vms;
 		if (vms > 0)
 			fprintf(stderr, "%s: %d KVM VM(s) were already running: their mappings of BAR pages made before now are not seen (the verdict is INCOMPLETE at best)\n",
 				o->cmd, vms);

@@ -138,7 +138,7 @@ static void line_end(struct line *l)
 	*l->p = 0;
 }
 
-void fmt_dev(char *buf, size_t len, __u32 dev)
+void fmt_dev(char *buf, size_t len, __u64 dev)
 {
 	struct line l;
 
@@ -270,11 +270,8 @@ static void put_kbool(struct line *l, const char *key, bool v)
 static void put_kdev(struct line *l, const char *key, __u64 dev)
 {
 	char d[32];
-	struct line dl;
 
-	line_init(&dl, d, sizeof(d));
-	put_dev(&dl, dev);
-	line_end(&dl);
+	fmt_dev(d, sizeof(d), dev);
 	put_kq(l, key, d);
 }
 

@@ -280,33 +280,20 @@ int stock_probe(struct live_opts *o, const char *btf_path, bool quiet)
 	return 0;
 }
 
-__u64 stock_seed_progs(const char *btf_path, char *why, size_t len)
+__u64 stock_seed_progs(const struct kbtf *k, char *why, size_t len)
 {
-	struct kbtf k;
 	__u64 progs = 0;
 	unsigned int i;
-	int err;
 
-	err = kbtf_load(&k, btf_path);
-	if (err) {
-		char e[128];
-
-		libbpf_strerror(err, e, sizeof(e));
-		snprintf(why, len, "readable BTF (%s: %s)", btf_path, e);
-		return 0;
-	}
 	for (i = 0; i < NR_HOOKS; i++) {
 		/* the iterator reads what an export's program reads */
 		if (hooks[i].group != G_SEED && strcmp(hooks[i].prog, "stock_dmabuf_export"))
 			continue;
-		if (hook_missing(&k, &hooks[i], why, len)) {
-			progs = 0;
-			break;
-		}
+		if (hook_missing(k, &hooks[i], why, len))
+			return 0;
 		if (hooks[i].group == G_SEED)
 			progs |= 1ULL << i;
 	}
-	kbtf_free(&k);
 	return progs;
 }
 

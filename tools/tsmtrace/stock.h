@@ -49,9 +49,8 @@ int stock_fill_bars(int map_fd, unsigned int max, __u64 *lo, __u64 *hi);
 /*
  * For the series' source: the programs of bpf/stock.bpf.c that count the
  * DMABUFs of VFIO open now (the DMABUF iterator of 6.16+), if the kernel
- * whose BTF is at @btf_path can take them; 0 if not, @why saying what it
- * lacks.
+ * whose BTF @k is can take them; 0 if not, @why saying what it lacks.
  */
-__u64 stock_seed_progs(const char *btf_path, char *why, size_t len);
+__u64 stock_seed_progs(const struct kbtf *k, char *why, size_t len);
 
 #endif

@@ -370,7 +370,7 @@ static void step_close(struct worker *w, struct ctx *unused)
 	struct kvm_create_device kd = { .type = KVM_DEV_TYPE_VFIO };
 	struct kvm_device_attr fa = { .group = KVM_DEV_VFIO_FILE, .attr = KVM_DEV_VFIO_FILE_ADD };
 	struct ctx c = NO_CTX;
-	int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC), kvfio = -1, ret, ok;
+	int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC), kvfio = -1, ret, ok, bound = 0;
 	struct iommu_ioas_alloc ia = { .size = sizeof(ia) };
 	char cdev[300], bdf[300];
 
@@ -400,6 +400,7 @@ static void step_close(struct worker *w, struct ctx *unused)
 		 * this VMM then has no device and goes straight to its close
 		 */
 		ok = ok && CHECK(w, ret, "VFIO_DEVICE_BIND_IOMMUFD", EINVAL) && !ret;
+		bound = ok;
 		h.dev_id = c.dev_id = b.out_devid;
 		ok = ok && CHECK(w, ioctl(c.iommufd, IOMMU_HWPT_ALLOC, &h) ? -errno : 0,
 				 "HWPT alloc", 0);
@@ -429,6 +430,12 @@ static void step_close(struct worker *w, struct ctx *unused)
 	}
 	pthread_mutex_lock(&close_lock);
 	closing = c;
+	/*
+	 * A device file that is not bound to the iommufd answers every call
+	 * with EINVAL: not a device the other thread can work on
+	 */
+	if (!bound)
+		closing.devfd = -1;
 	pthread_mutex_unlock(&close_lock);
 	usleep(pick(w, 300));
 	pthread_mutex_lock(&close_lock);

@@ -20,9 +20,10 @@
  * 'tsmtrace live' costs an event, on the records of FILE (a recording of
  * the lab's storm, in memory): putting records in order, writing the file
  * (uncompressed, zstd:1 and zstd:3, into DIR), the engine, building the
- * text line, and writing it to /dev/null through a 1 MiB stdio buffer, as
- * live does. bench-live.sh runs it in the lab guest too, where it says
- * where live's time goes under TCG.
+ * text line, and building the lines in a 1 MiB buffer written to
+ * /dev/null when full, as live does. bench-live.sh runs it in the lab guest too, where it says
+ * where live's time goes under TCG. --part NAME runs only that part (to
+ * profile it).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -419,6 +420,8 @@ static const char *const part_names[P_NR] = {
 /* one pass of @part over the records: seconds, or < 0 */
 static double part_pass(enum part part, const char *dir, FILE *null)
 {
+	static char out[1 << 20];
+	size_t out_len = 0;
 	const struct tsm_rec_hdr *r;
 	char err[256], path[4096], line[512];
 	struct tsm_meta m = { 0 };
@@ -463,14 +466,26 @@ static double part_pass(enum part part, const char *dir, FILE *null)
 			tsm_engine_feed(e, r, r->size);
 		break;
 	case P_LINE:
-	case P_LINE_WRITE:
 		EACH_REC(r) {
 			size_t n = fmt_record(line, sizeof(line) - 1, r);
 
 			line[n] = '\n';
-			if (part == P_LINE_WRITE)
-				fwrite(line, 1, n + 1, null);
 		}
+		break;
+	case P_LINE_WRITE:
+		/* as live: built in place in a 1 MiB buffer, written when full */
+		EACH_REC(r) {
+			size_t n;
+
+			if (sizeof(out) - out_len < sizeof(line)) {
+				fwrite(out, 1, out_len, null);
+				out_len = 0;
+			}
+			n = fmt_record(out + out_len, sizeof(line) - 1, r);
+			out[out_len + n] = '\n';
+			out_len += n + 1;
+		}
+		fwrite(out, 1, out_len, null);
 		fflush(null);
 		break;
 	default:
@@ -483,7 +498,7 @@ static double part_pass(enum part part, const char *dir, FILE *null)
 	return t0;
 }
 
-static int bench_reader_parts(const char *file, const char *dir)
+static int bench_reader_parts(const char *file, const char *dir, const char *only)
 {
 	struct tsm_ops ops = { .unknown = parts_collect };
 	struct tsm_file f;
@@ -511,6 +526,8 @@ static int bench_reader_parts(const char *file, const char *dir)
 	for (i = 0; i < P_NR; i++) {
 		double best = -1;
 
+		if (only && strcmp(only, part_names[i]))
+			continue;
 		for (k = 0; k < 4; k++) {
 			double t = part_pass(i, dir, null);
 
@@ -533,9 +550,10 @@ int main(int argc, char **argv)
 		{ "dir", required_argument, NULL, 'd' },
 		{ "events", required_argument, NULL, 'n' },
 		{ "reader-parts", required_argument, NULL, 'r' },
+		{ "part", required_argument, NULL, 'p' },
 		{ 0 }
 	};
-	const char *tool = NULL, *dir = NULL, *parts = NULL;
+	const char *tool = NULL, *dir = NULL, *parts = NULL, *only = NULL;
 	long long n = 10000000;
 	int c;
 
@@ -545,15 +563,22 @@ int main(int argc, char **argv)
 		case 'd': dir = optarg; break;
 		case 'n': n = atoll(optarg); break;
 		case 'r': parts = optarg; break;
+		case 'p': only = optarg; break;
 		default:
 			fprintf(stderr, "usage: tsmbench --tool PATH --dir DIR [--events N]\n"
-					"       tsmbench --reader-parts FILE --dir DIR\n");
+					"       tsmbench --reader-parts FILE --dir DIR [--part NAME]\n");
 			return 2;
 		}
 	}
 	if (parts && dir) {
+		for (c = 0; only && c < P_NR && strcmp(only, part_names[c]); c++)
+			;
+		if (c == P_NR) {
+			fprintf(stderr, "tsmbench: no part %s\n", only);
+			return 2;
+		}
 		mkdir(dir, 0755);
-		return bench_reader_parts(parts, dir);
+		return bench_reader_parts(parts, dir, only);
 	}
 	if (!tool || !dir) {
 		fprintf(stderr, "usage: tsmbench --tool PATH --dir DIR [--events N]\n");

@@ -93,6 +93,8 @@ struct tsm_engine {
 	struct hash dev_ids;		/* dev id -> struct dev */
 	struct hash bufs;
 	struct hash maps;
+	struct map *free_maps;		/* dropped maps, for the next ones */
+	unsigned int nr_free_maps;
 	size_t nr_devs;
 	struct tsm_summary sum;
 	struct tsm_violation *v;	/* the first max_v violations, in full */
@@ -447,6 +449,38 @@ static void map_unlink(struct map *m)
 {
 	list_del_init(&m->buf_node);
 	list_del_init(&m->dev_node);
+}
+
+/*
+ * A map is made and dropped at every IOAS map and unmap: the dropped ones
+ * are kept for the next (up to a bound, so that memory still follows the
+ * mappings alive), which saves a malloc() and a free() an event.
+ */
+#define FREE_MAPS_MAX	1024
+
+static struct map *map_alloc(struct tsm_engine *e)
+{
+	struct map *m = e->free_maps;
+
+	if (!m)
+		return calloc(1, sizeof(*m));
+	e->free_maps = (struct map *)m->b;
+	e->nr_free_maps--;
+	memset(m, 0, sizeof(*m));
+	return m;
+}
+
+/* @m, unlinked and out of the hash, is no longer used */
+static void map_drop(struct tsm_engine *e, struct map *m)
+{
+	if (e->nr_free_maps >= FREE_MAPS_MAX) {
+		free(m);
+		return;
+	}
+	/* the list is linked through the unused ->b */
+	m->b = (struct buf *)e->free_maps;
+	e->free_maps = m;
+	e->nr_free_maps++;
 }
 
 static void buf_free(struct tsm_engine *e, struct buf *b)
@@ -1532,9 +1566,9 @@ static struct map *map_new(struct tsm_engine *e, const struct tsm_rec_hdr *rec,
 			inconsistent(e, rec, "mapping replaces one never unmapped");
 		hash_del(&e->maps, k);
 		map_unlink(m);
-		free(m);
+		map_drop(e, m);
 	}
-	m = calloc(1, sizeof(*m));
+	m = map_alloc(e);
 	if (!m || hash_add(&e->maps, k, m)) {
 		free(m);
 		e->err = -ENOMEM;
@@ -1571,7 +1605,7 @@ static void map_gone(struct tsm_engine *e, const struct tsm_rec_hdr *rec,
 	if (m->buf_id != buf_id && m->certain)
 		inconsistent(e, rec, "unmap names another DMABUF than the map");
 	map_unlink(m);
-	free(m);
+	map_drop(e, m);
 }
 
 static struct buf *map_buf(struct tsm_engine *e, const struct tsm_rec_hdr *rec, __u64 id)
@@ -2052,6 +2086,12 @@ void tsm_engine_free(struct tsm_engine *e)
 		return;
 	for (i = 0; i <= e->maps.mask; i++)
 		free(e->maps.ent[i].val);
+	while (e->free_maps) {
+		struct map *m = e->free_maps;
+
+		e->free_maps = (struct map *)m->b;
+		free(m);
+	}
 	for (i = 0; i <= e->bufs.mask; i++) {
 		struct buf *b = e->bufs.ent[i].val;
 

@@ -27,18 +27,41 @@ static __always_inline void put_c(struct line *l, char c)
 		*l->p++ = c;
 }
 
-/* short strings (names, keys): a loop beats strlen() and a memcpy() call */
+/*
+ * @n bytes of @s. The check is made once, not per byte: for a string whose
+ * length the compiler knows (a key, a literal) the copy is a few moves.
+ */
+static __always_inline void put_mem(struct line *l, const char *s, size_t n)
+{
+	size_t room = l->end - l->p;
+
+	if (__builtin_expect(n <= room, 1)) {
+		memcpy(l->p, s, n);
+		l->p += n;
+	} else {
+		memcpy(l->p, s, room);
+		l->p += room;
+	}
+}
+
 static __always_inline void put_s(struct line *l, const char *s)
 {
-	char *p = l->p;
+	put_mem(l, s, strlen(s));
+}
 
-	while (*s && p < l->end)
-		*p++ = *s++;
-	l->p = p;
+/* @n times @c */
+static __always_inline void put_pad(struct line *l, char c, size_t n)
+{
+	size_t room = l->end - l->p;
+
+	if (n > room)
+		n = room;
+	memset(l->p, c, n);
+	l->p += n;
 }
 
 /* how many digits @v has in base 10 or 16 */
-static unsigned int nr_digits(uint64_t v, unsigned int base)
+static __always_inline unsigned int nr_digits(uint64_t v, unsigned int base)
 {
 	unsigned int n = 1;
 
@@ -50,18 +73,32 @@ static unsigned int nr_digits(uint64_t v, unsigned int base)
 }
 
 /* the digits of @v in @base, last first, ending at @end: two a division in decimal */
-static void put_digits(char *end, uint64_t v, unsigned int base)
+static __always_inline void put_digits(char *end, uint64_t v, unsigned int base)
 {
 	static const char pairs[] =
 		"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
 		"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
 		"8081828384858687888990919293949596979899";
+	static const char hex_pairs[] =
+		"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+		"202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
+		"404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
+		"606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
+		"808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
+		"a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+		"c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
+		"e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
 
 	if (base == 16) {
-		do {
-			*--end = "0123456789abcdef"[v & 15];
-			v >>= 4;
-		} while (v);
+		/* a byte a step */
+		for (; v >= 0x100; v >>= 8) {
+			end -= 2;
+			memcpy(end, hex_pairs + 2 * (v & 0xff), 2);
+		}
+		if (v >= 0x10)
+			memcpy(end - 2, hex_pairs + 2 * v, 2);
+		else
+			end[-1] = "0123456789abcdef"[v];
 		return;
 	}
 	for (; v >= 100; v /= 100) {
@@ -79,18 +116,17 @@ static void put_digits(char *end, uint64_t v, unsigned int base)
  * right. The digits go straight into the line; only a number that does not
  * fit what is left of it goes through a buffer, for its first digits.
  */
-static void put_num(struct line *l, uint64_t v, unsigned int base, unsigned int width,
-		    char pad, bool left_pad)
+static __always_inline void put_num(struct line *l, uint64_t v, unsigned int base,
+				    unsigned int width, char pad, bool left_pad)
 {
 	unsigned int n = nr_digits(v, base);
 	size_t room;
 	char d[24];
 
-	if (left_pad)
-		for (; width > n; width--)
-			put_c(l, pad);
+	if (left_pad && width > n)
+		put_pad(l, pad, width - n);
 	room = l->end - l->p;
-	if (n <= room) {
+	if (__builtin_expect(n <= room, 1)) {
 		put_digits(l->p + n, v, base);
 		l->p += n;
 	} else {
@@ -98,8 +134,8 @@ static void put_num(struct line *l, uint64_t v, unsigned int base, unsigned int 
 		memcpy(l->p, d, room);
 		l->p += room;
 	}
-	for (; !left_pad && width > n; width--)
-		put_c(l, ' ');
+	if (!left_pad && width > n)
+		put_pad(l, ' ', width - n);
 }
 
 static void put_u(struct line *l, uint64_t v)
@@ -211,13 +247,13 @@ static __always_inline void put_key(struct line *l, const char *key)
 	put_s(l, "\":");
 }
 
-static void put_ku(struct line *l, const char *key, uint64_t v)
+static __always_inline void put_ku(struct line *l, const char *key, uint64_t v)
 {
 	put_key(l, key);
 	put_u(l, v);
 }
 
-static void put_ki(struct line *l, const char *key, int64_t v)
+static __always_inline void put_ki(struct line *l, const char *key, int64_t v)
 {
 	put_key(l, key);
 	if (v < 0)
@@ -233,7 +269,7 @@ static __always_inline void put_quote(struct line *l)
 }
 
 /* a string that needs no escaping: a name, a device */
-static void put_kq(struct line *l, const char *key, const char *v)
+static __always_inline void put_kq(struct line *l, const char *key, const char *v)
 {
 	put_key(l, key);
 	put_quote(l);
@@ -241,7 +277,7 @@ static void put_kq(struct line *l, const char *key, const char *v)
 	put_quote(l);
 }
 
-static void put_kx(struct line *l, const char *key, uint64_t v)
+static __always_inline void put_kx(struct line *l, const char *key, uint64_t v)
 {
 	put_key(l, key);
 	put_quote(l);
@@ -250,7 +286,7 @@ static void put_kx(struct line *l, const char *key, uint64_t v)
 }
 
 /* an id the text prints in hex (a KVM slot: address space << 16 | id) */
-static void put_kxid(struct line *l, const char *key, uint64_t v)
+static __always_inline void put_kxid(struct line *l, const char *key, uint64_t v)
 {
 	if (l->json)
 		put_ku(l, key, v);
@@ -258,7 +294,7 @@ static void put_kxid(struct line *l, const char *key, uint64_t v)
 		put_kx(l, key, v);
 }
 
-static void put_kbool(struct line *l, const char *key, bool v)
+static __always_inline void put_kbool(struct line *l, const char *key, bool v)
 {
 	put_key(l, key);
 	if (l->json)
@@ -267,12 +303,12 @@ static void put_kbool(struct line *l, const char *key, bool v)
 		put_u(l, v);
 }
 
-static void put_kdev(struct line *l, const char *key, __u64 dev)
+static __always_inline void put_kdev(struct line *l, const char *key, __u64 dev)
 {
-	char d[32];
-
-	fmt_dev(d, sizeof(d), dev);
-	put_kq(l, key, d);
+	put_key(l, key);
+	put_quote(l);
+	put_dev(l, dev);
+	put_quote(l);
 }
 
 /* " OLD->NEW" in text; "old_@what":"OLD","new_@what":"NEW" in JSON */

@@ -22,6 +22,9 @@
 #   make kernel-kasan  the series with KASAN and kmemleak (build/kbuild-kasan)
 #   make test-kasan    the VM suites on that kernel: any KASAN report or
 #                      leak fails
+#   make kernel-gcov   the series with gcov's counters (build/kbuild-gcov)
+#   make coverage      the VM suites on that kernel, then the line coverage
+#                      of the series' lines per file (scripts/coverage.sh)
 #   make kernel-export write the kernel tree's commits to kernel/patches/
 #   make kernel-reset  drop local commits in the kernel tree, re-apply the series
 #   make kernel-status what is applied and what is unexported
@@ -38,6 +41,7 @@ KSTOCK		:= $(BUILD_DIR)/kbuild-stock
 export BUILD_DIR
 
 .PHONY: all deps kernel kernel-check-newest kernel-stock stock-progs kernel-bench kernel-kasan \
+	kernel-gcov coverage \
 	test-kasan test-stress test-stress-kasan kernel-configs test-full kernel-export \
 	kernel-reset kernel-status test-progs vm-progs tools \
 	test test-host test-vm lab bench install uninstall clean
@@ -69,6 +73,17 @@ kernel-bench: kernel
 	@KERNEL_OBJ=$(BUILD_DIR)/kbuild-bench \
 	 KERNEL_FRAGMENT="$(ROOT)/kernel/lab.config $(ROOT)/kernel/series.config $(ROOT)/kernel/bench.config" \
 	 scripts/kernel.sh build
+
+kernel-gcov: kernel
+	@KERNEL_OBJ=$(BUILD_DIR)/kbuild-gcov \
+	 KERNEL_FRAGMENT="$(ROOT)/kernel/lab.config $(ROOT)/kernel/series.config $(ROOT)/kernel/gcov.config" \
+	 scripts/kernel.sh build
+
+# every VM suite on the gcov kernel, then the line coverage of the series'
+# lines per file (build/coverage/report.txt); COVERAGE_SUITES=PATTERN runs
+# only the suites whose name contains it
+coverage: kernel-gcov test-progs
+	@scripts/coverage.sh $(COVERAGE_SUITES)
 
 kernel-kasan: kernel
 	@KERNEL_OBJ=$(BUILD_DIR)/kbuild-kasan \

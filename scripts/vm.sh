@@ -37,7 +37,9 @@
 #                   ivshmem's 4 GiB BAR thousands of times (docs/lab.md)
 #
 # Environment: KEEP_VM_RUNS=1 acts like --keep; VM_RUNS_DIR (default
-# build/vm-runs) holds the run directories. Variables named STRESS_* and
+# build/vm-runs) holds the run directories; VM_GCOV_OUT receives, from a
+# kernel built with gcov (make kernel-gcov), the counters of the files that
+# scripts/coverage.sh lists, a directory a run. Variables named STRESS_* and
 # TSM_ABUSE_* (the knobs of the stress and uapi-abuse programs) are passed
 # to the guest's command.
 set -euo pipefail
@@ -93,6 +95,11 @@ esac
 mkdir -p "$RUNS"
 RUN=$(mktemp -d "$RUNS/run.XXXXXX")
 cleanup() {
+	# a kernel built with gcov (make coverage): the guest left the series'
+	# counters in gcov/; they go to VM_GCOV_OUT, one directory a run
+	if [ -n "${VM_GCOV_OUT:-}" ] && [ -d "$RUN/gcov" ]; then
+		mkdir -p "$VM_GCOV_OUT" && mv "$RUN/gcov" "$VM_GCOV_OUT/${RUN##*/}"
+	fi
 	if [ "$KEEP" = 1 ]; then
 		echo "vm: run directory kept: $RUN" >&2
 	else

@@ -200,4 +200,35 @@ if [ $vrc = 126 ] && grep -q "no kernel at /nonexistent" <<<"$out"; then
 else
 	fail vm-runner-missing-kernel "exit $vrc: $out"
 fi
+# The coverage report of make coverage (scripts/coverage-report.py) on a
+# tree of one file: of the lines the series wrote, those gcov counts, and
+# which of them ran in any run
+C=$(mktemp -d)
+mkdir -p "$C/src" "$C/obj" "$C/runs/r1" "$C/runs/r2"
+printf '%s\n' 'int g(int x)' '{' '	return x + 1;' '}' 'int main(int argc, char **argv)' '{' \
+	'	(void)argv;' '	return g(argc) == 99;' '}' >"$C/src/a.c"
+git -C "$C/src" init -q && git -C "$C/src" add a.c &&
+	git -C "$C/src" -c user.name=t -c user.email=t@t commit -qm base && git -C "$C/src" tag tsm-base
+printf '%s\n' 'int g(int x)' '{' '	return x + 1;' '}' 'int f(int x)' '{' '	if (x == 1)' \
+	'		return g(x);' '	if (x == 2)' '		return 7;' '	return 0;' '}' \
+	'int main(int argc, char **argv)' '{' '	(void)argv;' '	return f(argc) == 99;' '}' >"$C/src/a.c"
+git -C "$C/src" -c user.name=t -c user.email=t@t commit -qam series
+if (cd "$C/obj" && gcc -O0 --coverage -c "$C/src/a.c" -o a.o && gcc --coverage a.o -o a) &&
+   "$C/obj/a" && mv "$C/obj/a.gcda" "$C/runs/r1/" && "$C/obj/a" x y && mv "$C/obj/a.gcda" "$C/runs/r2/"; then
+	one=$(mkdir -p "$C/one/r1" && cp "$C/runs/r1/a.gcda" "$C/one/r1/" &&
+	      python3 "$ROOT/scripts/coverage-report.py" "$C/src" "$C/obj" "$C/one" a.c 2>&1)
+	both=$(python3 "$ROOT/scripts/coverage-report.py" "$C/src" "$C/obj" "$C/runs" a.c 2>&1)
+	# run 1 (f(1)) leaves lines 9-11 of f, run 2 (f(3)) line 10: the
+	# base's line 3 never counts, though it ran
+	if grep -qx '  a.c: 9-11' <<<"$one" && grep -qx '  a.c: 10' <<<"$both" &&
+	   grep -q 'over 2 boot' <<<"$both" && ! grep -q ': 3' <<<"$one"; then
+		pass coverage-report-counts-the-series-lines
+	else
+		fail coverage-report-counts-the-series-lines "one run: $one; two runs: $both"
+	fi
+else
+	fail coverage-report-counts-the-series-lines "could not build or run the program with gcov"
+fi
+rm -rf "$C"
+
 exit $rc

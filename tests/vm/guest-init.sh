@@ -72,6 +72,17 @@ if [ -w $leaks ]; then
 	echo scan >$leaks; sleep 6; echo scan >$leaks
 	cat $leaks >"$tsmrun/kmemleak"
 fi
+# a kernel built with gcov (make coverage): the counters of the files
+# scripts/coverage.sh listed (paths in the object tree it named), as
+# gcov/PATH.gcda
+cov=$tsmroot/build/coverage
+if [ -d /sys/kernel/debug/gcov ] && [ -r "$cov/files" ] && [ -r "$cov/objtree" ]; then
+	obj=/sys/kernel/debug/gcov$(cat "$cov/objtree")
+	while read -r rel; do
+		[ -r "$obj/$rel" ] || continue
+		mkdir -p "$tsmrun/gcov/${rel%/*}" && cat "$obj/$rel" >"$tsmrun/gcov/$rel"
+	done <"$cov/files"
+fi
 dmesg >"$tsmrun/dmesg" 2>/dev/null
 echo $rc >"$tsmrun/status"
 say "command exited with $(cat "$tsmrun/status")"

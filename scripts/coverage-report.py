@@ -78,7 +78,8 @@ def main():
     if len(sys.argv) < 5:
         sys.stderr.write(__doc__)
         return 2
-    src, objtree, runs, files = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+    src, objtree, runs = (os.path.abspath(a) for a in sys.argv[1:4])
+    files = sys.argv[4:]
     run_dirs = sorted(os.path.join(runs, r) for r in os.listdir(runs))
     scratch = tempfile.mkdtemp(prefix='tsm-coverage.')
     total_can = total_ran = 0

@@ -93,7 +93,7 @@ struct tsm_engine {
 	struct hash dev_ids;		/* dev id -> struct dev */
 	struct hash bufs;
 	struct hash maps;
-	struct map *free_maps;		/* dropped maps, for the next ones */
+	struct list_head free_maps;	/* dropped maps (by buf_node), for the next ones */
 	unsigned int nr_free_maps;
 	size_t nr_devs;
 	struct tsm_summary sum;
@@ -460,11 +460,12 @@ static void map_unlink(struct map *m)
 
 static struct map *map_alloc(struct tsm_engine *e)
 {
-	struct map *m = e->free_maps;
+	struct map *m;
 
-	if (!m)
+	if (list_empty(&e->free_maps))
 		return calloc(1, sizeof(*m));
-	e->free_maps = (struct map *)m->b;
+	m = container_of(e->free_maps.next, struct map, buf_node);
+	list_del_init(&m->buf_node);
 	e->nr_free_maps--;
 	memset(m, 0, sizeof(*m));
 	return m;
@@ -477,9 +478,7 @@ static void map_drop(struct tsm_engine *e, struct map *m)
 		free(m);
 		return;
 	}
-	/* the list is linked through the unused ->b */
-	m->b = (struct buf *)e->free_maps;
-	e->free_maps = m;
+	list_add_tail(&m->buf_node, &e->free_maps);
 	e->nr_free_maps++;
 }
 
@@ -2064,6 +2063,7 @@ struct tsm_engine *tsm_engine_new(const struct tsm_engine_opts *opts)
 	list_init(&e->priv_devs);
 	list_init(&e->orphans);
 	list_init(&e->sptes);
+	list_init(&e->free_maps);
 	e->max_v = e->opts.max_violations ? : TSM_MAX_VIOLATIONS;
 	if (!e->opts.observed)
 		e->opts.observed = TSM_EV_KNOWN;
@@ -2086,12 +2086,8 @@ void tsm_engine_free(struct tsm_engine *e)
 		return;
 	for (i = 0; i <= e->maps.mask; i++)
 		free(e->maps.ent[i].val);
-	while (e->free_maps) {
-		struct map *m = e->free_maps;
-
-		e->free_maps = (struct map *)m->b;
-		free(m);
-	}
+	list_for_each_safe(p, t, &e->free_maps)
+		free(container_of(p, struct map, buf_node));
 	for (i = 0; i <= e->bufs.mask; i++) {
 		struct buf *b = e->bufs.ent[i].val;
 

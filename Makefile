@@ -115,7 +115,8 @@ kernel-configs: kernel
 test-full: test test-kasan test-stress test-stress-kasan kernel-configs
 
 vm-progs: kernel
-	@$(MAKE) --no-print-directory -C tests/vm KHDR=$(KHDR) OUT=$(BUILD_DIR)/tests/vm
+	@$(MAKE) --no-print-directory -C tests/vm KHDR=$(KHDR) OUT=$(BUILD_DIR)/tests/vm \
+		EXTRA_CFLAGS=-I$(BUILD_DIR)/linux/drivers/iommu/iommufd
 
 # programs of the stock suites, built against the stock kernel's headers
 stock-progs: kernel-stock

@@ -19,6 +19,12 @@
 #   --smp N         guest vCPUs (default 2)
 #   --bar SIZE      ivshmem BAR size, a power of two (default 4G)
 #   --no-vfio       leave the lab devices on their default drivers
+#   --pcie          also two PCI Express endpoints, each below its own root
+#                   port: a virtio-rng (1af4:1044; MSI-X, power management,
+#                   FLR) and an e1000e (8086:10d3; MSI-X in a BAR of its
+#                   own, power management, reset by its root port's
+#                   secondary bus reset), bound to vfio-pci like edu and
+#                   ivshmem
 #   --no-iommu      no vIOMMU (implies --no-vfio): the iommufd selftests' mock
 #                   IOMMU is only probed when no hardware IOMMU claims the
 #                   bus first
@@ -53,6 +59,7 @@ SMP=2
 BAR=4G
 VFIO=1
 IOMMU=1
+PCIE=()
 KEEP=${KEEP_VM_RUNS:-0}
 APPEND=
 TCG_THREADS=${VM_TCG_THREADS:-single}
@@ -67,6 +74,16 @@ while [ $# -gt 0 ]; do
 	--smp) SMP=${2:?}; shift 2 ;;
 	--bar) BAR=${2:?}; shift 2 ;;
 	--no-vfio) VFIO=0; shift ;;
+	--pcie)
+		# 5 GT/s root ports: after a secondary bus reset the kernel
+		# waits for Data Link Layer Link Active on faster links, which
+		# QEMU 7.2's root port does not report again (the reset fails
+		# with ENOTTY); at 5 GT/s it waits for the device itself
+		PCIE=(-device pcie-root-port,id=rp1,chassis=1,slot=1,x-speed=5
+		      -device virtio-rng-pci,bus=rp1
+		      -device pcie-root-port,id=rp2,chassis=2,slot=2,x-speed=5
+		      -device e1000e,bus=rp2)
+		shift ;;
 	--no-iommu) IOMMU=0; VFIO=0; shift ;;
 	--keep) KEEP=1; shift ;;
 	--kernel) KERNEL=${2:?}; shift 2 ;;
@@ -149,6 +166,7 @@ timeout --signal=KILL "$TIMEOUT" qemu-system-x86_64 \
 	-device edu \
 	-object memory-backend-ram,id=ivmem,size="$BAR",share=on \
 	-device ivshmem-plain,memdev=ivmem \
+	"${PCIE[@]}" \
 	</dev/null >"$RUN/qemu.log" 2>&1
 qrc=$?
 set -e

@@ -42,12 +42,13 @@ if [ -z "$tsmrun" ] || ! mount -t 9p -o trans=virtio,version=9p2000.L,msize=5120
 	poweroff_now
 fi
 
-# Bind the lab devices (edu 1234:11e8, ivshmem 1af4:1110) to vfio-pci.
+# Bind the lab devices (edu 1234:11e8, ivshmem 1af4:1110, and with vm.sh's
+# --pcie virtio-rng 1af4:1044 and e1000e 8086:10d3) to vfio-pci.
 if [ "$tsmvfio" = 1 ]; then
 	for d in /sys/bus/pci/devices/*; do
 		id="$(cat "$d/vendor"):$(cat "$d/device")"
 		case "$id" in
-		0x1234:0x11e8|0x1af4:0x1110)
+		0x1234:0x11e8|0x1af4:0x1110|0x1af4:0x1044|0x8086:0x10d3)
 			bdf=${d##*/}
 			echo vfio-pci >"$d/driver_override"
 			[ -e "$d/driver" ] && echo "$bdf" >"$d/driver/unbind"

@@ -70,6 +70,9 @@ check tsm-sw-connect-twice-ebusy EBUSY "$(write_err "$IV/tsm/connect" tsm0)"
 S=$IV/tsm_sw/shared
 check tsm-sw-shared-list ok "$(write_err "$S" "2:0x200000+0x100000 2:0x0+0x1000")"
 check tsm-sw-shared-list-sorted "2:0x0+0x1000 2:0x200000+0x100000" "$(cat "$S")"
+# any run of blanks separates holes, before and after them too
+check tsm-sw-shared-blanks ok "$(write_err "$S" "  2:0x0+0x1000 	 2:0x200000+0x100000  ")"
+check tsm-sw-shared-blanks-read "2:0x0+0x1000 2:0x200000+0x100000" "$(cat "$S")"
 check tsm-sw-shared-none ok "$(write_err "$S" none)"
 check tsm-sw-shared-none-read none "$(cat "$S")"
 for bad in "2:0x800+0x1000" "2:0x0+0x800" "2:0x0+0x0" "6:0x0+0x1000" "0:0x0+0x1000" \

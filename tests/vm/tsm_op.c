@@ -28,6 +28,16 @@ static void test_viommu(void)
 			   "tsm-op-viommu-default-needs-tsm-eopnotsupp");
 	close(not_connected.fd);
 
+	/* a type of another IOMMU's driver: VT-d implements none (mainline) */
+	{
+		struct iommu_viommu_alloc v = {
+			.size = sizeof(v), .type = IOMMU_VIOMMU_TYPE_ARM_SMMUV3,
+			.dev_id = iv.id, .hwpt_id = iv.hwpt,
+		};
+
+		lab_expect(ioctl(iommufd, IOMMU_VIOMMU_ALLOC, &v) ? -errno : 0, EOPNOTSUPP,
+			   "tsm-op-viommu-driver-type-eopnotsupp");
+	}
 	lab_expect(viommu_alloc(&iv), 0, "tsm-op-viommu-default");
 	lab_expect(vdevice_alloc(&iv, 0x123456789ULL), 0, "tsm-op-vdevice-wide-virt-id");
 	lab_expect(bind(iv.vdev), EINVAL, "tsm-op-bind-virt-id-beyond-32-bits-einval");

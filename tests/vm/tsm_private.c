@@ -566,13 +566,15 @@ static void test_busy(void)
 		lab_expect(ioctl(iv.fd, VFIO_DEVICE_RESET) ? -errno : 0, EBUSY,
 			   "tsm-private-reset-ebusy");
 	else
-		lab_skip("tsm-private-reset-ebusy", "ivshmem has no function reset in the lab");
+		lab_skip("tsm-private-reset-ebusy",
+			 "ivshmem has no function reset in the lab; suite tsm-pcie tries it");
 	lab_expect(low_power(), EBUSY, "tsm-private-low-power-ebusy");
 	lab_expect(bar_rw(0x1000, &v, 4, 0), 0, "tsm-private-low-power-refused-still-decodes");
 	ret = hot_reset();
 	if (ret == -ENODEV)	/* the kernel says no before it looks at the TSM */
 		lab_skip("tsm-private-hot-reset-ebusy",
-			 "ivshmem sits on the root bus in the lab: no slot or bus reset");
+			 "ivshmem sits on the root bus in the lab: no slot or bus reset; "
+			 "suite tsm-pcie tries it");
 	else
 		lab_expect(ret, EBUSY, "tsm-private-hot-reset-ebusy");
 }

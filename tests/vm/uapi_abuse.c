@@ -11,13 +11,14 @@
  *    is the series'; the others must stay refused), every argsz up to the
  *    request + 8;
  *  - VFIO_DEVICE_FEATURE_TSM_LAYOUT: every argsz, every flag bit, every
- *    feature flag combination;
+ *    feature flag combination, a result that cannot be written back;
  *  - KVM_SET_USER_MEMORY_REGION2 with KVM_MEM_VFIO_DMABUF: every other flag
  *    bit beside it, fds of every other kind (iommufd, the VFIO device, a VM,
  *    an eventfd, a memfd, a udmabuf, a closed fd);
  *  - fail-nth sweeps of a shared export, a private export (bound), the IOAS
- *    import of a DMABUF and the KVM slot over one: each failure point must
- *    unwind, leaving no DMABUF, attachment, IOAS area or memslot behind;
+ *    import of a DMABUF, the KVM slot over one and the layout's GET (bound):
+ *    each failure point must unwind, leaving no DMABUF, attachment, IOAS
+ *    area or memslot behind;
  *  - a random-argument loop over all of these and BIND/UNBIND, seeded and
  *    bounded (TSM_ABUSE_SEED, TSM_ABUSE_ITERS; the seed is printed), which
  *    asserts only that every answer is success or an errno docs/uapi.md
@@ -95,6 +96,11 @@ static int export(uint64_t off, uint64_t len, uint32_t flags)
 {
 	return vfio_dmabuf_export(iv.fd, BAR, off, len, flags);
 }
+
+/* the argsz of a TSM_LAYOUT request with room for @n ranges */
+#define LAYOUT_ARGSZ(n)	(uint32_t)(sizeof(struct vfio_device_feature) +			\
+				   sizeof(struct vfio_device_feature_tsm_layout) +	\
+				   (n) * sizeof(struct vfio_tsm_range))
 
 /* VFIO_DEVICE_FEATURE_TSM_LAYOUT of BAR2 with room for @room ranges */
 static int layout_raw(uint32_t argsz, uint32_t feature_flags, uint32_t region,
@@ -316,6 +322,40 @@ static void test_export(void)
 
 /* ---- VFIO_DEVICE_FEATURE_TSM_LAYOUT ---------------------------------------- */
 
+/*
+ * A request that ends a page before read-only ranges[], then one whose
+ * header is in a read-only page and ranges[] in the next: the result
+ * cannot be written back (EFAULT), the ranges are written in the second.
+ */
+static void test_layout_efault(void)
+{
+	const size_t pg = 4096, hdr = LAYOUT_ARGSZ(0);
+	uint8_t *m = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			  -1, 0);
+	struct vfio_device_feature *f = (void *)(m + pg - hdr);
+	struct vfio_device_feature_tsm_layout *l = (void *)f->data;
+	struct vfio_tsm_range *r = (void *)(m + pg);
+
+	if (!LAB_CHECK(m != MAP_FAILED, "abuse-layout-efault-mmap", "%s", strerror(errno)))
+		return;
+	f->argsz = LAYOUT_ARGSZ(2);
+	f->flags = VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_TSM_LAYOUT;
+	l->region_index = BAR;
+	l->nr_ranges = 2;
+	mprotect(m + pg, pg, PROT_READ);
+	lab_expect(ioctl(iv.fd, VFIO_DEVICE_FEATURE, f) ? -errno : 0, EFAULT,
+		   "abuse-layout-ranges-unwritable-efault");
+	mprotect(m + pg, pg, PROT_READ | PROT_WRITE);
+	mprotect(m, pg, PROT_READ);
+	lab_expect(ioctl(iv.fd, VFIO_DEVICE_FEATURE, f) ? -errno : 0, EFAULT,
+		   "abuse-layout-header-unwritable-efault");
+	LAB_CHECK(r[0].length && r[1].length, "abuse-layout-header-unwritable-ranges-written",
+		  "ranges %#llx+%#llx %#llx+%#llx", (unsigned long long)r[0].offset,
+		  (unsigned long long)r[0].length, (unsigned long long)r[1].offset,
+		  (unsigned long long)r[1].length);
+	munmap(m, 2 * pg);
+}
+
 static void test_layout(void)
 {
 	const uint32_t hdr = sizeof(struct vfio_device_feature) +
@@ -361,6 +401,7 @@ static void test_layout(void)
 			tally(&t, -layout_raw(hdr + 2 * one, VFIO_DEVICE_FEATURE_GET, region, 0, 8),
 			      EINVAL, "region %u", region);
 	tally_report(&t, "abuse-layout-ops-and-regions");
+	test_layout_efault();
 }
 
 /* ---- KVM_MEM_VFIO_DMABUF -------------------------------------------------- */
@@ -423,7 +464,7 @@ static void test_slot(void)
  * left behind ("" for nothing).
  */
 static void sweep(const char *name, int (*call)(void), void (*undo)(int),
-		  const char *(*check)(void))
+		  const char *(*check)(void), int min_points)
 {
 	char errs[256] = "", bad[256] = "", n[96];
 	int nth, points = 0, ended = 0, ret;
@@ -461,7 +502,8 @@ static void sweep(const char *name, int (*call)(void), void (*undo)(int),
 	snprintf(n, sizeof(n), "%s-ends", name);
 	LAB_CHECK(ended, n, "still failing at nth %d", nth - 1);
 	snprintf(n, sizeof(n), "%s-points", name);
-	LAB_CHECK(points >= 2, n, "%d failure points, want at least 2", points);
+	LAB_CHECK(points >= min_points, n, "%d failure points, want at least %d", points,
+		  min_points);
 	snprintf(n, sizeof(n), "%s-unwound", name);
 	LAB_CHECK(!bad[0], n, "%s", bad);
 }
@@ -526,18 +568,32 @@ static const char *sweep_slot_check(void)
 	return "";
 }
 
+static int sweep_layout(void)
+{
+	return layout_raw(LAYOUT_ARGSZ(8), VFIO_DEVICE_FEATURE_GET, BAR, 0, 8);
+}
+
+static void sweep_nothing(int ret)
+{
+}
+
+static const char *sweep_layout_check(void)
+{
+	return sweep_layout() ? "the next GET failed" : "";
+}
+
 static void test_fail_nth_unbound(void)
 {
 	sweep_base = lab_dmabuf_count();
 	sweep("abuse-fail-nth-export-shared", sweep_export_shared, sweep_close,
-	      sweep_export_check);
+	      sweep_export_check, 2);
 
 	sweep_fd = export(0, 2 * MiB, 0);
 	if (!lab_expect(sweep_fd < 0 ? sweep_fd : 0, 0, "abuse-fail-nth-export"))
 		return;
 	sweep_base = attachments();
-	sweep("abuse-fail-nth-ioas-map", sweep_map, sweep_unmap, sweep_map_check);
-	sweep("abuse-fail-nth-kvm-slot", sweep_slot, sweep_slot_delete, sweep_slot_check);
+	sweep("abuse-fail-nth-ioas-map", sweep_map, sweep_unmap, sweep_map_check, 2);
+	sweep("abuse-fail-nth-kvm-slot", sweep_slot, sweep_slot_delete, sweep_slot_check, 2);
 	lab_expect(iommufd_map_file(iommufd, ioas, sweep_fd, 2 * MiB, IOVA), 0,
 		   "abuse-fail-nth-map-after");
 	lab_expect(slot_dmabuf(sweep_fd, 0, 2 * MiB), 0, "abuse-fail-nth-slot-after");
@@ -550,7 +606,9 @@ static void test_fail_nth_bound(void)
 {
 	sweep_base = lab_dmabuf_count();
 	sweep("abuse-fail-nth-export-private", sweep_export_private, sweep_close,
-	      sweep_export_check);
+	      sweep_export_check, 2);
+	/* bound, BAR2 has ranges to allocate: one failure point */
+	sweep("abuse-fail-nth-layout", sweep_layout, sweep_nothing, sweep_layout_check, 1);
 }
 
 /* ---- the random loop --------------------------------------------------------- */

@@ -36,6 +36,23 @@ for opt in "${ROWS[@]}"; do
 	*) echo "kernel-configs: error: no row $opt (rows: $ALL_ROWS)" >&2; exit 2 ;;
 	esac
 	obj=$BUILD_DIR/kbuild-cfg/$opt
+	# A new row starts from a copy of the lab kernel's objects: kbuild
+	# then compiles again only what the changed options reach (fixdep
+	# tracks each object's CONFIG_ symbols), where a tree of its own would
+	# compile everything (ccache cannot help: the object tree's path is in
+	# every preprocessed file). The warnings counted are those of what was
+	# compiled; an object not compiled again is the lab's, which builds
+	# without one.
+	if [ ! -f "$obj/.config" ] && [ -f "$BUILD_DIR/kbuild/vmlinux" ] && [ $config_only = 0 ]; then
+		rm -rf "$obj" && mkdir -p "$obj" && cp -a "$BUILD_DIR/kbuild/." "$obj/"
+		# the host tools (objtool, resolve_btfids) name their objects by
+		# absolute path: left as they are, the tools are built again
+		# and every object that objtool checked with them
+		grep -rlZF -e "$BUILD_DIR/kbuild/" -e "$(realpath "$BUILD_DIR")/kbuild/" \
+			--include='.*.cmd' --include='*.d' "$obj/tools" 2>/dev/null |
+			xargs -0r sed -i -e "s|$BUILD_DIR/kbuild/|$obj/|g" \
+				-e "s|$(realpath "$BUILD_DIR")/kbuild/|$obj/|g"
+	fi
 	mkdir -p "$obj"
 	frag=$obj.config
 	echo "# CONFIG_$opt is not set" >"$frag"

@@ -105,7 +105,7 @@ test-stress-kasan: kernel-kasan test-progs
 	@LAB_KERNEL=$(BUILD_DIR)/kbuild-kasan/arch/x86/boot/bzImage $(STRESS_FULL) \
 	 tests/run.sh --vm-only stress
 
-# the series with each optional dependency off in turn (about 15 min a row
+# the series with each optional dependency off in turn (7 to 40 min a row
 # on 2 cores; not in make test)
 kernel-configs: kernel
 	@scripts/kernel-configs.sh

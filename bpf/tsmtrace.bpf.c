@@ -98,16 +98,58 @@ static __always_inline struct dev_state *dev_get(__u32 dev)
 	return bpf_map_lookup_elem(&devs, &dev);
 }
 
+/*
+ * The walks of a device's lists of ranges go through bpf_loop(): the
+ * verifier checks a callback once, where a walk unrolled over
+ * TSM_SMALL_RANGES entries multiplied its states (vfio_pci_bar_zap's
+ * program took 614,389 of the verifier's million instructions to check, and
+ * minutes to load on an emulated CPU).
+ */
+struct small_walk {
+	struct tsm_range *r;	/* the list, @n long */
+	__u32 n;
+	__u32 overlaps;		/* does an entry overlap the range? */
+	__u64 pfn, npfns;	/* the range */
+	__u64 covered;		/* its PFNs the entries cover (they are disjoint) */
+};
+
+static long small_walk_cb(__u64 i, void *c)
+{
+	struct small_walk *w = c;
+
+	if (i >= w->n || i >= TSM_SMALL_RANGES)
+		return 1;
+	/* the helpers of invariants.h on one entry, as the engine calls them */
+	w->overlaps |= tsm_small_overlaps(&w->r[i], 1, w->pfn, w->npfns);
+	w->covered += tsm_small_covered(&w->r[i], 1, w->pfn, w->npfns);
+	return 0;
+}
+
+/* r[0..n) against [pfn, +npfns): whether one overlaps it, how much they cover */
+static __always_inline void small_walk(struct small_walk *w, struct tsm_range *r, __u32 n,
+				       __u64 pfn, __u64 npfns)
+{
+	w->r = r;
+	w->n = n;
+	w->overlaps = 0;
+	w->pfn = pfn;
+	w->npfns = npfns;
+	w->covered = 0;
+	bpf_loop(TSM_SMALL_RANGES, small_walk_cb, w, 0);
+}
+
 /* facts about [pfn, +npfns) against the device's private ranges */
 static __always_inline __u32 private_facts(struct dev_state *d, __u64 pfn, __u64 npfns)
 {
+	struct small_walk w;
 	__u32 f = 0;
 
 	if (!d || d->overflow)
 		return TSM_F_ALL_PRIVATE;	/* unknown: the non-violating values */
-	if (tsm_small_overlaps(d->r, d->nr, pfn, npfns))
+	small_walk(&w, d->r, d->nr, pfn, npfns);
+	if (w.overlaps)
 		f |= TSM_F_OVERLAPS_PRIVATE;
-	if (tsm_small_covered(d->r, d->nr, pfn, npfns) == npfns)
+	if (w.covered == npfns)
 		f |= TSM_F_ALL_PRIVATE;
 	return f;
 }
@@ -196,9 +238,12 @@ static __always_inline __u32 dev_mapped(struct dev_state *d, __u32 want_shared, 
 static __always_inline __u32 dev_cpu_mapped(struct dev_state *d, __u32 bar, __u64 pfn,
 					    __u64 npfns)
 {
+	struct small_walk w;
+
 	if (!d || bar >= 32 || (d->cpu_lost & (1u << bar)))
 		return 0;
-	return tsm_small_overlaps(d->cpu, d->nr_cpu, pfn, npfns);
+	small_walk(&w, d->cpu, d->nr_cpu, pfn, npfns);
+	return w.overlaps;
 }
 
 SEC("tp_btf/pci_tsm_range")
@@ -545,49 +590,71 @@ static __always_inline void cpu_add(struct dev_state *d, __u32 bar, __u64 pfn, _
 	}
 }
 
+/* what is left of the host CPU mappings when [pfn, end) is zapped */
+struct zap_walk {
+	struct dev_state *d;
+	__u64 pfn, end;
+	__u32 n;		/* entries before the zap */
+	__u32 k;		/* entries kept so far, at the front */
+	__u64 right_pfn;	/* what is left to the right of a range that */
+	__u64 right_npfns;	/* spans the zapped one (at most one does) */
+};
+
+static long zap_cb(__u64 i, void *c)
+{
+	struct zap_walk *w = c;
+	struct dev_state *d = w->d;
+	struct tsm_range r;
+	__u64 rend;
+	__u32 k = w->k;
+
+	if (i >= w->n || i >= TSM_SMALL_RANGES)
+		return 1;
+	r = d->cpu[i];
+	rend = r.pfn + r.npfns;
+	if (tsm_range_overlap(r.pfn, r.npfns, w->pfn, w->end - w->pfn)) {
+		if (r.pfn < w->pfn && rend > w->end) {
+			/* it spans the zapped range: what is left on either side */
+			w->right_pfn = w->end;
+			w->right_npfns = rend - w->end;
+			r.npfns = w->pfn - r.pfn;
+		} else if (r.pfn < w->pfn) {
+			r.npfns = w->pfn - r.pfn;
+		} else if (rend > w->end) {
+			r.pfn = w->end;
+			r.npfns = rend - w->end;
+		} else {
+			r.npfns = 0;
+		}
+	}
+	/* keep it, closing the holes of the dropped ones (k <= i) */
+	if (r.npfns && k < TSM_SMALL_RANGES) {
+		d->cpu[k] = r;
+		w->k = k + 1;
+	}
+	return 0;
+}
+
 /* every mapping of [pfn, +npfns) (a BAR) is gone */
 static __always_inline void cpu_zap(struct dev_state *d, __u32 bar, __u64 pfn, __u64 npfns)
 {
-	__u64 end = pfn + npfns, rend;
-	__u32 i, n = d->nr_cpu;
+	struct zap_walk w = {
+		.d = d, .pfn = pfn, .end = pfn + npfns, .n = d->nr_cpu,
+	};
+	__u32 k;
 
-	for (i = 0; i < TSM_SMALL_RANGES; i++) {
-		if (i >= n)
-			break;
-		rend = d->cpu[i].pfn + d->cpu[i].npfns;
-		if (!tsm_range_overlap(d->cpu[i].pfn, d->cpu[i].npfns, pfn, npfns))
-			continue;
-		if (d->cpu[i].pfn < pfn && rend > end) {
-			/* it spans the BAR: what is left on either side */
-			d->cpu[i].npfns = pfn - d->cpu[i].pfn;
-			if (n < TSM_SMALL_RANGES) {
-				d->cpu[n].pfn = end;
-				d->cpu[n].npfns = rend - end;
-				n++;
-			} else {
-				d->cpu_lost = ~0u;
-			}
-		} else if (d->cpu[i].pfn < pfn) {
-			d->cpu[i].npfns = pfn - d->cpu[i].pfn;
-		} else if (rend > end) {
-			d->cpu[i].pfn = end;
-			d->cpu[i].npfns = rend - end;
+	bpf_loop(TSM_SMALL_RANGES, zap_cb, &w, 0);
+	k = w.k;
+	if (w.right_npfns) {
+		if (k < TSM_SMALL_RANGES) {
+			d->cpu[k].pfn = w.right_pfn;
+			d->cpu[k].npfns = w.right_npfns;
+			k++;
 		} else {
-			d->cpu[i].npfns = 0;	/* dropped below */
+			d->cpu_lost = ~0u;
 		}
 	}
-	/* close the holes the dropped ones left */
-	d->nr_cpu = 0;
-	for (i = 0; i < TSM_SMALL_RANGES; i++) {
-		__u32 k = d->nr_cpu;
-
-		if (i >= n)
-			break;
-		if (!d->cpu[i].npfns || k >= TSM_SMALL_RANGES)
-			continue;
-		d->cpu[k] = d->cpu[i];
-		d->nr_cpu = k + 1;
-	}
+	d->nr_cpu = k;
 	if (bar < 32 && d->cpu_lost != ~0u)
 		d->cpu_lost &= ~(1u << bar);
 }

@@ -520,6 +520,44 @@ static __always_inline void bar_add(struct pci_dev___tsm *pdev, __u32 bar, __u32
 /* DMABUFs found open by the iterator at start */
 __u64 nr_seeded;
 
+/* the ranges of a DMABUF being exported, each into the maps and out as a record */
+struct export_walk {
+	void *ctx;
+	struct sbuf *sbp;
+	struct phys_vec___tsm *pv;
+	__u64 key;
+	__u32 nr, bar;
+};
+
+static long export_range_cb(__u64 i, void *c)
+{
+	struct export_walk *w = c;
+	struct sbuf *sbp = w->sbp;
+	struct phys_vec___tsm *pv = w->pv, v;
+	struct tsm_ev_vfio_dmabuf_range *er;
+	__u64 s;
+
+	/* pv[i], not w->pv[i]: the relocation is of the kernel's type, not ours */
+	if (i >= w->nr || i >= TSM_SMALL_RANGES || bpf_core_read(&v, sizeof(v), &pv[i]))
+		return 1;
+	range_add(w->key, sbp->id, sbp->dev, v.paddr >> PAGE_SHIFT, v.len >> PAGE_SHIFT);
+	sbp->r[i].pfn = v.paddr >> PAGE_SHIFT;
+	sbp->r[i].npfns = v.len >> PAGE_SHIFT;
+	sbp->nr = i + 1;
+	er = rec_reserve(TSM_REC_VFIO_DMABUF_EXPORT_RANGE, sizeof(*er), &s);
+	if (!er)
+		return 0;
+	er->buf = sbp->id;
+	er->dev = sbp->dev;
+	er->bar = w->bar;
+	er->kind = TSM_DMABUF_SHARED;
+	er->__reserved = 0;
+	er->pfn = v.paddr >> PAGE_SHIFT;
+	er->npfns = v.len >> PAGE_SHIFT;
+	rec_submit(w->ctx, &er->hdr, 0);
+	return 0;
+}
+
 /*
  * A DMABUF of VFIO's exporter is exported (@seed: was found open at start):
  * its ranges and its state go into the maps, its records out.
@@ -529,12 +567,12 @@ static __always_inline int export_buf(void *ctx, struct dma_buf___tsm *dmabuf, b
 	static const char vfio[] = "vfio_pci_core";
 	struct vfio_pci_dma_buf___tsm *priv;
 	struct pci_dev___tsm *pdev;
-	struct tsm_ev_vfio_dmabuf_range *er;
-	struct phys_vec___tsm *pv;
+	struct export_walk w = { .ctx = ctx, .key = (__u64)dmabuf, .bar = 255 };
+	struct phys_vec___tsm *pv, v0;
 	struct sbuf *sbp;
 	char name[sizeof(vfio)] = {};
-	__u32 nr, i, bar = 255, zero = 0;
-	__u64 key = (__u64)dmabuf, s;
+	__u32 nr, i, zero = 0;
+	__u64 key = (__u64)dmabuf;
 	struct buf_state *b;
 
 	bpf_probe_read_kernel_str(name, sizeof(name), BPF_CORE_READ(dmabuf, exp_name));
@@ -559,30 +597,14 @@ static __always_inline int export_buf(void *ctx, struct dma_buf___tsm *dmabuf, b
 	sbp->reason = TSM_REVOKE_UNSPEC;	/* born revoked: decode off, or D3 */
 	nr = BPF_CORE_READ(priv, nr_ranges);
 	pv = BPF_CORE_READ(priv, phys_vec);
-	for (i = 0; i < TSM_SMALL_RANGES && i < nr; i++) {
-		struct phys_vec___tsm v;
-
-		if (bpf_core_read(&v, sizeof(v), &pv[i]))
-			break;
-		if (!i) {
-			sbp->bar = bar = pci_bar_of(pdev, v.paddr);
-			bar_add(pdev, bar, sbp->dev);
-		}
-		range_add(key, sbp->id, sbp->dev, v.paddr >> PAGE_SHIFT, v.len >> PAGE_SHIFT);
-		sbp->r[i].pfn = v.paddr >> PAGE_SHIFT;
-		sbp->r[i].npfns = v.len >> PAGE_SHIFT;
-		sbp->nr = i + 1;
-		er = rec_reserve(TSM_REC_VFIO_DMABUF_EXPORT_RANGE, sizeof(*er), &s);
-		if (!er)
-			continue;
-		er->buf = sbp->id;
-		er->dev = sbp->dev;
-		er->bar = bar;
-		er->kind = TSM_DMABUF_SHARED;
-		er->__reserved = 0;
-		er->pfn = v.paddr >> PAGE_SHIFT;
-		er->npfns = v.len >> PAGE_SHIFT;
-		rec_submit(ctx, &er->hdr, 0);
+	w.pv = pv;
+	/* the BAR, from the first range; then every range (bpf_loop(): see range_walk) */
+	if (nr && !bpf_core_read(&v0, sizeof(v0), &pv[0])) {
+		sbp->bar = w.bar = pci_bar_of(pdev, v0.paddr);
+		bar_add(pdev, w.bar, sbp->dev);
+		w.sbp = sbp;
+		w.nr = nr;
+		bpf_loop(TSM_SMALL_RANGES, export_range_cb, &w, 0);
 	}
 	if (nr > TSM_SMALL_RANGES)
 		count_lost(TSM_LOST_MAP_FULL);	/* ranges not followed */
@@ -597,10 +619,10 @@ static __always_inline int export_buf(void *ctx, struct dma_buf___tsm *dmabuf, b
 	}
 	if (seed)
 		__sync_fetch_and_add(&nr_seeded, 1);
-	emit_dmabuf_obj(ctx, TSM_REC_VFIO_DMABUF_EXPORT, sbp->id, sbp->dev, bar,
+	emit_dmabuf_obj(ctx, TSM_REC_VFIO_DMABUF_EXPORT, sbp->id, sbp->dev, w.bar,
 			TSM_DMABUF_SHARED, nr, 0);
 	if (sbp->revoked)
-		emit_dmabuf_obj(ctx, TSM_REC_VFIO_DMABUF_REVOKE, sbp->id, sbp->dev, bar,
+		emit_dmabuf_obj(ctx, TSM_REC_VFIO_DMABUF_REVOKE, sbp->id, sbp->dev, w.bar,
 				TSM_DMABUF_SHARED, sbp->reason, 0);
 	return 0;
 }

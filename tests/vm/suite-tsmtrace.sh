@@ -321,6 +321,23 @@ without_kvm_events pci_tsm_bind_begin pci_tsm_bind_end pci_tsm_unbind_begin pci_
 	vfio_dmabuf_revoke vfio_dmabuf_restore vfio_dmabuf_release iommufd_ioas_map_dmabuf iommufd_ioas_unmap_dmabuf \
 	vfio_pci_bar_map vfio_pci_bar_zap -- "$BIN/tsm_flow" good
 
+# ---- loading: with -v live says what the verifier did for each program;
+# each stays far below the kernel's limit of a million instructions (a
+# program's walk of its ranges, unrolled, once took 614,389 of them)
+for src in series stock; do
+	out=$("$B" live --source=$src -v --duration 1 2>&1 >/dev/null)
+	n=$(echo "$out" | grep -c ': program [a-z_0-9]*: the verifier processed [0-9]* instructions$')
+	max=$(echo "$out" | sed -n 's/.*: program [a-z_0-9]*: the verifier processed \([0-9]*\) instructions$/\1/p' |
+	      sort -n | tail -n 1)
+	if [ "$n" -ge 10 ] && [ "${max:-1000000}" -le 100000 ] &&
+	   echo "$out" | grep -q "^live: $n programs loaded in [0-9.]* s; the verifier processed [0-9]* instructions$"; then
+		pass "live-$src-programs-verify-cheaply"
+		echo "NOTE: $src source: $(echo "$out" | grep 'programs loaded in')"
+	else
+		fail "live-$src-programs-verify-cheaply" "$n programs, at most ${max:-?} instructions: $(echo "$out" | grep -E 'program|loaded|error' | head -c 1500)"
+	fi
+done
+
 # what the files hold: every kind of event the flows cause, restore included
 kinds=$(for prog in tsm_op tsm_private tsm_dmabuf kvm_dmabuf cpu-map; do "$B" report "$T/$prog.tsm"; done 2>/dev/null |
 	grep -oE ' pid [0-9]+ +[a-z_]+' | awk '{ print $3 }' | sort -u | tr '\n' ' ')

@@ -269,6 +269,34 @@ static int check_lost(struct live *l, int lost_fd)
 	return tsm_engine_feed(l->e, &rec.hdr, sizeof(rec));
 }
 
+/*
+ * -v: what loading the programs cost, as the kernel counts it (the
+ * instructions its verifier processed, a line a program) and the time it
+ * took: a program whose checking blows up shows here before a kernel
+ * refuses it for the million-instruction limit.
+ */
+static void say_loaded(const char *cmd, struct bpf_object *obj, __u64 ns)
+{
+	struct bpf_program *p;
+	unsigned long long total = 0;
+	int n = 0;
+
+	bpf_object__for_each_program(p, obj) {
+		struct bpf_prog_info info = { 0 };
+		__u32 len = sizeof(info);
+		int fd = bpf_program__fd(p);
+
+		if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
+			continue;
+		fprintf(stderr, "%s: program %s: the verifier processed %u instructions\n",
+			cmd, bpf_program__name(p), info.verified_insns);
+		total += info.verified_insns;
+		n++;
+	}
+	fprintf(stderr, "%s: %d programs loaded in %.2f s; the verifier processed %llu instructions\n",
+		cmd, n, ns / 1e9, total);
+}
+
 /* run the iterator @prog once: 0, or -1 after saying why not */
 static int run_iter(const struct live_opts *o, struct bpf_program *prog)
 {
@@ -539,7 +567,7 @@ int run_live(const struct live_opts *o)
 	struct tsm_rec_state_unknown unknown = {
 		.hdr = { .type = TSM_REC_STATE_UNKNOWN, .size = sizeof(unknown) },
 	};
-	__u64 deadline = o->duration ? mono_ns() + o->duration * 1000000000ULL : 0;
+	__u64 deadline = o->duration ? mono_ns() + o->duration * 1000000000ULL : 0, t0;
 	__u64 idle_since = 0;
 	char err[512];
 	int ret = EXIT_UNUSABLE, lost_fd;
@@ -594,6 +622,7 @@ int run_live(const struct live_opts *o)
 		if (p)
 			bpf_program__set_autoload(p, false);
 	}
+	t0 = mono_ns();
 	if (stock ? stock_bpf__load(stock) : tsmtrace_bpf__load(skel)) {
 		int err = errno;
 
@@ -603,6 +632,8 @@ int run_live(const struct live_opts *o)
 		      strerror(err));
 		goto cleanup;
 	}
+	if (o->verbose)
+		say_loaded(o->cmd, obj, mono_ns() - t0);
 	if (stock && stock_has_kvm(o->stock_progs)) {
 		struct bpf_map *bars = stock->maps.bars;
 		int n = stock_fill_bars(bpf_map__fd(bars), bpf_map__max_entries(bars),

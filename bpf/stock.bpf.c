@@ -572,7 +572,6 @@ static __always_inline int export_buf(void *ctx, struct dma_buf___tsm *dmabuf, b
 	struct sbuf *sbp;
 	char name[sizeof(vfio)] = {};
 	__u32 nr, i, zero = 0;
-	__u64 key = (__u64)dmabuf;
 	struct buf_state *b;
 
 	bpf_probe_read_kernel_str(name, sizeof(name), BPF_CORE_READ(dmabuf, exp_name));
@@ -608,7 +607,7 @@ static __always_inline int export_buf(void *ctx, struct dma_buf___tsm *dmabuf, b
 	}
 	if (nr > TSM_SMALL_RANGES)
 		count_lost(TSM_LOST_MAP_FULL);	/* ranges not followed */
-	if (bpf_map_update_elem(&sbufs, &key, sbp, BPF_ANY))
+	if (bpf_map_update_elem(&sbufs, &w.key, sbp, BPF_ANY))
 		count_lost(TSM_LOST_MAP_FULL);
 	b = buf_slot(sbp->id, true);
 	if (b) {

@@ -22,8 +22,9 @@
  * (uncompressed, zstd:1 and zstd:3, into DIR), the engine, building the
  * text line, and building the lines in a 1 MiB buffer written to
  * /dev/null when full, as live does. A file's close (its last block, the
- * sync, the rename) is given on its own: it comes after the recording. bench-live.sh runs it in the lab guest too, where it says
- * where live's time goes under TCG. --part NAME runs only that part (to
+ * sync, the rename) is given on its own: it comes after the recording.
+ * bench-live.sh runs it in the lab guest too, where it says where live's
+ * time goes under TCG. --part NAME runs only that part (to
  * profile it).
  */
 #define _GNU_SOURCE
@@ -531,12 +532,10 @@ static int bench_reader_parts(const char *file, const char *dir, const char *onl
 	}
 	/* best of three passes each, after one that warms the caches up */
 	for (i = 0; i < P_NR; i++) {
-		double best = -1;
+		double best = -1, close_best = -1;
 
 		if (only && strcmp(only, part_names[i]))
 			continue;
-		double close_best = -1;
-
 		for (k = 0; k < 4; k++) {
 			double t = part_pass(i, dir, null);
 

@@ -26,8 +26,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/bpf.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "builtin.h"
@@ -233,6 +236,136 @@ static int on_sample(void *ctx, void *data, size_t size)
 	}
 	l->err = tsm_reorder_add(l->ro, rec);
 	return l->err;
+}
+
+/*
+ * The ring buffer, read here rather than through libbpf's ring_buffer__*(),
+ * for two reasons of cost to the traced task, whose CPU writes the records
+ * while this one reads them:
+ *
+ *  - libbpf tells the kernel how far it has read after every record, and
+ *    the program reads that position at every reserve: a cache line that
+ *    moves between the two CPUs at every event. Here it is stored once a
+ *    batch, and once every RB_RELEASE bytes within a long one;
+ *  - its poll is level-triggered: a reader that keeps up finds a record
+ *    waiting each time it looks, and reads the lines the other CPU is
+ *    writing as it writes them. Here the wait is edge-triggered: the
+ *    reader sleeps until the programs wake it (every WAKE_EVERY events,
+ *    bpf/record.bpf.h, or a flagged event at once) or 100 ms pass, and
+ *    then reads a batch well behind the writer.
+ *
+ * The layout is the kernel's (kernel/bpf/ringbuf.c): the consumer position
+ * on the first page, which the reader writes; the producer position on the
+ * next; then the data, mapped twice in a row so that a record that wraps
+ * reads as one piece. Each record has an 8-byte header (its length, with
+ * the busy and discard bits) and takes a multiple of 8 bytes.
+ */
+#define RB_RELEASE	(256u << 10)
+
+struct rb_reader {
+	unsigned long *cons;		/* the consumer position (written) */
+	const unsigned long *prod;	/* the producer position */
+	const char *data;
+	size_t mask;			/* the data's size - 1 */
+	size_t prod_len;		/* of the producer page and the data */
+	int epfd;
+};
+
+static void rb_close(struct rb_reader *r)
+{
+	size_t page = sysconf(_SC_PAGESIZE);
+
+	if (r->cons && r->cons != MAP_FAILED)
+		munmap(r->cons, page);
+	if (r->prod && r->prod != MAP_FAILED)
+		munmap((void *)r->prod, r->prod_len);
+	if (r->epfd >= 0)
+		close(r->epfd);
+	memset(r, 0, sizeof(*r));
+	r->epfd = -1;
+}
+
+static int rb_open(struct rb_reader *r, int map_fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLET };
+	struct bpf_map_info info = { 0 };
+	__u32 len = sizeof(info);
+	size_t page = sysconf(_SC_PAGESIZE);
+	int err;
+
+	memset(r, 0, sizeof(*r));
+	r->epfd = -1;
+	if (map_fd < 0)
+		return -EINVAL;
+	err = bpf_obj_get_info_by_fd(map_fd, &info, &len);
+	if (err)
+		return err;
+	if (info.type != BPF_MAP_TYPE_RINGBUF || !info.max_entries ||
+	    info.max_entries & (info.max_entries - 1))
+		return -EINVAL;
+	r->mask = info.max_entries - 1;
+	r->prod_len = page + 2 * (size_t)info.max_entries;
+	r->cons = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_SHARED, map_fd, 0);
+	if (r->cons == MAP_FAILED)
+		goto err_errno;
+	r->prod = mmap(NULL, r->prod_len, PROT_READ, MAP_SHARED, map_fd, page);
+	if (r->prod == MAP_FAILED)
+		goto err_errno;
+	r->data = (const char *)r->prod + page;
+	r->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (r->epfd < 0 || epoll_ctl(r->epfd, EPOLL_CTL_ADD, map_fd, &ev))
+		goto err_errno;
+	return 0;
+
+err_errno:
+	err = -errno;
+	rb_close(r);
+	return err;
+}
+
+/*
+ * The records written when it was called, to on_sample(): how many, or the
+ * first error (the records before it are consumed). What comes meanwhile
+ * is left to the next call: a reader that chased the writer would be back
+ * on the lines it is writing, and would not return to its loop (signals,
+ * the deadline) while the writer kept ahead.
+ */
+static int rb_consume(struct rb_reader *r, struct live *l)
+{
+	unsigned long cons = __atomic_load_n(r->cons, __ATOMIC_RELAXED), released = cons;
+	unsigned long prod = __atomic_load_n(r->prod, __ATOMIC_ACQUIRE);
+	int n = 0, err = 0;
+
+	while (cons < prod) {
+		const __u32 *hdr = (const void *)(r->data + (cons & r->mask));
+		__u32 len = __atomic_load_n(hdr, __ATOMIC_ACQUIRE);
+		__u32 size = len & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
+
+		if (len & BPF_RINGBUF_BUSY_BIT)
+			break;		/* reserved, not yet submitted */
+		if (!(len & BPF_RINGBUF_DISCARD_BIT)) {
+			err = on_sample(l, (void *)(hdr + 2), size);
+			if (err)
+				break;
+			n++;
+		}
+		cons += (size + BPF_RINGBUF_HDR_SZ + 7) & ~7ul;
+		if (cons - released >= RB_RELEASE) {
+			__atomic_store_n(r->cons, cons, __ATOMIC_RELEASE);
+			released = cons;
+		}
+	}
+	if (cons != released)
+		__atomic_store_n(r->cons, cons, __ATOMIC_RELEASE);
+	return err ? err : n;
+}
+
+/* until the programs wake the reader, or @ms pass: 0, or -errno (-EINTR) */
+static int rb_wait(struct rb_reader *r, int ms)
+{
+	struct epoll_event ev;
+
+	return epoll_wait(r->epfd, &ev, 1, ms) < 0 ? -errno : 0;
 }
 
 static __u64 mono_ns(void)
@@ -553,7 +686,7 @@ int run_live(const struct live_opts *o)
 	struct tsmtrace_bpf *skel = NULL;
 	struct stock_bpf *stock = NULL;
 	struct bpf_object *obj;
-	struct ring_buffer *rb = NULL;
+	struct rb_reader rb = { .epfd = -1 };
 	struct live l = { .o = o, .next_seq = 1 };
 	struct tsm_meta meta = {
 		.flags = o->state_known ? TSM_FILE_F_STATE_KNOWN : 0,
@@ -570,7 +703,7 @@ int run_live(const struct live_opts *o)
 	__u64 deadline = o->duration ? mono_ns() + o->duration * 1000000000ULL : 0, t0;
 	__u64 idle_since = 0;
 	char err[512];
-	int ret = EXIT_UNUSABLE, lost_fd;
+	int ret = EXIT_UNUSABLE, lost_fd, rb_err;
 	__u32 key = TSM_LOST_MAP_FULL, t;
 	__u64 map_full = 0;
 	int vms = 0;
@@ -703,9 +836,9 @@ int run_live(const struct live_opts *o)
 	}
 	if (unknown.hdr.seq && tsm_reorder_add(l.ro, &unknown.hdr))
 		goto cleanup;
-	rb = ring_buffer__new(bpf_object__find_map_fd_by_name(obj, "events"), on_sample, &l, NULL);
-	if (!rb) {
-		p_err(o->cmd, "cannot create the ring buffer: %s", strerror(errno));
+	rb_err = rb_open(&rb, bpf_object__find_map_fd_by_name(obj, "events"));
+	if (rb_err) {
+		p_err(o->cmd, "cannot map the ring buffer: %s", strerror(-rb_err));
 		goto cleanup;
 	}
 	lost_fd = bpf_object__find_map_fd_by_name(obj, "lost");
@@ -716,13 +849,8 @@ int run_live(const struct live_opts *o)
 		o->output ? " into the file" : "");
 
 	while (!exiting) {
-		int n = ring_buffer__poll(rb, 100);
+		int n = rb_consume(&rb, &l);
 
-		if (n == -EINTR)
-			continue;
-		/* the programs wake us only now and then: look anyway */
-		if (n == 0)
-			n = ring_buffer__consume(rb);
 		if (n < 0 || l.err) {
 			p_err(o->cmd, "reading the ring buffer: %s", strerror(n < 0 ? -n : -l.err));
 			goto cleanup;
@@ -744,10 +872,20 @@ int run_live(const struct live_opts *o)
 		/* what this batch printed goes out now, in one write */
 		out_flush(&l);
 		fflush(stdout);
-		if (deadline && mono_ns() >= deadline)
+		/* exiting: a signal, or --fail-on-violation's first violation */
+		if (exiting || (deadline && mono_ns() >= deadline))
 			break;
+		/* what came while this batch was read waits for the next wakeup */
+		n = rb_wait(&rb, 100);
+		if (n && n != -EINTR) {
+			p_err(o->cmd, "waiting for the ring buffer: %s", strerror(-n));
+			goto cleanup;
+		}
 	}
-	ring_buffer__consume(rb);
+	if (rb_consume(&rb, &l) < 0 || l.err) {
+		p_err(o->cmd, "reading the ring buffer: %s", strerror(l.err ? -l.err : EIO));
+		goto cleanup;
+	}
 	if (tsm_reorder_flush(l.ro) || check_lost(&l, lost_fd))
 		goto cleanup;
 	if (!bpf_map_lookup_elem(lost_fd, &key, &map_full) && map_full)
@@ -785,7 +923,7 @@ cleanup:
 		p_warn(o->cmd, "%s was not written; what was recorded is in %s (it reads as truncated)",
 		       o->output, err);
 	}
-	ring_buffer__free(rb);
+	rb_close(&rb);
 	tsm_reorder_free(l.ro);
 	tsm_engine_free(l.e);
 	tsmtrace_bpf__destroy(skel);

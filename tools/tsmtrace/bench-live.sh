@@ -6,12 +6,17 @@
 # iteration). After warm-up storms (a fresh guest pays for the page cache
 # and QEMU's translation cache over its first ones: until two in a row
 # agree within 10%), ROUNDS rounds each run it
-# with nothing attached, under 'tsmtrace live' (its lines to /dev/null,
-# recording with -o), under 'tsmtrace record' and under 'trace-cmd record'
-# of the same tracepoints, one after the other, so that each ratio compares
-# neighbouring runs; the ratios reported are the medians over the rounds,
-# with their range, and the range of the rate with nothing attached says
-# how steady the guest was.
+# with nothing attached and then under each reader, one after the other, so
+# that each ratio compares neighbouring runs; the ratios reported are the
+# medians over the rounds, with their range, and the range of the rate with
+# nothing attached says how steady the guest was. The readers, like for
+# like in pairs:
+#   printing every event as it comes: 'tsmtrace live' (its lines to
+#     /dev/null) and 'trace-cmd stream' of the same tracepoints (its lines
+#     to /dev/null);
+#   recording into a file: 'tsmtrace record' and 'trace-cmd record';
+#   and 'tsmtrace live -o', which does both (and checks), with nothing of
+#   trace-cmd's to compare it with.
 #
 # Where the time goes, in the same rounds: the CPU time of the reader
 # (tsmtrace's process; trace-cmd's processes, one a CPU) per event, from
@@ -118,47 +123,52 @@ if [ "${1:-}" = --guest ]; then
 		echo "$1 $2 $(events "$3") $hz" | awk '{ printf "%.2f", $3 ? ($2 - $1) * 1e6 / $4 / $3 : 0 }'
 	}
 
-	# under_tsmtrace ROUND CMD FILE: the storm under 'tsmtrace CMD -o FILE'
+	# under_tsmtrace ROUND NAME CMD [OPTIONS...]: the storm under
+	# 'tsmtrace CMD OPTIONS...', its standard output to /dev/null
 	under_tsmtrace() {
-		"$B" "$2" --state-known -o "$3" >/dev/null 2>"$T/$2.err" &
+		r=$1 name=$2 cmd=$3
+		shift 3
+		"$B" "$cmd" --state-known "$@" >/dev/null 2>"$T/$name.err" &
 		p=$!
-		wait_for "$T/$2.err" tracing $p
+		wait_for "$T/$name.err" tracing $p
 		c0=$(ticks "$p")
-		storm "$T/$2"
+		storm "$T/$name"
 		c1=$(ticks "$p")
 		stop $p
-		echo "bench: round $1 tsmtrace-$2 $(rate "$T/$2") transitions/s reader-cpu $(reader_us "$c0" "$c1" "$T/$2") us/event"
+		echo "bench: round $r tsmtrace-$name $(rate "$T/$name") transitions/s reader-cpu $(reader_us "$c0" "$c1" "$T/$name") us/event"
 	}
-	# trace_cmd_start EVENT-DIR FILE OPTIONS...: trace-cmd record in the
-	# background ($p); its stdout is buffered: ready when EVENT-DIR's event
-	# is on, and a moment more
+	# trace_cmd_start EVENT-DIR OUT CMD OPTIONS...: 'trace-cmd CMD' in the
+	# background ($p), its output in OUT; its output is buffered: ready
+	# when EVENT-DIR's event is on, and a moment more
 	trace_cmd_start() {
 		on=/sys/kernel/tracing/events/$1/enable
-		dat=$2
+		tcout=$2
 		shift 2
-		trace-cmd record "$@" -o "$dat" >"$dat.out" 2>&1 &
+		trace-cmd "$@" >"$tcout" 2>&1 &
 		p=$!
 		n=0
 		while [ "$(cat "$on")" != 1 ]; do
-			kill -0 $p 2>/dev/null || { cat "$dat.out"; exit 1; }
+			kill -0 $p 2>/dev/null || { cat "$tcout"; exit 1; }
 			n=$((n + 1))
 			[ $n -gt 300 ] && { echo "bench: trace-cmd did not start in 60 s"; exit 1; }
 			sleep 0.2
 		done
 		sleep 2
 	}
+	# under_trace_cmd ROUND NAME OUT CMD OPTIONS...
 	under_trace_cmd() {
-		# shellcheck disable=SC2086
-		trace_cmd_start pci_tsm/pci_tsm_range "$T/storm.dat" $EVENTS
-		# trace-cmd record and the reader it forks for each CPU
+		r=$1 name=$2 tcout=$3
+		shift 3
+		trace_cmd_start pci_tsm/pci_tsm_range "$tcout" "$@"
+		# trace-cmd and the reader it forks for each CPU
 		pids=$(pgrep -x trace-cmd)
 		# shellcheck disable=SC2086
 		c0=$(ticks $pids)
-		storm "$T/tc"
+		storm "$T/$name"
 		# shellcheck disable=SC2086
 		c1=$(ticks $pids)
 		stop $p
-		echo "bench: round $1 trace-cmd-record $(rate "$T/tc") transitions/s reader-cpu $(reader_us "$c0" "$c1" "$T/tc") us/event"
+		echo "bench: round $r trace-cmd-$name $(rate "$T/$name") transitions/s reader-cpu $(reader_us "$c0" "$c1" "$T/$name") us/event"
 	}
 	# the kernel side alone, next to a storm with nothing attached
 	kernel_side() {
@@ -195,7 +205,8 @@ if [ "${1:-}" = --guest ]; then
 			stop $p
 			echo "bench: round $1 stock-live-source-$src $(rate "$T/s$src") transitions/s"
 		done
-		trace_cmd_start iommu/map "$T/sstorm.dat" -e dma_buf -e iommu:map -e iommu:unmap
+		trace_cmd_start iommu/map "$T/sstorm.out" record -e dma_buf -e iommu:map \
+			-e iommu:unmap -o "$T/sstorm.dat"
 		sstorm "$T/stc"
 		stop $p
 		echo "bench: round $1 stock-trace-cmd-record $(rate "$T/stc") transitions/s"
@@ -218,9 +229,13 @@ if [ "${1:-}" = --guest ]; then
 	while [ $r -le "$ROUNDS" ]; do
 		storm "$T/none"
 		echo "bench: round $r nothing-attached $(rate "$T/none") transitions/s"
-		under_tsmtrace $r live "$T/storm.tsm"
-		under_tsmtrace $r record "$T/storm-rec.tsm"
-		under_trace_cmd $r
+		under_tsmtrace "$r" live live
+		# shellcheck disable=SC2086
+		under_trace_cmd "$r" stream /dev/null stream $EVENTS
+		under_tsmtrace "$r" record record -o "$T/storm-rec.tsm"
+		# shellcheck disable=SC2086
+		under_trace_cmd "$r" record "$T/storm.out" record $EVENTS -o "$T/storm.dat"
+		under_tsmtrace "$r" live-o live -o "$T/storm.tsm"
 		r=$((r + 1))
 	done
 	kernel_side
@@ -281,8 +296,8 @@ summary() {
 		m = median(v, k)
 		printf "bench: %s-rate-tcg-%s median %d, range %d-%d transitions/s over %d rounds (spread %.0f%% of the median)\n", bases[b], mode, m, v[1], v[k], k, 100 * (v[k] - v[1]) / m
 	}
-	split("tsmtrace-live tsmtrace-record trace-cmd-record stock-live-source-series stock-live-source-stock stock-trace-cmd-record", cfg, " ")
-	for (c = 1; c <= 6; c++) {
+	nc = split("tsmtrace-live trace-cmd-stream tsmtrace-record trace-cmd-record tsmtrace-live-o stock-live-source-series stock-live-source-stock stock-trace-cmd-record", cfg, " ")
+	for (c = 1; c <= nc; c++) {
 		base = cfg[c] ~ /^stock-/ ? "stock-nothing-attached" : "nothing-attached"
 		k = 0; kc = 0; list = ""
 		for (r = 1; r <= n; r++) {
@@ -301,6 +316,26 @@ summary() {
 		printf "bench: live-cost-per-transition-%s-tcg-%s %.2f us (median; range %.2f to %.2f)\n", cfg[c], mode, med[cfg[c]], us[1], us[k]
 		if (kc)
 			printf "bench: reader-cpu-per-event-%s-tcg-%s %.2f us (median of %d rounds)\n", cfg[c], mode, median(rc, kc), kc
+	}
+	# like for like, round by round: the difference between the costs of
+	# the two readers in the same round (the rate with nothing attached cancels
+	# out), its median and range, and in how many rounds the first cost
+	# less; live -o against trace-cmd record as well, though live -o
+	# prints and checks besides
+	np = split("tsmtrace-live trace-cmd-stream tsmtrace-record trace-cmd-record tsmtrace-live-o trace-cmd-record", pair, " ")
+	for (c = 1; c < np; c += 2) {
+		k = 0; less = 0; list = ""
+		for (r = 1; r <= n; r++) {
+			if (!rate[r, pair[c]] || !rate[r, pair[c + 1]])
+				continue
+			d[++k] = 1e6 / rate[r, pair[c]] - 1e6 / rate[r, pair[c + 1]]
+			list = list sprintf("%s%+.2f", k > 1 ? " " : "", d[k])
+			less += d[k] < 0
+		}
+		if (!k)
+			continue
+		m = median(d, k)	# sorts d: the range after it
+		printf "bench: like-for-like-%s-minus-%s-tcg-%s %+.2f us a transition (median of %d rounds, range %+.2f to %+.2f: %s; %s cost less in %d of %d)\n", pair[c], pair[c + 1], mode, m, k, d[1], d[k], list, pair[c], less, k
 	}
 	if (("stock-live-source-stock" in med) && ("stock-live-source-series" in med))
 		printf "bench: fentry-over-tracepoint-per-event-tcg-%s %.1f us (stock source - series source, same storm)\n", mode, med["stock-live-source-stock"] - med["stock-live-source-series"]

@@ -126,7 +126,7 @@ if [ "${1:-}" = --guest ]; then
 	# under_tsmtrace ROUND NAME CMD [OPTIONS...]: the storm under
 	# 'tsmtrace CMD OPTIONS...', its standard output to /dev/null
 	under_tsmtrace() {
-		r=$1 name=$2 cmd=$3
+		round=$1 name=$2 cmd=$3
 		shift 3
 		"$B" "$cmd" --state-known "$@" >/dev/null 2>"$T/$name.err" &
 		p=$!
@@ -135,7 +135,7 @@ if [ "${1:-}" = --guest ]; then
 		storm "$T/$name"
 		c1=$(ticks "$p")
 		stop $p
-		echo "bench: round $r tsmtrace-$name $(rate "$T/$name") transitions/s reader-cpu $(reader_us "$c0" "$c1" "$T/$name") us/event"
+		echo "bench: round $round tsmtrace-$name $(rate "$T/$name") transitions/s reader-cpu $(reader_us "$c0" "$c1" "$T/$name") us/event"
 	}
 	# trace_cmd_start EVENT-DIR OUT CMD OPTIONS...: 'trace-cmd CMD' in the
 	# background ($p), its output in OUT; its output is buffered: ready
@@ -157,7 +157,7 @@ if [ "${1:-}" = --guest ]; then
 	}
 	# under_trace_cmd ROUND NAME OUT CMD OPTIONS...
 	under_trace_cmd() {
-		r=$1 name=$2 tcout=$3
+		round=$1 name=$2 tcout=$3
 		shift 3
 		trace_cmd_start pci_tsm/pci_tsm_range "$tcout" "$@"
 		# trace-cmd and the reader it forks for each CPU
@@ -168,7 +168,7 @@ if [ "${1:-}" = --guest ]; then
 		# shellcheck disable=SC2086
 		c1=$(ticks $pids)
 		stop $p
-		echo "bench: round $r trace-cmd-$name $(rate "$T/$name") transitions/s reader-cpu $(reader_us "$c0" "$c1" "$T/$name") us/event"
+		echo "bench: round $round trace-cmd-$name $(rate "$T/$name") transitions/s reader-cpu $(reader_us "$c0" "$c1" "$T/$name") us/event"
 	}
 	# the kernel side alone, next to a storm with nothing attached
 	kernel_side() {

@@ -60,7 +60,6 @@ struct live {
 	unsigned int printed;	/* violations printed so far */
 	unsigned int waited;	/* records since the oldest unprinted one */
 	bool violated;
-	int err;
 	char *out;		/* a batch's text lines, built in place */
 	size_t out_len;
 };
@@ -225,17 +224,15 @@ static int ordered(void *ctx, const struct tsm_rec_hdr *rec)
  */
 #define SAMPLE_MAX	512	/* more than any record the programs write */
 
-static int on_sample(void *ctx, void *data, size_t size)
+static int on_sample(struct live *l, const void *data, size_t size)
 {
-	struct live *l = ctx;
 	const struct tsm_rec_hdr *rec = data;
 
 	if (size < sizeof(*rec) || size > SAMPLE_MAX || rec->size > size) {
 		p_warn(l->o->cmd, "ring-buffer sample of %zu bytes skipped", size);
 		return 0;
 	}
-	l->err = tsm_reorder_add(l->ro, rec);
-	return l->err;
+	return tsm_reorder_add(l->ro, rec);
 }
 
 /*
@@ -344,7 +341,7 @@ static int rb_consume(struct rb_reader *r, struct live *l)
 		if (len & BPF_RINGBUF_BUSY_BIT)
 			break;		/* reserved, not yet submitted */
 		if (!(len & BPF_RINGBUF_DISCARD_BIT)) {
-			err = on_sample(l, (void *)(hdr + 2), size);
+			err = on_sample(l, hdr + 2, size);
 			if (err)
 				break;
 			n++;
@@ -851,8 +848,8 @@ int run_live(const struct live_opts *o)
 	while (!exiting) {
 		int n = rb_consume(&rb, &l);
 
-		if (n < 0 || l.err) {
-			p_err(o->cmd, "reading the ring buffer: %s", strerror(n < 0 ? -n : -l.err));
+		if (n < 0) {
+			p_err(o->cmd, "reading the ring buffer: %s", strerror(-n));
 			goto cleanup;
 		}
 		if (check_lost(&l, lost_fd))
@@ -882,8 +879,9 @@ int run_live(const struct live_opts *o)
 			goto cleanup;
 		}
 	}
-	if (rb_consume(&rb, &l) < 0 || l.err) {
-		p_err(o->cmd, "reading the ring buffer: %s", strerror(l.err ? -l.err : EIO));
+	rb_err = rb_consume(&rb, &l);
+	if (rb_err < 0) {
+		p_err(o->cmd, "reading the ring buffer: %s", strerror(-rb_err));
 		goto cleanup;
 	}
 	if (tsm_reorder_flush(l.ro) || check_lost(&l, lost_fd))

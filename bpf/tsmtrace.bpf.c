@@ -32,7 +32,19 @@
 #include <tsmtrace/invariants.h>
 #include "record.bpf.h"
 
-#define MAX_DEVS	256
+/*
+ * The devices' state, open-addressed by a hash of the device's id: a lookup
+ * is an array access, where a hash map's lookup is a call that hashes the
+ * key and walks a bucket, and its insert takes the bucket's lock (in the
+ * lab a hash lookup was a third of the run time of the programs that make
+ * one). A device takes the first free slot of the DEV_PROBES from its
+ * hash on, and keeps it: nothing is freed, so a lookup ends at the first
+ * free slot.
+ */
+#define MAX_DEVS	1024	/* a power of two */
+#define DEV_HASH_SHIFT	22	/* 32 - log2(MAX_DEVS) */
+#define DEV_PROBES	8
+#define DEV_USED	(1ull << 32)
 
 /* an IOAS area or a slot of one of the device's DMABUFs */
 struct dev_map {
@@ -43,6 +55,7 @@ struct dev_map {
 };
 
 struct dev_state {
+	__u64 key;		/* the device's id | DEV_USED; 0: the slot is free */
 	__u32 nr;		/* private ranges in r[] */
 	__u32 overflow;		/* more private ranges than fit: facts unknown */
 	__u64 vm;
@@ -66,36 +79,48 @@ struct dev_state {
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, MAX_DEVS);
 	__type(key, __u32);
 	__type(value, struct dev_state);
 } devs SEC(".maps");
 
-/* an all-zero dev_state to insert from (too big for the stack of some programs) */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct dev_state);
-} dev_zero SEC(".maps");
+/*
+ * The state of device @dev, or NULL; with @claim, a free slot is taken for
+ * it if it has none (NULL, counted, when none of its slots is free). Two
+ * CPUs that claim for the same device probe the same slots in the same
+ * order, and a claimed slot never changes hands: they end in the same one.
+ */
+static __always_inline struct dev_state *dev_slot(__u32 dev, bool claim)
+{
+	__u64 key = dev | DEV_USED, cur;
+	__u32 h = (dev * 0x9e3779b1u) >> DEV_HASH_SHIFT, i, k;
+	struct dev_state *d;
+
+	for (i = 0; i < DEV_PROBES; i++) {
+		k = (h + i) & (MAX_DEVS - 1);
+		d = bpf_map_lookup_elem(&devs, &k);
+		if (!d)
+			return NULL;
+		cur = d->key;
+		if (!cur) {
+			if (!claim)
+				return NULL;
+			cur = __sync_val_compare_and_swap(&d->key, 0, key);
+			if (!cur)
+				return d;
+		}
+		if (cur == key)
+			return d;
+	}
+	if (claim)
+		count_lost(TSM_LOST_MAP_FULL);
+	return NULL;
+}
 
 static __always_inline struct dev_state *dev_get(__u32 dev)
 {
-	struct dev_state *d = bpf_map_lookup_elem(&devs, &dev), *z;
-	__u32 zero = 0;
-
-	if (d)
-		return d;
-	z = bpf_map_lookup_elem(&dev_zero, &zero);
-	if (!z)
-		return NULL;
-	if (bpf_map_update_elem(&devs, &dev, z, BPF_NOEXIST) &&
-	    !bpf_map_lookup_elem(&devs, &dev)) {
-		count_lost(TSM_LOST_MAP_FULL);
-		return NULL;
-	}
-	return bpf_map_lookup_elem(&devs, &dev);
+	return dev_slot(dev, true);
 }
 
 /*
@@ -159,10 +184,12 @@ static __always_inline __u32 private_facts(struct dev_state *d, __u64 pfn, __u64
 static __always_inline int op_event(void *ctx, __u32 type, __u32 dev, __u32 tdi_id, __u64 vm,
 				    __u32 reason, __s32 ret)
 {
-	struct dev_state *d;
+	struct dev_state *d = NULL;
 	__u32 rules = 0;
 
-	d = dev_get(dev);
+	/* what begins an operation changes and checks nothing */
+	if (type == TSM_REC_PCI_TSM_BIND_END || type == TSM_REC_PCI_TSM_UNBIND_END)
+		d = dev_get(dev);
 	if (d && type == TSM_REC_PCI_TSM_BIND_END && ret == 0)
 		d->vm = vm;
 	if (d && type == TSM_REC_PCI_TSM_BIND_END && ret < 0)
@@ -452,7 +479,7 @@ static __always_inline void map_removed(__u64 buf, __u64 pfn, __u64 npfns, bool 
 		__sync_fetch_and_add(&b->nr_maps, (__u32)-1);
 	/* an IOAS area is shared; a slot as its DMABUF */
 	shared = ioas || b->kind != TSM_DMABUF_PRIVATE;
-	d = bpf_map_lookup_elem(&devs, &b->dev);
+	d = dev_slot(b->dev, false);
 	if (d && d->nr_total) {
 		/* drop one entry of that range (identical ones are alike) */
 		for (i = 0; i < TSM_SMALL_RANGES; i++) {

@@ -41,6 +41,10 @@
 #                   service for good, virtio completions that never came),
 #                   most often while a guest toggles the memory decode of
 #                   ivshmem's 4 GiB BAR thousands of times (docs/lab.md)
+#   --icount SHIFT  the guest's clock counts instructions, not time: each
+#                   takes 2^SHIFT ns (one host thread). A guest's timings
+#                   then measure the instructions executed, the same from
+#                   run to run whatever else the host does (make bench)
 #
 # Environment: KEEP_VM_RUNS=1 acts like --keep; VM_RUNS_DIR (default
 # build/vm-runs) holds the run directories; VM_GCOV_OUT receives, from a
@@ -63,6 +67,7 @@ PCIE=()
 KEEP=${KEEP_VM_RUNS:-0}
 APPEND=
 TCG_THREADS=${VM_TCG_THREADS:-single}
+ICOUNT=()
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' >&2; exit 126; }
 die() { echo "vm: error: $*" >&2; exit 126; }
@@ -90,6 +95,14 @@ while [ $# -gt 0 ]; do
 	--stock) KERNEL=${LAB_STOCK_KERNEL:-$BUILD_DIR/kbuild-stock/arch/x86/boot/bzImage}; shift ;;
 	--append) APPEND=${2:?}; shift 2 ;;
 	--tcg-threads) TCG_THREADS=${2:?}; shift 2 ;;
+	--icount)
+		case "${2:-}" in
+		[0-9]|10) ;;
+		*) die "--icount takes a shift from 0 to 10, not '${2:-}'" ;;
+		esac
+		# sleep=off: an idle guest's clock jumps to its next timer
+		ICOUNT=(-icount shift="$2",sleep=off)
+		shift 2 ;;
 	--) shift; break ;;
 	-h|--help) usage ;;
 	*) echo "vm: unknown option '$1'" >&2; usage ;;
@@ -100,6 +113,9 @@ case "$TCG_THREADS" in
 single|multi) ;;
 *) die "--tcg-threads takes single or multi, not '$TCG_THREADS'" ;;
 esac
+if [ ${#ICOUNT[@]} -gt 0 ]; then
+	[ "$TCG_THREADS" = single ] || die "--icount counts on one host thread: not with --tcg-threads multi"
+fi
 [ -f "$KERNEL" ] || die "no kernel at $KERNEL: run 'make kernel' (or 'make kernel-stock' for --stock) first"
 command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not found: run 'make deps'"
 case "$TIMEOUT" in ''|*[!0-9]*) die "--timeout takes whole seconds, not '$TIMEOUT'" ;; esac
@@ -161,7 +177,7 @@ CMDLINE+=" tsmroot=$ROOT tsmrun=$RUN tsmvfio=$VFIO $APPEND"
 # intel-iommu first: devices created before it would bypass the vIOMMU.
 set +e
 timeout --signal=KILL "$TIMEOUT" qemu-system-x86_64 \
-	-accel tcg,thread="$TCG_THREADS" -machine q35 -cpu max -smp "$SMP" -m "$MEM" \
+	-accel tcg,thread="$TCG_THREADS" "${ICOUNT[@]}" -machine q35 -cpu max -smp "$SMP" -m "$MEM" \
 	-nographic -no-reboot -nodefaults -serial "file:$RUN/console.log" -monitor none \
 	"${VIOMMU[@]}" \
 	-kernel "$KERNEL" -append "$CMDLINE" \

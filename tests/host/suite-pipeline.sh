@@ -200,6 +200,22 @@ if [ $vrc = 126 ] && grep -q "no kernel at /nonexistent" <<<"$out"; then
 else
 	fail vm-runner-missing-kernel "exit $vrc: $out"
 fi
+# the instruction clock (make bench): a bad shift and a second host
+# thread are refused before anything boots; a run on it works as any other
+out=$("$V" --icount 11 -- true 2>&1); vrc=$?
+out2=$("$V" --icount 0 --tcg-threads multi -- true 2>&1); vrc2=$?
+if [ $vrc = 126 ] && grep -q "shift from 0 to 10, not '11'" <<<"$out" &&
+   [ $vrc2 = 126 ] && grep -q "not with --tcg-threads multi" <<<"$out2"; then
+	pass vm-runner-icount-refuses-bad-use
+else
+	fail vm-runner-icount-refuses-bad-use "exit $vrc: $out; exit $vrc2: $out2"
+fi
+out=$("$V" --smp 1 --icount 0 --timeout 120 -- sh -c 'nproc; exit 5' 2>&1); vrc=$?
+if [ $vrc = 5 ] && grep -qx 1 <<<"$out"; then
+	pass vm-runner-icount-runs
+else
+	fail vm-runner-icount-runs "exit $vrc: $(tail -3 <<<"$out")"
+fi
 # The coverage report of make coverage (scripts/coverage-report.py) on a
 # tree of one file: of the lines the series wrote, those gcov counts, and
 # which of them ran in any run

@@ -28,11 +28,21 @@
 # buffer costs the traced task), both against a storm with nothing attached
 # run next to them.
 #
-# The guest runs twice (BENCH_TCG_THREADS, default "multi single"): with a
-# host thread for each of its two vCPUs (the reader works beside the storm,
-# as on a host with a CPU to spare) and with one host thread for both (the
-# lab's default: every cycle the reader spends is taken from the storm, so
-# the cost is the total CPU an event costs).
+# The guest runs once for each of BENCH_TCG_THREADS (default "multi
+# icount"): "multi", a host thread for each of its two vCPUs (the reader
+# works beside the storm, as on a host with a CPU to spare); "single", one
+# host thread for both (the lab's default: every cycle the reader spends is
+# taken from the storm, so the cost is the total CPU an event costs); and
+# "icount", one vCPU whose clock counts instructions (scripts/vm.sh --smp 1
+# --icount 0: a nanosecond an instruction), so that a rate is events per
+# instruction executed whatever else the host runs: the total cost of an
+# event in instructions, the storm's and the reader's alike, with none of
+# the host's noise (a storm moves by 0.1% from run to run instead of
+# 40-65%), and nothing of what an instruction costs beyond its count
+# (caches, atomics). One vCPU: with two on one thread the reader's
+# instructions showed in some runs and not in others (the same run's rate
+# moved by 50%). The kernel side's per-program run times are then
+# instructions too.
 #
 # Last in each guest run, and again on the host, what each part of live's
 # reader costs an event on the last round's recording (tsmbench
@@ -87,19 +97,34 @@ if [ "${1:-}" = --guest ]; then
 			sleep 0.2
 		done
 	}
-	stop() {	# stop PID: SIGINT, and wait at most 60 s for it to finish
-		kill -INT "$1"
-		n=0
-		while kill -0 "$1" 2>/dev/null; do
-			n=$((n + 1))
-			if [ $n -gt 300 ]; then
-				echo "bench: pid $1 did not stop within 60 s of SIGINT:"
-				cat "/proc/$1/stack" 2>/dev/null
-				exit 1
-			fi
-			sleep 0.2
-		done
-		wait "$1"
+	# stop PID [PIDS]: SIGINT to PID, and wait at most 60 s for it to
+	# finish; $fin is the CPU time, in clock ticks, that PIDS (default:
+	# PID) took from then to their end (a reader that writes its file at
+	# the end, as trace-cmd record does, does that work here): what the
+	# shell's children that ended used, less what PIDS had used before
+	stop() {
+		sig=$1
+		[ $# -gt 1 ] && shift
+		fin=$(ticks "$@")
+		k0=$(cticks)
+		kill -INT "$sig"
+		(
+			trap 'kill $s 2>/dev/null; exit 0' TERM
+			sleep 60 &
+			s=$!
+			wait $s
+			echo "bench: pid $sig did not stop within 60 s of SIGINT:"
+			cat "/proc/$sig/stack" 2>/dev/null
+			kill -KILL "$sig"
+		) &
+		dog=$!
+		wait "$sig"
+		rc=$?
+		kill "$dog" 2>/dev/null
+		wait "$dog" 2>/dev/null
+		[ $rc -eq 137 ] && exit 1
+		fin=$(($(cticks) - k0 - fin))
+		return $rc
 	}
 	storm_of() {	# storm_of PROGRAM OUTPUT
 		if ! timeout $((SEC + 60)) "$1" storm "$SEC" >"$2"; then
@@ -117,10 +142,17 @@ if [ "${1:-}" = --guest ]; then
 		for p in "$@"; do cat /proc/"$p"/task/*/stat 2>/dev/null; done |
 			awk '{ t += $14 + $15 } END { print t + 0 }'
 	}
+	# cticks: the CPU time (clock ticks) of this shell's children that
+	# ended and were waited for, and of their children that they waited for
+	cticks() { awk '{ print $16 + $17 }' /proc/$$/stat; }
 	hz=$(getconf CLK_TCK)
 	# reader_us T0 T1 STORM-OUTPUT: the reader's CPU per event, in us
 	reader_us() {
 		echo "$1 $2 $(events "$3") $hz" | awk '{ printf "%.2f", $3 ? ($2 - $1) * 1e6 / $4 / $3 : 0 }'
+	}
+	# finish_us STORM-OUTPUT: the last stop's CPU per event, in us
+	finish_us() {
+		echo "$fin $(events "$1") $hz" | awk '{ printf "%.2f", $2 ? $1 * 1e6 / $3 / $2 : 0 }'
 	}
 
 	# under_tsmtrace ROUND NAME CMD [OPTIONS...]: the storm under
@@ -135,7 +167,7 @@ if [ "${1:-}" = --guest ]; then
 		storm "$T/$name"
 		c1=$(ticks "$p")
 		stop $p
-		echo "bench: round $round tsmtrace-$name $(rate "$T/$name") transitions/s reader-cpu $(reader_us "$c0" "$c1" "$T/$name") us/event"
+		echo "bench: round $round tsmtrace-$name $(rate "$T/$name") transitions/s reader-cpu $(reader_us "$c0" "$c1" "$T/$name") us/event finish $(finish_us "$T/$name") us/event"
 	}
 	# trace_cmd_start EVENT-DIR OUT CMD OPTIONS...: 'trace-cmd CMD' in the
 	# background ($p), its output in OUT; its output is buffered: ready
@@ -167,8 +199,9 @@ if [ "${1:-}" = --guest ]; then
 		storm "$T/$name"
 		# shellcheck disable=SC2086
 		c1=$(ticks $pids)
-		stop $p
-		echo "bench: round $round trace-cmd-$name $(rate "$T/$name") transitions/s reader-cpu $(reader_us "$c0" "$c1" "$T/$name") us/event"
+		# shellcheck disable=SC2086
+		stop $p $pids
+		echo "bench: round $round trace-cmd-$name $(rate "$T/$name") transitions/s reader-cpu $(reader_us "$c0" "$c1" "$T/$name") us/event finish $(finish_us "$T/$name") us/event"
 	}
 	# the kernel side alone, next to a storm with nothing attached
 	kernel_side() {
@@ -185,6 +218,22 @@ if [ "${1:-}" = --guest ]; then
 		# run_cnt and run_time_ns of each program the reader holds
 		bs=$(cat /proc/$p/fdinfo/* 2>/dev/null |
 			awk '/^run_time_ns:/ { t += $2 } /^run_cnt:/ { c += $2 } END { printf "%d %.0f", c, c ? t / c : 0 }')
+		# and each program's, by name, when there is a bpftool
+		if command -v bpftool >/dev/null; then
+			# a program's fd and its link's both name it
+			sed -n 's/^prog_id:[[:space:]]*//p' /proc/$p/fdinfo/* 2>/dev/null | sort -un |
+			while read -r id; do
+				bpftool prog show id "$id" 2>/dev/null
+			done | awk '/^[0-9]+:/ {
+				name = ""; t = 0; c = 0
+				for (i = 1; i < NF; i++) {
+					if ($i == "name") name = $(i + 1)
+					if ($i == "run_time_ns") t = $(i + 1)
+					if ($i == "run_cnt") c = $(i + 1)
+				}
+				if (c)
+					printf "bench: kernel-side-bpf-prog %s %.0f ns a run (%d runs)\n", name, t / c, c }'
+		fi
 		stop $p
 		sysctl -qw kernel.bpf_stats_enabled=0
 		echo "$(rate "$T/knone") $(rate "$T/kftrace")" | awk '{
@@ -274,6 +323,7 @@ summary() {
      $1 == "bench:" && $2 == "round" {
 	rate[$3, $4] = $5; if ($3 > n) n = $3
 	if ($7 == "reader-cpu") cpu[$3, $4] = $8
+	if ($10 == "finish") fin[$3, $4] = $11
      }
      function sort(a, k,   i, j, t) {
 	for (i = 1; i <= k; i++)
@@ -299,7 +349,7 @@ summary() {
 	nc = split("tsmtrace-live trace-cmd-stream tsmtrace-record trace-cmd-record tsmtrace-live-o stock-live-source-series stock-live-source-stock stock-trace-cmd-record", cfg, " ")
 	for (c = 1; c <= nc; c++) {
 		base = cfg[c] ~ /^stock-/ ? "stock-nothing-attached" : "nothing-attached"
-		k = 0; kc = 0; list = ""
+		k = 0; kc = 0; kf = 0; list = ""
 		for (r = 1; r <= n; r++) {
 			if (!rate[r, base] || !rate[r, cfg[c]])
 				continue
@@ -308,6 +358,8 @@ summary() {
 			us[k] = 1e6 / rate[r, cfg[c]] - 1e6 / rate[r, base]
 			if ((r, cfg[c]) in cpu)
 				rc[++kc] = cpu[r, cfg[c]]
+			if ((r, cfg[c]) in fin)
+				rf[++kf] = fin[r, cfg[c]]
 		}
 		if (!k)
 			continue
@@ -316,6 +368,8 @@ summary() {
 		printf "bench: live-cost-per-transition-%s-tcg-%s %.2f us (median; range %.2f to %.2f)\n", cfg[c], mode, med[cfg[c]], us[1], us[k]
 		if (kc)
 			printf "bench: reader-cpu-per-event-%s-tcg-%s %.2f us (median of %d rounds)\n", cfg[c], mode, median(rc, kc), kc
+		if (kf)
+			printf "bench: finish-per-event-%s-tcg-%s %.2f us (median of %d rounds; from SIGINT to exit)\n", cfg[c], mode, median(rf, kf), kf
 	}
 	# like for like, round by round: the difference between the costs of
 	# the two readers in the same round (the rate with nothing attached cancels
@@ -336,15 +390,36 @@ summary() {
 			continue
 		m = median(d, k)	# sorts d: the range after it
 		printf "bench: like-for-like-%s-minus-%s-tcg-%s %+.2f us a transition (median of %d rounds, range %+.2f to %+.2f: %s; %s cost less in %d of %d)\n", pair[c], pair[c + 1], mode, m, k, d[1], d[k], list, pair[c], less, k
+		# and with what each took to finish after the storm (trace-cmd
+		# record compresses its file then): the whole work, the same file
+		k = 0; less = 0; list = ""
+		for (r = 1; r <= n; r++) {
+			if (!rate[r, pair[c]] || !rate[r, pair[c + 1]] ||
+			    !((r, pair[c]) in fin) || !((r, pair[c + 1]) in fin))
+				continue
+			d[++k] = 1e6 / rate[r, pair[c]] + fin[r, pair[c]] - 1e6 / rate[r, pair[c + 1]] - fin[r, pair[c + 1]]
+			list = list sprintf("%s%+.2f", k > 1 ? " " : "", d[k])
+			less += d[k] < 0
+		}
+		if (!k)
+			continue
+		m = median(d, k)
+		printf "bench: like-for-like-finished-%s-minus-%s-tcg-%s %+.2f us a transition (median of %d rounds, range %+.2f to %+.2f: %s; %s cost less in %d of %d)\n", pair[c], pair[c + 1], mode, m, k, d[1], d[k], list, pair[c], less, k
 	}
 	if (("stock-live-source-stock" in med) && ("stock-live-source-series" in med))
 		printf "bench: fentry-over-tracepoint-per-event-tcg-%s %.1f us (stock source - series source, same storm)\n", mode, med["stock-live-source-stock"] - med["stock-live-source-series"]
      }' "$2"
 }
 run=
-for mode in ${BENCH_TCG_THREADS:-multi single}; do
+for mode in ${BENCH_TCG_THREADS:-multi icount}; do
+	case $mode in
+	multi|single) vmopt="--tcg-threads $mode" ;;
+	icount) vmopt="--tcg-threads single --smp 1 --icount 0" ;;
+	*) echo "bench: BENCH_TCG_THREADS takes multi, single and icount, not '$mode'"; exit 1 ;;
+	esac
 	echo "bench: lab run with TCG threads $mode"
-	VM_TCG_THREADS=$mode "$ROOT/scripts/vm.sh" --kernel "$K" \
+	# shellcheck disable=SC2086
+	"$ROOT/scripts/vm.sh" $vmopt --kernel "$K" \
 		--append tsm_sw.devices=1234:11e8,1af4:1110 --keep --timeout 1800 -- \
 		"$ROOT/tools/tsmtrace/bench-live.sh" --guest "$SEC" "$ROUNDS" >"$T/vm.out" 2>&1
 	rc=$?

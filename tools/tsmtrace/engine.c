@@ -91,6 +91,7 @@ struct tsm_engine {
 	struct list_head orphans;	/* maps whose device is unknown */
 	struct list_head sptes;		/* MAP_KVM_SPTE maps: of pages, not of a DMABUF */
 	struct hash dev_ids;		/* dev id -> struct dev */
+	struct dev *last_dev;		/* the last one looked up (never freed before the engine) */
 	struct hash bufs;
 	struct hash maps;
 	struct list_head free_maps;	/* dropped maps (by buf_node), for the next ones */
@@ -369,11 +370,22 @@ static void doubt(struct tsm_engine *e, const struct tsm_rec_hdr *rec,
 
 /* ---- objects ---- */
 
+/*
+ * Events come in runs on one device (a bind's range, state and zap
+ * events; a DMABUF's export, maps and release): its lookup is hashed
+ * once a run, not once an event.
+ */
 static struct dev *dev_find(struct tsm_engine *e, __u32 id)
 {
 	struct hkey k = { { id, 0, 0 } };
+	struct dev *d = e->last_dev;
 
-	return hash_find(&e->dev_ids, &k);
+	if (d && d->id == id)
+		return d;
+	d = hash_find(&e->dev_ids, &k);
+	if (d)
+		e->last_dev = d;
+	return d;
 }
 
 /* keep engine.priv_devs to the devices that have private PFNs */
@@ -412,6 +424,7 @@ static struct dev *dev_get(struct tsm_engine *e, __u32 id)
 	list_init(&d->priv_node);
 	list_add_tail(&d->node, &e->devs);
 	e->nr_devs++;
+	e->last_dev = d;
 	return d;
 }
 

@@ -103,27 +103,27 @@ if [ "${1:-}" = --guest ]; then
 	# the end, as trace-cmd record does, does that work here): what the
 	# shell's children that ended used, less what PIDS had used before
 	stop() {
-		sig=$1
+		pid=$1
 		[ $# -gt 1 ] && shift
-		fin=$(ticks "$@")
+		before=$(ticks "$@")
 		k0=$(cticks)
-		kill -INT "$sig"
+		kill -INT "$pid"
 		(
 			trap 'kill $s 2>/dev/null; exit 0' TERM
 			sleep 60 &
 			s=$!
 			wait $s
-			echo "bench: pid $sig did not stop within 60 s of SIGINT:"
-			cat "/proc/$sig/stack" 2>/dev/null
-			kill -KILL "$sig"
+			echo "bench: pid $pid did not stop within 60 s of SIGINT:"
+			cat "/proc/$pid/stack" 2>/dev/null
+			kill -KILL "$pid"
 		) &
 		dog=$!
-		wait "$sig"
+		wait "$pid"
 		rc=$?
 		kill "$dog" 2>/dev/null
 		wait "$dog" 2>/dev/null
 		[ $rc -eq 137 ] && exit 1
-		fin=$(($(cticks) - k0 - fin))
+		fin=$(($(cticks) - k0 - before))
 		return $rc
 	}
 	storm_of() {	# storm_of PROGRAM OUTPUT
@@ -334,6 +334,20 @@ summary() {
 	sort(a, k)
 	return k % 2 ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
      }
+     # pairline WHAT A B D K: the K round-by-round differences D, the cost
+     # of A less that of B: their median, range and in how many rounds A
+     # cost less
+     function pairline(what, a, b, d, k,   i, list, less, m) {
+	if (!k)
+		return
+	list = ""; less = 0
+	for (i = 1; i <= k; i++) {
+		list = list sprintf("%s%+.2f", i > 1 ? " " : "", d[i])
+		less += d[i] < 0
+	}
+	m = median(d, k)	# sorts d: the range after it
+	printf "bench: %s-%s-minus-%s-tcg-%s %+.2f us a transition (median of %d rounds, range %+.2f to %+.2f: %s; %s cost less in %d of %d)\n", what, a, b, mode, m, k, d[1], d[k], list, a, less, k
+     }
      END {
 	split("nothing-attached stock-nothing-attached", bases, " ")
 	for (b = 1; b <= 2; b++) {
@@ -378,33 +392,20 @@ summary() {
 	# prints and checks besides
 	np = split("tsmtrace-live trace-cmd-stream tsmtrace-record trace-cmd-record tsmtrace-live-o trace-cmd-record", pair, " ")
 	for (c = 1; c < np; c += 2) {
-		k = 0; less = 0; list = ""
+		a = pair[c]; b = pair[c + 1]
+		k = 0; kf = 0
 		for (r = 1; r <= n; r++) {
-			if (!rate[r, pair[c]] || !rate[r, pair[c + 1]])
+			if (!rate[r, a] || !rate[r, b])
 				continue
-			d[++k] = 1e6 / rate[r, pair[c]] - 1e6 / rate[r, pair[c + 1]]
-			list = list sprintf("%s%+.2f", k > 1 ? " " : "", d[k])
-			less += d[k] < 0
+			d[++k] = 1e6 / rate[r, a] - 1e6 / rate[r, b]
+			# and with what each took to finish after the storm
+			# (trace-cmd record compresses its file then): the
+			# whole work, the same file
+			if (((r, a) in fin) && ((r, b) in fin))
+				df[++kf] = d[k] + fin[r, a] - fin[r, b]
 		}
-		if (!k)
-			continue
-		m = median(d, k)	# sorts d: the range after it
-		printf "bench: like-for-like-%s-minus-%s-tcg-%s %+.2f us a transition (median of %d rounds, range %+.2f to %+.2f: %s; %s cost less in %d of %d)\n", pair[c], pair[c + 1], mode, m, k, d[1], d[k], list, pair[c], less, k
-		# and with what each took to finish after the storm (trace-cmd
-		# record compresses its file then): the whole work, the same file
-		k = 0; less = 0; list = ""
-		for (r = 1; r <= n; r++) {
-			if (!rate[r, pair[c]] || !rate[r, pair[c + 1]] ||
-			    !((r, pair[c]) in fin) || !((r, pair[c + 1]) in fin))
-				continue
-			d[++k] = 1e6 / rate[r, pair[c]] + fin[r, pair[c]] - 1e6 / rate[r, pair[c + 1]] - fin[r, pair[c + 1]]
-			list = list sprintf("%s%+.2f", k > 1 ? " " : "", d[k])
-			less += d[k] < 0
-		}
-		if (!k)
-			continue
-		m = median(d, k)
-		printf "bench: like-for-like-finished-%s-minus-%s-tcg-%s %+.2f us a transition (median of %d rounds, range %+.2f to %+.2f: %s; %s cost less in %d of %d)\n", pair[c], pair[c + 1], mode, m, k, d[1], d[k], list, pair[c], less, k
+		pairline("like-for-like", a, b, d, k)
+		pairline("like-for-like-finished", a, b, df, kf)
 	}
 	if (("stock-live-source-stock" in med) && ("stock-live-source-series" in med))
 		printf "bench: fentry-over-tracepoint-per-event-tcg-%s %.1f us (stock source - series source, same storm)\n", mode, med["stock-live-source-stock"] - med["stock-live-source-series"]

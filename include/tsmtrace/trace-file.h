@@ -22,11 +22,11 @@
 #define TSM_FILE_VERSION_MAJOR	1
 /*
  * 1.2 adds TSM_BLOCK_RECORDS_ZSTD, 1.3 the kernel's build ID in the header
- * and TSM_BLOCK_SYMBOLS. A writer that compresses nothing and names no
+ * and TSM_BLOCK_SYMBOLS, 1.4 TSM_BLOCK_RECORDS_ZSTD_DELTA. A writer that compresses nothing and names no
  * symbols writes TSM_FILE_VERSION_MINOR_PLAIN: its file is a 1.1 file,
  * which tsmtrace versions that read 1.1 read whole.
  */
-#define TSM_FILE_VERSION_MINOR	3
+#define TSM_FILE_VERSION_MINOR	4
 #define TSM_FILE_VERSION_MINOR_PLAIN	1
 /* the header of a version 1.0 file ends at header_crc + __reserved */
 #define TSM_FILE_HEADER_SIZE_1_0	272
@@ -85,6 +85,8 @@ struct tsm_file_header {
 #define TSM_BLOCK_END		2
 #define TSM_BLOCK_RECORDS_ZSTD	3	/* 1.2: struct tsm_zstd_block + a zstd frame */
 #define TSM_BLOCK_SYMBOLS	4	/* 1.3: struct tsm_sym entries */
+/* 1.4: as RECORDS_ZSTD, of records whose times and sequence numbers are deltas */
+#define TSM_BLOCK_RECORDS_ZSTD_DELTA	5
 /* a block's payload, and a compressed block's records once decompressed */
 #define TSM_BLOCK_MAX_PAYLOAD	(1u << 24)
 
@@ -127,6 +129,19 @@ struct tsm_zstd_block {
 	__u32 raw_size;
 	__u32 frame_size;
 };
+
+/*
+ * A TSM_BLOCK_RECORDS_ZSTD_DELTA block is laid out as a RECORDS_ZSTD block,
+ * but its frame decompresses to raw_size bytes of records followed by
+ * nr_records __s32 time deltas, one a record, in order. In the records,
+ * from the block's first with 0 before it: hdr.seq holds the difference to
+ * the previous record's (modulo 2^64); hdr.ts holds 0 and the record's
+ * delta the difference to the previous record's time, or, where the
+ * difference does not fit or the delta is TSM_DELTA_TS_ABS, hdr.ts holds
+ * the time itself. Records of a storm then differ in a few bytes, which
+ * zstd matches, rather than in the low bytes of two counters.
+ */
+#define TSM_DELTA_TS_ABS	((__s32)0x80000000)
 
 /**
  * struct tsm_sym - an entry of a TSM_BLOCK_SYMBOLS block: a kernel symbol

@@ -2,7 +2,9 @@
 /*
  * Trace files with a hostile compressed block (hostile-zstd.h). They are
  * written here, byte by byte, not by tsm_writer_*(): the header, one
- * RECORDS_ZSTD block holding the records of the correct flow, the END
+ * RECORDS_ZSTD block (RECORDS_ZSTD_DELTA for the kinds named "delta-...",
+ * its deltas computed here from the layout of docs/trace-format.md)
+ * holding the records of the correct flow, the END
  * block, every checksum and count right, so that the reader meets the
  * damage inside the block and nowhere else. The control ("ok") is the
  * same file without damage: it must PASS, which also checks that the
@@ -40,13 +42,19 @@ static const struct {
 	{ "corrupt-data", "does not decompress" },
 	{ "malformed-record", "of the records of the compressed block here" },
 	{ "count-mismatch", "records, its header says" },
+	{ "delta-ok", NULL },
+	{ "delta-time-and-delta", "its time deltas do not match its records" },
+	{ "delta-more-records-than-deltas", "its time deltas do not match its records" },
+	{ "delta-records-past-size", "declares 80 records in 2536 bytes" },
+	{ "delta-malformed-record", "of the records of the compressed block here" },
 };
 
 const char *const hostile_zstd_kinds[] = {
 	"ok", "short-payload", "raw-over-cap", "raw-not-multiple-of-8", "frame-past-payload",
 	"nonzero-padding", "bad-frame", "truncated-frame", "trailing-garbage", "two-frames",
 	"skippable-frame", "larger-than-declared", "larger-unsized", "smaller-unsized", "bomb",
-	"corrupt-data", "malformed-record", "count-mismatch", NULL,
+	"corrupt-data", "malformed-record", "count-mismatch", "delta-ok", "delta-time-and-delta",
+	"delta-more-records-than-deltas", "delta-records-past-size", "delta-malformed-record", NULL,
 };
 
 const char *hostile_zstd_expect(const char *kind)
@@ -136,6 +144,43 @@ static int corrupt_literals(unsigned char *frame, size_t fsz)
 	return 0;
 }
 
+/*
+ * The records of @m as the frame's content of a RECORDS_ZSTD_DELTA block:
+ * times and sequence numbers made differences to the previous record's, the
+ * time deltas after the records (@nr_deltas of them: fewer than the
+ * records to damage the block). NULL when out of memory.
+ */
+static unsigned char *delta_content(const struct mem *m, __u32 nr_deltas, size_t *len)
+{
+	unsigned char *c = malloc(m->len + (size_t)m->nr * sizeof(__s32));
+	__s32 *dt = (__s32 *)(c + m->len);
+	__u64 ts = 0, seq = 0;
+	size_t pos = 0;
+	__u32 i;
+
+	if (!c)
+		return NULL;
+	memcpy(c, m->buf, m->len);
+	for (i = 0; i < m->nr; i++) {
+		struct tsm_rec_hdr *r = (void *)(c + pos);
+		__s64 d = (__s64)(r->ts - ts);
+		__u64 s = r->seq;
+
+		ts = r->ts;
+		if (d > INT32_MIN && d <= INT32_MAX) {
+			dt[i] = d;
+			r->ts = 0;
+		} else {
+			dt[i] = TSM_DELTA_TS_ABS;
+		}
+		r->seq = s - seq;
+		seq = s;
+		pos += r->size;
+	}
+	*len = m->len + (size_t)nr_deltas * sizeof(__s32);
+	return c;
+}
+
 static int put(FILE *out, const void *p, size_t len)
 {
 	return fwrite(p, 1, len, out) == len ? 0 : -1;
@@ -165,7 +210,9 @@ int write_hostile_zstd(const char *path, const char *kind, char *err, size_t err
 	struct tsm_file_end end = { 0 };
 	struct mem m = { 0 };
 	unsigned char *pl = NULL, *frame, *src = NULL;
-	size_t cap, fsz = 0, plen;
+	bool delta = !strncmp(kind, "delta-", 6);
+	struct tsm_rec_hdr *second;
+	size_t cap, fsz = 0, plen, slen;
 	__u32 nr;
 	struct flow f;
 	struct gen g;
@@ -190,8 +237,21 @@ int write_hostile_zstd(const char *path, const char *kind, char *err, size_t err
 		goto nomem;
 	frame = pl + sizeof(zh);
 	zh.raw_size = m.len;
-	if (!strcmp(kind, "malformed-record"))
-		((struct tsm_rec_hdr *)(m.buf + ((struct tsm_rec_hdr *)m.buf)->size))->size = 12;
+	if (!strcmp(kind, "delta-more-records-than-deltas"))
+		nr--;
+	else if (!strcmp(kind, "delta-records-past-size"))
+		nr = m.len / sizeof(struct tsm_rec_hdr) + 1;
+	if (delta) {
+		src = delta_content(&m, nr < m.nr ? nr : m.nr, &slen);
+		if (!src)
+			goto nomem;
+	}
+	/* the second record: a size no record has, or a time beside its delta */
+	second = (struct tsm_rec_hdr *)((delta ? src : m.buf) + ((struct tsm_rec_hdr *)m.buf)->size);
+	if (!strcmp(kind, "malformed-record") || !strcmp(kind, "delta-malformed-record"))
+		second->size = 12;
+	else if (!strcmp(kind, "delta-time-and-delta"))
+		second->ts = 1;
 	if (!strcmp(kind, "bomb")) {
 		src = calloc(1, bomb);
 		if (!src)
@@ -209,7 +269,8 @@ int write_hostile_zstd(const char *path, const char *kind, char *err, size_t err
 
 		/* padding to damage needs a frame whose length is not a multiple of 8 */
 		do
-			fsz = frame_of(frame, cap - sizeof(zh) - 64, m.buf, m.len, level++, sized);
+			fsz = delta ? frame_of(frame, cap - sizeof(zh) - 64, src, slen, level++, sized) :
+			      frame_of(frame, cap - sizeof(zh) - 64, m.buf, m.len, level++, sized);
 		while (fsz && fsz % 8 == 0 && !strcmp(kind, "nonzero-padding") && level < 20);
 	}
 	if (!fsz) {
@@ -271,7 +332,8 @@ int write_hostile_zstd(const char *path, const char *kind, char *err, size_t err
 	end.nr_blocks = 1;
 	end.end_monotonic_ns = m.last_ts;
 	if (put(out, &h, sizeof(h)) ||
-	    put_block(out, TSM_BLOCK_RECORDS_ZSTD, 0, nr, pl, plen) ||
+	    put_block(out, delta ? TSM_BLOCK_RECORDS_ZSTD_DELTA : TSM_BLOCK_RECORDS_ZSTD, 0, nr,
+		      pl, plen) ||
 	    put_block(out, TSM_BLOCK_END, 1, 0, &end, sizeof(end))) {
 		snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
 		goto out;

@@ -2065,6 +2065,92 @@ static int t_file_zstd_many_blocks(void)
 	return 0;
 }
 
+/* records read back, for byte-for-byte comparisons */
+static unsigned char *back;
+static size_t back_len, back_cap;
+
+static int collect_back(void *ctx, const struct tsm_rec_hdr *rec)
+{
+	(void)ctx;
+	if (back_len + rec->size > back_cap)
+		return -ENOSPC;
+	memcpy(back + back_len, rec, rec->size);
+	back_len += rec->size;
+	return 0;
+}
+
+/*
+ * Times and sequence numbers stored as deltas come back exact, whatever
+ * they are: a jump past what a delta holds, a time that goes back (another
+ * CPU's event), a delta of exactly the escape value, a sequence number
+ * that wraps, recorder records that repeat the next event's; in blocks
+ * zstd shrinks (deltas) and in blocks it does not (written as they are).
+ */
+static int t_file_zstd_delta_exact(void)
+{
+	static const __s64 steps[] = { 1000, -7, 0, (__s64)INT32_MAX, (__s64)INT32_MIN,
+		(__s64)INT32_MIN + 1, (__s64)INT32_MAX + 1, -(1LL << 40), 1LL << 40, 3 };
+	struct tsm_meta m = { .compress = TSM_COMPRESS_DEFAULT };
+	static unsigned char rec[4096] __attribute__((aligned(8)));
+	struct tsm_rec_hdr *h = (void *)rec;
+	struct tsm_ops ops = { .unknown = collect_back };
+	char path[256], err[512];
+	unsigned char *want;
+	size_t want_len = 0;
+	unsigned int pass, i, k;
+	__u64 ts = 5, seq = ~0ULL - 20;
+
+	for (i = 0; i < TSM_REC_MAX; i++)
+		ops.handler[i] = collect_back;
+	back_cap = 8u << 20;	/* more than either pass writes */
+	back = malloc(back_cap);
+	want = malloc(back_cap);
+	CHECK(back && want, "out of memory");
+	snprintf(path, sizeof(path), "%s/delta.tsm", tmpdir);
+	for (pass = 0; pass < 2; pass++) {
+		struct tsm_writer *w = tsm_writer_open(path, &m, err, sizeof(err));
+		struct tsm_file f;
+
+		CHECK(w, "%.300s", err);
+		want_len = 0;
+		for (i = 0; i < (pass ? 1000 : 20000); i++) {
+			memset(rec, 0, sizeof(rec));
+			/* a recorder record (type 200, unknown here) every 7th */
+			h->type = i % 7 ? 100 + i % 3 : 200;
+			/* the second pass: records of noise zstd cannot shrink */
+			h->size = pass ? sizeof(rec) : 64 + 8 * (i % 3);
+			h->cpu = i % 2;
+			h->pid = 42;
+			ts += steps[i % (sizeof(steps) / sizeof(steps[0]))];
+			h->ts = ts;
+			h->seq = i % 7 ? seq++ : seq;
+			for (k = sizeof(*h); k < h->size; k += 8) {
+				__u64 v = pass ? rnd() : i / 50 + k;
+
+				memcpy(rec + k, &v, 8);
+			}
+			memcpy(want + want_len, rec, h->size);
+			want_len += h->size;
+			CHECK(!tsm_writer_add(w, h), "add");
+		}
+		CHECK(!tsm_writer_close(w, err, sizeof(err)), "%.300s", err);
+		CHECK(tsm_file_open(&f, path) == TSM_READ_OK, "%.300s", f.msg);
+		back_len = 0;
+		CHECK(tsm_file_replay(&f, &ops, NULL) == TSM_READ_OK, "%.300s", f.msg);
+		tsm_file_close(&f);
+		CHECK(pass ? !f.nr_zstd_blocks : f.nr_zstd_blocks == f.nr_blocks && f.nr_blocks > 3,
+		      "pass %u: %llu of %llu blocks compressed", pass,
+		      (unsigned long long)f.nr_zstd_blocks, (unsigned long long)f.nr_blocks);
+		CHECK(back_len == want_len && !memcmp(back, want, want_len),
+		      "pass %u: %zu bytes of records read back, %zu written, or they differ", pass,
+		      back_len, want_len);
+	}
+	free(want);
+	free(back);
+	back = NULL;
+	return 0;
+}
+
 /* a block zstd cannot shrink is written as it is, in the same file */
 static int t_file_zstd_incompressible_stays_raw(void)
 {
@@ -2146,7 +2232,7 @@ static int t_compress_parse(void)
 		const char *s;
 		int ret, alg, level;
 	} c[] = {
-		{ "none", 0, TSM_COMPRESS_NONE, 0 }, { "zstd", 0, TSM_COMPRESS_ZSTD, 3 },
+		{ "none", 0, TSM_COMPRESS_NONE, 0 }, { "zstd", 0, TSM_COMPRESS_ZSTD, TSM_ZSTD_LEVEL_DEFAULT },
 		{ "zstd:1", 0, TSM_COMPRESS_ZSTD, 1 }, { "zstd:19", 0, TSM_COMPRESS_ZSTD, 19 },
 		{ "zstd:0", -EINVAL, 0, 0 }, { "zstd:-1", -EINVAL, 0, 0 }, { "zstd:", -EINVAL, 0, 0 },
 		{ "zstd:3x", -EINVAL, 0, 0 }, { "zstd3", -EINVAL, 0, 0 }, { "gzip", -EINVAL, 0, 0 },
@@ -2403,6 +2489,7 @@ int main(void)
 	run("file-symbols-and-build-id-travel", t_file_symbols);
 	run("file-zstd-many-blocks-all-records-smaller", t_file_zstd_many_blocks);
 	run("file-zstd-incompressible-block-stays-raw", t_file_zstd_incompressible_stays_raw);
+	run("file-zstd-delta-times-and-seqs-exact", t_file_zstd_delta_exact);
 	run("file-zstd-hostile-blocks-refused-malformed", t_file_zstd_hostile);
 	run("file-compress-option-parse", t_compress_parse);
 	run("coverage-per-invariant", t_coverage_table);

@@ -151,13 +151,13 @@ static int bench_check(const char *tool, const char *dir, long long n)
 	snprintf(big, sizeof(big), "%s/big.tsm", dir);
 	snprintf(bigz, sizeof(bigz), "%s/big-zstd.tsm", dir);
 	snprintf(half, sizeof(half), "%s/half.tsm", dir);
-	printf("generating %lld events (uncompressed, then zstd:3) and %lld in %s ...\n",
+	printf("generating %lld events (uncompressed, then zstd, record's default) and %lld in %s ...\n",
 	       n, n / 2, dir);
 	t0 = now();
 	nb = gen_trace(gen, "--compress=none --big", big, n);
 	tgen = now() - t0;
 	t0 = now();
-	nz = gen_trace(gen, "--compress=zstd:3 --big", bigz, n);
+	nz = gen_trace(gen, "--compress=zstd --big", bigz, n);
 	tgenz = now() - t0;
 	nh = gen_trace(gen, "--big", half, n / 2);
 	if (nb < 0 || nz != nb || nh < 0) {
@@ -179,7 +179,7 @@ static int bench_check(const char *tool, const char *dir, long long n)
 	       nb, st.st_size / 1048576.0, best, nb / best / 1e6, st.st_size / 1048576.0 / best);
 	printf("   peak RSS: %ld KiB for %lld events, %ld KiB for %lld events\n",
 	       rss, nb, rss_half, nh);
-	printf("   the same events compressed (zstd:3, record's default):\n");
+	printf("   the same events compressed (zstd, record's default):\n");
 	printf("     bytes/event: %.1f uncompressed, %.2f zstd (%.1f MiB, %.0fx smaller)\n",
 	       (double)st.st_size / nb, (double)stz.st_size / nz, stz.st_size / 1048576.0,
 	       (double)st.st_size / stz.st_size);
@@ -419,8 +419,9 @@ static const char *const part_names[P_NR] = {
 	"order", "file-none", "file-zstd1", "file-zstd3", "engine", "line", "line-write",
 };
 
-/* a file part's close: when it began, how long it took */
+/* a file part's close: when it began, how long it took; the file's size */
 static double parts_close_t0, parts_close;
+static long long parts_file_size;
 
 /* one pass of @part over the records: seconds, or < 0 (a file's close not counted) */
 static double part_pass(enum part part, const char *dir, FILE *null)
@@ -434,6 +435,7 @@ static double part_pass(enum part part, const char *dir, FILE *null)
 	struct tsm_reorder *ro = NULL;
 	struct tsm_engine *e = NULL;
 	struct tsm_engine_opts eo = { .state_known = true };
+	struct stat st;
 	double t0;
 
 	snprintf(path, sizeof(path), "%s/parts.tsm", dir);
@@ -468,6 +470,7 @@ static double part_pass(enum part part, const char *dir, FILE *null)
 		parts_close_t0 = now();
 		tsm_writer_close(w, err, sizeof(err));
 		parts_close = now() - parts_close_t0;
+		parts_file_size = stat(path, &st) ? -1 : st.st_size;
 		return parts_close_t0 - t0;
 	case P_ENGINE:
 		EACH_REC(r)
@@ -546,11 +549,13 @@ static int bench_reader_parts(const char *file, const char *dir, const char *onl
 			if (k && (close_best < 0 || parts_close < close_best))
 				close_best = parts_close;
 		}
-		printf("bench: reader-part-%s %.0f ns an event (%zu records of %s)\n",
-		       part_names[i], best / parts_nr * 1e9, parts_nr, file);
+		printf("bench: reader-part-%s %.0f ns an event (%zu records of %s, %.1f bytes each)\n",
+		       part_names[i], best / parts_nr * 1e9, parts_nr, file,
+		       (double)parts_len / parts_nr);
 		if (i >= P_FILE_NONE && i <= P_FILE_ZSTD3)
-			printf("bench: reader-part-%s-at-close %.0f ns an event (after the recording)\n",
-			       part_names[i], close_best / parts_nr * 1e9);
+			printf("bench: reader-part-%s-at-close %.0f ns an event (after the recording; the file %.2f bytes an event)\n",
+			       part_names[i], close_best / parts_nr * 1e9,
+			       (double)parts_file_size / parts_nr);
 	}
 	fclose(null);
 	return 0;

@@ -480,7 +480,7 @@ echo "$n $tc $tdrep $tdck" | awk '{
 # file sizes: the same storm, each recorder with its default compression
 echo "$n $(stat -c %s "$run/storm.dat") $nl $(stat -c %s "$run/storm.tsm")" | awk '{
 	printf "bench: file-bytes-per-event-trace-cmd-record %.2f (%d bytes, %d events)\n", $2 / $1, $2, $1
-	printf "bench: file-bytes-per-event-tsmtrace-zstd %.2f (%d bytes, %d events; live -o, zstd:3)\n", $4 / $3, $4, $3
+	printf "bench: file-bytes-per-event-tsmtrace-zstd %.2f (%d bytes, %d events; live -o, zstd)\n", $4 / $3, $4, $3
 	printf "bench: file-size-per-event-ratio-tsmtrace-to-trace-cmd %.2f\n", ($4 / $3) / ($2 / $1)
 }'
 rm -rf "$run"

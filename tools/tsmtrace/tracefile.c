@@ -7,7 +7,9 @@
  *
  * Blocks of records are compressed with zstd when the writer is asked to
  * (record's default): one frame per block of up to WBUF_SIZE bytes of
- * records, so the reader still holds one block at a time.
+ * records, so the reader still holds one block at a time. Before they are
+ * compressed, each record's time and sequence number are made differences
+ * to the previous record's (RECORDS_ZSTD_DELTA), as they are added.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -29,6 +31,8 @@
 #include "util.h"
 
 #define WBUF_SIZE	(256u << 10)
+/* records a block holds at most: the time deltas that follow them */
+#define WBUF_RECS	(WBUF_SIZE / sizeof(struct tsm_rec_hdr))
 
 struct tsm_writer {
 	int fd;
@@ -47,6 +51,9 @@ struct tsm_writer {
 	ZSTD_CCtx *zc;		/* with comp.alg ZSTD */
 	unsigned char *zbuf;	/* a compressed block's payload */
 	size_t zcap;
+	__s32 *dts;		/* ZSTD: the block's time deltas, a record each */
+	__u64 prev_ts;		/* ZSTD: the block's last record's time, as recorded */
+	__u64 prev_seq;		/* ... and sequence number */
 	int (*symbolize)(__u64 ip, __u64 *start, char *name, size_t len);
 	struct hash named;	/* frames (ip) and symbols (start) already named */
 	unsigned char *sbuf;	/* the SYMBOLS block being built */
@@ -161,6 +168,7 @@ static void writer_free(struct tsm_writer *w)
 	if (w->symbolize)
 		hash_fini(&w->named);
 	free(w->sbuf);
+	free(w->dts);
 	ZSTD_freeCCtx(w->zc);
 	free(w->zbuf);
 	free(w->buf);
@@ -179,7 +187,7 @@ struct tsm_writer *tsm_writer_open(const char *path, const struct tsm_meta *m,
 	int ret;
 
 	w = calloc(1, sizeof(*w));
-	if (!w || !(w->buf = malloc(WBUF_SIZE)) || !(w->path = strdup(path))) {
+	if (!w || !(w->path = strdup(path))) {
 		snprintf(err, errlen, "%s: out of memory", path);
 		goto err_free;
 	}
@@ -198,16 +206,23 @@ struct tsm_writer *tsm_writer_open(const char *path, const struct tsm_meta *m,
 				 path, w->comp.level, TSM_ZSTD_LEVEL_MIN, ZSTD_maxCLevel());
 			goto err_free;
 		}
-		w->zcap = sizeof(struct tsm_zstd_block) + ZSTD_compressBound(WBUF_SIZE) + 8;
+		w->zcap = sizeof(struct tsm_zstd_block) +
+			  ZSTD_compressBound(WBUF_SIZE + WBUF_RECS * sizeof(__s32)) + 8;
 		w->zbuf = malloc(w->zcap);
 		w->zc = ZSTD_createCCtx();
-		if (!w->zbuf || !w->zc ||
+		/* the deltas go after the records to be compressed with them */
+		w->dts = malloc(WBUF_RECS * sizeof(__s32));
+		w->buf = malloc(WBUF_SIZE + WBUF_RECS * sizeof(__s32));
+		if (!w->zbuf || !w->zc || !w->dts || !w->buf ||
 		    ZSTD_isError(ZSTD_CCtx_setParameter(w->zc, ZSTD_c_compressionLevel, w->comp.level))) {
 			snprintf(err, errlen, "%s: out of memory for the zstd compressor", path);
 			goto err_free;
 		}
 	} else if (w->comp.alg != TSM_COMPRESS_NONE) {
 		snprintf(err, errlen, "%s: unknown compression %d", path, w->comp.alg);
+		goto err_free;
+	} else if (!(w->buf = malloc(WBUF_SIZE))) {
+		snprintf(err, errlen, "%s: out of memory", path);
 		goto err_free;
 	}
 	w->fd = create_file(w, path);
@@ -261,23 +276,74 @@ err_free:
 }
 
 /*
- * The records in w->buf as a RECORDS_ZSTD payload in w->zbuf: its length,
- * 0 when compressing does not make the block smaller (it is then written
- * as it is), or -ENOMEM. The output buffer holds the worst case, so
- * ZSTD_compress2() fails only when it cannot allocate its tables.
+ * A record just copied into the block, made relative to the one before it
+ * (the deltas of RECORDS_ZSTD_DELTA, trace-file.h): a storm's records then
+ * differ from earlier ones in a few bytes zstd can match.
+ */
+static void delta_encode(struct tsm_writer *w, struct tsm_rec_hdr *r)
+{
+	__s64 d = (__s64)(r->ts - w->prev_ts);
+	__u64 seq = r->seq;
+
+	w->prev_ts = r->ts;
+	if (d > INT32_MIN && d <= INT32_MAX) {
+		w->dts[w->nr_in_block] = d;
+		r->ts = 0;
+	} else {
+		w->dts[w->nr_in_block] = TSM_DELTA_TS_ABS;
+	}
+	r->seq = seq - w->prev_seq;
+	w->prev_seq = seq;
+}
+
+/*
+ * The records of @buf (@len bytes) back from the deltas of @dts (@nr), in
+ * place: the number of records restored. It stops at a record whose size
+ * does not fit (the caller's walk refuses it there), and fails, -EINVAL,
+ * at a record with no delta left or with both a time and a delta.
+ */
+static ssize_t delta_decode(unsigned char *buf, size_t len, const __s32 *dts, size_t nr)
+{
+	__u64 ts = 0, seq = 0;
+	size_t pos = 0, i = 0;
+
+	while (len - pos >= sizeof(struct tsm_rec_hdr)) {
+		struct tsm_rec_hdr *r = (void *)(buf + pos);
+
+		if (r->size < sizeof(*r) || r->size & 7 || r->size > len - pos)
+			break;
+		if (i == nr || (dts[i] != TSM_DELTA_TS_ABS && r->ts))
+			return -EINVAL;
+		ts = r->ts = dts[i] == TSM_DELTA_TS_ABS ? r->ts : ts + (__s64)dts[i];
+		seq = r->seq += seq;
+		pos += r->size;
+		i++;
+	}
+	return i;
+}
+
+/*
+ * The records in w->buf, their deltas after them, as a RECORDS_ZSTD_DELTA
+ * payload in w->zbuf: its length, 0 when compressing does not make the
+ * block smaller (its records are then restored and written as they are), or
+ * -ENOMEM. The output buffer holds the worst case, so ZSTD_compress2()
+ * fails only when it cannot allocate its tables.
  */
 static ssize_t compress_block(struct tsm_writer *w)
 {
 	struct tsm_zstd_block zh = { .raw_size = w->len };
-	size_t n, len;
+	size_t n, len, dlen = w->nr_in_block * sizeof(__s32);
 
+	memcpy(w->buf + w->len, w->dts, dlen);
 	n = ZSTD_compress2(w->zc, w->zbuf + sizeof(zh), w->zcap - sizeof(zh) - 8,
-			   w->buf, w->len);
+			   w->buf, w->len + dlen);
 	if (ZSTD_isError(n))
 		return -ENOMEM;
 	len = sizeof(zh) + ((n + 7) & ~(size_t)7);
-	if (len >= w->len)
+	if (len >= w->len) {
+		delta_decode(w->buf, w->len, w->dts, w->nr_in_block);
 		return 0;
+	}
 	zh.frame_size = n;
 	memcpy(w->zbuf, &zh, sizeof(zh));
 	memset(w->zbuf + sizeof(zh) + n, 0, len - sizeof(zh) - n);
@@ -371,11 +437,13 @@ int tsm_writer_flush(struct tsm_writer *w)
 	if (zlen < 0)
 		ret = zlen;
 	else if (zlen)
-		ret = write_block(w, TSM_BLOCK_RECORDS_ZSTD, w->zbuf, zlen, w->nr_in_block);
+		ret = write_block(w, TSM_BLOCK_RECORDS_ZSTD_DELTA, w->zbuf, zlen, w->nr_in_block);
 	else
 		ret = write_block(w, TSM_BLOCK_RECORDS, w->buf, w->len, w->nr_in_block);
 	w->len = 0;
 	w->nr_in_block = 0;
+	w->prev_ts = 0;
+	w->prev_seq = 0;
 	if (ret)
 		w->err = ret;
 	return ret;
@@ -392,6 +460,8 @@ int tsm_writer_add(struct tsm_writer *w, const struct tsm_rec_hdr *rec)
 	if (w->symbolize && rec->type == TSM_REC_STACK && name_stack(w, rec))
 		return w->err = -ENOMEM;
 	memcpy(w->buf + w->len, rec, rec->size);
+	if (w->zc)
+		delta_encode(w, (struct tsm_rec_hdr *)(w->buf + w->len));
 	if (rec->ts > w->last_ts)
 		w->last_ts = rec->ts;
 	w->len += rec->size;
@@ -727,7 +797,7 @@ static enum tsm_read_status replay_records(struct tsm_file *f, const struct tsm_
 					   __u64 off, const unsigned char *pl, size_t len,
 					   const struct tsm_ops *ops, void *ctx)
 {
-	bool zstd = bh->type == TSM_BLOCK_RECORDS_ZSTD;
+	bool zstd = bh->type != TSM_BLOCK_RECORDS;
 	size_t pos;
 	__u32 nr = 0;
 
@@ -758,22 +828,26 @@ static enum tsm_read_status replay_records(struct tsm_file *f, const struct tsm_
 #define MALFORMED_ZSTD	"malformed compressed block %u: "
 
 /*
- * Decompress the RECORDS_ZSTD payload in f->buf into f->raw: its records'
- * length in @len. Everything a hostile or broken writer could put there is
+ * Decompress the RECORDS_ZSTD or RECORDS_ZSTD_DELTA payload in f->buf into
+ * f->raw: its records' length in @len, their times and sequence numbers
+ * restored. Everything a hostile or broken writer could put there is
  * refused before it is used: sizes that do not fit the block or pass the
  * cap, anything but exactly one complete zstd frame, a frame that
- * decompresses to more or less than the block declares. Decompression
- * writes into a buffer of the declared size, never more, so a frame that
- * would inflate past it stops there: memory and time stay bounded by
- * TSM_BLOCK_MAX_PAYLOAD whatever the file holds.
+ * decompresses to more or less than the block declares, deltas that do not
+ * match the records. Decompression writes into a buffer of the declared
+ * size, never more, so a frame that would inflate past it stops there:
+ * memory and time stay bounded by TSM_BLOCK_MAX_PAYLOAD (and a delta for
+ * each record it can hold) whatever the file holds.
  */
 static enum tsm_read_status inflate_block(struct tsm_file *f, const struct tsm_block_header *bh,
 					  __u64 off, size_t *len)
 {
 	const unsigned char *frame = f->buf + sizeof(struct tsm_zstd_block);
+	bool delta = bh->type == TSM_BLOCK_RECORDS_ZSTD_DELTA;
+	size_t n, padded, i, dlen = 0, want;
 	struct tsm_zstd_block zh;
 	unsigned long long fcs;
-	size_t n, padded, i;
+	ssize_t nr;
 
 	if (bh->payload_size < sizeof(zh))
 		return bad(f, off, MALFORMED_ZSTD "%u bytes, shorter than its %zu-byte header; " DAMAGED,
@@ -782,6 +856,12 @@ static enum tsm_read_status inflate_block(struct tsm_file *f, const struct tsm_b
 	if (!zh.raw_size || zh.raw_size > TSM_BLOCK_MAX_PAYLOAD || zh.raw_size & 7)
 		return bad(f, off, MALFORMED_ZSTD "it declares %u bytes of records (a multiple of 8 from 8 to %u); " DAMAGED,
 			   bh->index, zh.raw_size, TSM_BLOCK_MAX_PAYLOAD);
+	if (delta && bh->nr_records > zh.raw_size / sizeof(struct tsm_rec_hdr))
+		return bad(f, off, MALFORMED_ZSTD "it declares %u records in %u bytes, less than a record header each; " DAMAGED,
+			   bh->index, bh->nr_records, zh.raw_size);
+	if (delta)
+		dlen = (size_t)bh->nr_records * sizeof(__s32);
+	want = zh.raw_size + dlen;
 	padded = ((size_t)zh.frame_size + 7) & ~(size_t)7;
 	if (!zh.frame_size || sizeof(zh) + padded != bh->payload_size)
 		return bad(f, off, MALFORMED_ZSTD "it declares a zstd frame of %u bytes in a payload of %u (its %zu-byte header and the frame padded to 8 bytes fill it exactly); " DAMAGED,
@@ -800,35 +880,43 @@ static enum tsm_read_status inflate_block(struct tsm_file *f, const struct tsm_b
 	fcs = ZSTD_getFrameContentSize(frame, zh.frame_size);
 	if (fcs == ZSTD_CONTENTSIZE_ERROR)
 		return bad(f, off, MALFORMED_ZSTD "not a zstd frame; " DAMAGED, bh->index);
-	if (fcs != ZSTD_CONTENTSIZE_UNKNOWN && fcs != zh.raw_size)
-		return bad(f, off, MALFORMED_ZSTD "its zstd frame holds %llu bytes, the block declares %u; " DAMAGED,
-			   bh->index, fcs, zh.raw_size);
+	if (fcs != ZSTD_CONTENTSIZE_UNKNOWN && fcs != want)
+		return bad(f, off, MALFORMED_ZSTD "its zstd frame holds %llu bytes, the block declares %zu; " DAMAGED,
+			   bh->index, fcs, want);
 	if (!f->zstd) {
 		/* one-shot: it decompresses into f->raw, no window of its own */
 		f->zstd = ZSTD_createDCtx();
 		if (!f->zstd)
 			return bad(f, off, "out of memory for the zstd decompressor");
 	}
-	if (zh.raw_size > f->raw_cap) {
-		unsigned char *b = realloc(f->raw, zh.raw_size);
+	if (want > f->raw_cap) {
+		unsigned char *b = realloc(f->raw, want);
 
 		if (!b)
-			return bad(f, off, "out of memory for a block of %u bytes of records", zh.raw_size);
+			return bad(f, off, "out of memory for a block of %zu bytes of records", want);
 		f->raw = b;
-		f->raw_cap = zh.raw_size;
+		f->raw_cap = want;
 	}
-	n = ZSTD_decompressDCtx(f->zstd, f->raw, zh.raw_size, frame, zh.frame_size);
+	n = ZSTD_decompressDCtx(f->zstd, f->raw, want, frame, zh.frame_size);
 	if (ZSTD_isError(n) && ZSTD_getErrorCode(n) == ZSTD_error_dstSize_tooSmall)
-		return bad(f, off, MALFORMED_ZSTD "its zstd frame decompresses to more than the %u bytes it declares; " DAMAGED,
-			   bh->index, zh.raw_size);
+		return bad(f, off, MALFORMED_ZSTD "its zstd frame decompresses to more than the %zu bytes it declares; " DAMAGED,
+			   bh->index, want);
 	if (ZSTD_isError(n))
 		return bad(f, off, MALFORMED_ZSTD "its zstd frame does not decompress (zstd: %s); " DAMAGED,
 			   bh->index, ZSTD_getErrorName(n));
-	if (n != zh.raw_size)
-		return bad(f, off, MALFORMED_ZSTD "its zstd frame decompresses to only %zu bytes, the block declares %u; " DAMAGED,
-			   bh->index, n, zh.raw_size);
+	if (n != want)
+		return bad(f, off, MALFORMED_ZSTD "its zstd frame decompresses to only %zu bytes, the block declares %zu; " DAMAGED,
+			   bh->index, n, want);
+	if (delta) {
+		/* the deltas are 4-byte aligned: raw_size is a multiple of 8 */
+		nr = delta_decode(f->raw, zh.raw_size, (const __s32 *)(f->raw + zh.raw_size),
+				  bh->nr_records);
+		if (nr < 0)
+			return bad(f, off, MALFORMED_ZSTD "its time deltas do not match its records (more records than deltas, or a record with both a time and a delta); " DAMAGED,
+				   bh->index);
+	}
 	f->nr_zstd_blocks++;
-	*len = n;
+	*len = zh.raw_size;
 	return TSM_READ_OK;
 }
 
@@ -936,7 +1024,8 @@ enum tsm_read_status tsm_file_replay(struct tsm_file *f, const struct tsm_ops *o
 		f->nr_blocks++;
 		if (bh.type == TSM_BLOCK_RECORDS) {
 			st = replay_records(f, &bh, off, f->buf, bh.payload_size, ops, ctx);
-		} else if (bh.type == TSM_BLOCK_RECORDS_ZSTD) {
+		} else if (bh.type == TSM_BLOCK_RECORDS_ZSTD ||
+			   bh.type == TSM_BLOCK_RECORDS_ZSTD_DELTA) {
 			size_t len = 0;
 
 			st = inflate_block(f, &bh, off, &len);

@@ -16,7 +16,7 @@
 
 enum tsm_compress_alg {
 	TSM_COMPRESS_NONE = 0,	/* RECORDS blocks: a 1.1 file */
-	TSM_COMPRESS_ZSTD,	/* RECORDS_ZSTD blocks: a 1.2 file */
+	TSM_COMPRESS_ZSTD,	/* RECORDS_ZSTD_DELTA blocks: a 1.4 file */
 };
 
 struct tsm_compress {
@@ -25,13 +25,13 @@ struct tsm_compress {
 };
 
 #define TSM_ZSTD_LEVEL_MIN	1
-#define TSM_ZSTD_LEVEL_DEFAULT	3
+#define TSM_ZSTD_LEVEL_DEFAULT	1
 /* what record and live write unless told otherwise */
 #define TSM_COMPRESS_DEFAULT	((struct tsm_compress){ TSM_COMPRESS_ZSTD, TSM_ZSTD_LEVEL_DEFAULT })
 
 /* the highest zstd level this libzstd has */
 int tsm_zstd_level_max(void);
-/* "none", "zstd" (level 3) or "zstd:LEVEL" into @c; 0 or -EINVAL */
+/* "none", "zstd" (level 1) or "zstd:LEVEL" into @c; 0 or -EINVAL */
 int tsm_compress_parse(const char *s, struct tsm_compress *c);
 
 struct tsm_meta {

@@ -790,6 +790,18 @@ r=$(exit_of live --device nonsense)
 r2=$(exit_of record)
 r3=$(exit_of live --duration x)
 [ "$r$r2$r3" = 333 ] && pass live-record-usage-errors || fail live-record-usage-errors "exit $r $r2 $r3"
+# --quiet: live's alone, and with nothing left for a filter to choose from
+err=$("$B" live -q --device 00:04.0 2>&1); r=$?
+err2=$("$B" live --pid 1 --quiet 2>&1); r2=$?
+err3=$("$B" record -q -o "$T/q.tsm" 2>&1); r3=$?
+if [ "$r$r2$r3" = 333 ] && [ ! -e "$T/q.tsm" ] &&
+   echo "$err" | grep -q 'live: error: --quiet prints no transitions for --device, --vm or --pid to choose from' &&
+   echo "$err2" | grep -q 'live: error: --quiet prints no transitions' &&
+   echo "$err3" | grep -q 'record: error: bad option or value'; then
+	pass live-quiet-usage-errors
+else
+	fail live-quiet-usage-errors "exit $r $r2 $r3: $err / $err2 / $err3"
+fi
 
 # ---- without CAP_BPF and CAP_PERFMON: said, with what to do, before any load
 if command -v setpriv >/dev/null && [ "$(id -u)" = 0 ]; then

@@ -236,6 +236,20 @@ if under_live broken-zap "" "$BIN/tsm_flow" broken-zap; then
 	differential broken-zap
 	same_as_committed broken-zap lab73-broken-zap.tsm
 fi
+# live --quiet: the violation and the verdict, not one transition; its file
+# holds every event all the same
+if LIVE_ARGS=--quiet under_live broken-zap-quiet "" "$BIN/tsm_flow" broken-zap; then
+	nev=$(grep -c '"type":"event"' "$T/broken-zap-quiet.out")
+	nv=$(grep -c '"type":"violation"' "$T/broken-zap-quiet.out")
+	if [ "$(verdict_of "$T/broken-zap-quiet.out")" = VIOLATION ] && [ "$nev" = 0 ] && [ "$nv" = 1 ] &&
+	   grep '"type":"violation"' "$T/broken-zap-quiet.out" | grep -q '"invariant":"TSM-I9"' &&
+	   [ "$("$B" report "$T/broken-zap-quiet.tsm" | grep -c ' vfio_pci_bar_')" -gt 0 ]; then
+		pass live-quiet-prints-violations-not-transitions
+	else
+		fail live-quiet-prints-violations-not-transitions "$nev events, $nv violations: $(verdict_lines "$T/broken-zap-quiet.out" | head -c 1500)"
+	fi
+	differential broken-zap-quiet
+fi
 
 # ---- attaching late: what predates the trace (a TDI bound in sysfs, DMABUFs
 # of VFIO found by the DMABUF iterator, a VFIO device's file open or only

@@ -197,7 +197,9 @@ static void usage(FILE *f, const char *cmd)
 			"  -o, --output FILE          also record into FILE\n"
 			"      --device DEV           print only the transitions of this PCI device\n"
 			"      --vm VM                print only those of this VM (the event's vm id)\n"
-			"      --pid PID              print only those of this thread\n",
+			"      --pid PID              print only those of this thread\n"
+			"  -q, --quiet                print no transitions: the violations and the verdict\n"
+			"                             alone (as record, without a file unless -o)\n",
 			tsm_prog);
 	fprintf(f, "      --source=SRC           what to attach to: series (the tracepoints of the kernel\n"
 		"                             series), stock (the functions of a kernel without them:\n"
@@ -218,11 +220,12 @@ static void usage(FILE *f, const char *cmd)
 }
 
 /* live's options; record takes those from the marker on */
-#define LIVE_ONLY	3
+#define LIVE_ONLY	4
 static const struct option live_opts[] = {
 	{ "device", required_argument, NULL, 'd' },
 	{ "vm", required_argument, NULL, 'm' },
 	{ "pid", required_argument, NULL, 'p' },
+	{ "quiet", no_argument, NULL, 'q' },
 	/* record: */
 	{ "output", required_argument, NULL, 'o' },
 	{ "compress", required_argument, NULL, 'z' },
@@ -275,8 +278,12 @@ static int parse_live(int argc, char **argv, struct live_opts *o)
 	int c;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "o:jvh", live_opts + (rec ? LIVE_ONLY : 0), NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, rec ? "o:jvh" : "o:qjvh", live_opts + (rec ? LIVE_ONLY : 0),
+				NULL)) != -1) {
 		switch (c) {
+		case 'q':
+			o->quiet = true;
+			continue;
 		case 'o':
 			o->output = optarg;
 			continue;
@@ -327,6 +334,8 @@ static int parse_live(int argc, char **argv, struct live_opts *o)
 	}
 	if (rec && !o->output)
 		return p_usage(o->cmd, "no output file (-o FILE)");
+	if (!rec && o->quiet && (o->has_dev || o->has_vm || o->has_pid))
+		return p_usage(o->cmd, "--quiet prints no transitions for --device, --vm or --pid to choose from");
 	return 0;
 }
 

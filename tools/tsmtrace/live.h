@@ -13,7 +13,7 @@ struct live_opts {
 	const char *cmd;		/* "live" or "record" */
 	const char *output;		/* trace file, or NULL */
 	struct tsm_compress compress;	/* of its blocks of records */
-	bool quiet;			/* print no transitions (record) */
+	bool quiet;			/* print no transitions (record, live -q) */
 	bool state_known;		/* no TDI bound, no DMABUF open now */
 	bool fail_on_violation;
 	bool verbose;

@@ -16,7 +16,9 @@
 #     to /dev/null);
 #   recording into a file: 'tsmtrace record' and 'trace-cmd record';
 #   and 'tsmtrace live -o', which does both (and checks), with nothing of
-#   trace-cmd's to compare it with.
+#   trace-cmd's to compare it with; and 'tsmtrace live -q', which checks
+#   and prints only violations (watching a host), against trace-cmd
+#   record.
 #
 # Where the time goes, in the same rounds: the CPU time of the reader
 # (tsmtrace's process; trace-cmd's processes, one a CPU) per event, from
@@ -285,6 +287,7 @@ if [ "${1:-}" = --guest ]; then
 		# shellcheck disable=SC2086
 		under_trace_cmd "$r" record "$T/storm.out" record $EVENTS -o "$T/storm.dat"
 		under_tsmtrace "$r" live-o live -o "$T/storm.tsm"
+		under_tsmtrace "$r" live-q live -q
 		r=$((r + 1))
 	done
 	kernel_side
@@ -360,7 +363,7 @@ summary() {
 		m = median(v, k)
 		printf "bench: %s-rate-tcg-%s median %d, range %d-%d transitions/s over %d rounds (spread %.0f%% of the median)\n", bases[b], mode, m, v[1], v[k], k, 100 * (v[k] - v[1]) / m
 	}
-	nc = split("tsmtrace-live trace-cmd-stream tsmtrace-record trace-cmd-record tsmtrace-live-o stock-live-source-series stock-live-source-stock stock-trace-cmd-record", cfg, " ")
+	nc = split("tsmtrace-live trace-cmd-stream tsmtrace-record trace-cmd-record tsmtrace-live-o tsmtrace-live-q stock-live-source-series stock-live-source-stock stock-trace-cmd-record", cfg, " ")
 	for (c = 1; c <= nc; c++) {
 		base = cfg[c] ~ /^stock-/ ? "stock-nothing-attached" : "nothing-attached"
 		k = 0; kc = 0; kf = 0; list = ""
@@ -389,8 +392,9 @@ summary() {
 	# the two readers in the same round (the rate with nothing attached cancels
 	# out), its median and range, and in how many rounds the first cost
 	# less; live -o against trace-cmd record as well, though live -o
-	# prints and checks besides
-	np = split("tsmtrace-live trace-cmd-stream tsmtrace-record trace-cmd-record tsmtrace-live-o trace-cmd-record", pair, " ")
+	# prints and checks besides, and live -q (the violations alone, no
+	# file) against it: watching a host for what recording it costs
+	np = split("tsmtrace-live trace-cmd-stream tsmtrace-record trace-cmd-record tsmtrace-live-o trace-cmd-record tsmtrace-live-q trace-cmd-record", pair, " ")
 	for (c = 1; c < np; c += 2) {
 		a = pair[c]; b = pair[c + 1]
 		k = 0; kf = 0

@@ -12,7 +12,10 @@
  *   3. the cost of an event on a range spanning a 256 GiB BAR against one
  *      on a single 4 KiB page;
  *   4. 'tsmtrace check' of 80,000 devices bound at once (the device
- *      lookup: a hash, not a walk).
+ *      lookup: a hash, not a walk);
+ *   5. the cost of an event against the number of devices bound at once,
+ *      from 1 to 100,000: the same work an event, each looking its device
+ *      up among all of them (the engine, records in memory).
  *
  *   tsmbench --tool PATH --dir DIR [--events N]
  *
@@ -353,6 +356,87 @@ static double scale_cycle(__u64 npfns, unsigned int cycles, unsigned long long *
 	return t;
 }
 
+/*
+ * @ndev devices bound at once, the upper half of a 2 MiB BAR of each
+ * private; then, round after round, each device in turn exports a shared
+ * DMABUF of the lower half, maps it into the IOAS, unmaps and closes it,
+ * until about @target events: every event looks up its device among
+ * @ndev (and the last one looked up is never the one wanted, but with one
+ * device).
+ */
+static double devices_cycle(unsigned int ndev, unsigned long long target,
+			    unsigned long long *nev, int *verdict)
+{
+	const __u64 half = 256;		/* 1 MiB in 4 KiB pages */
+	struct mem m = { 0 };
+	unsigned int d;
+	__u64 buf = 1;
+	size_t live;
+	struct gen g;
+	double t;
+
+	gen_init(&g, emit_mem, &m);
+	for (d = 0; d < ndev && !g.err; d++) {
+		__u64 base = (1ULL << 30) + 2 * half * d;
+
+		g_op(&g, TSM_REC_PCI_TSM_BIND_BEGIN, d, d + 1, 0x1000 + 0x1000ULL * d, 0, 0);
+		g_range(&g, d, 2, base + half, half, TSM_ATTR_SHARED, TSM_ATTR_PRIVATE);
+		g_op(&g, TSM_REC_PCI_TSM_BIND_END, d, d + 1, 0x1000 + 0x1000ULL * d, 0, 0);
+	}
+	while (g.seq <= target && !g.err) {
+		for (d = 0; d < ndev && !g.err; d++, buf++) {
+			__u64 base = (1ULL << 30) + 2 * half * d;
+			__u64 iova = 0x100000000ULL + (2 * half * d << 12);
+
+			g_export_range(&g, buf, d, 2, TSM_DMABUF_SHARED, base, half);
+			g_buf(&g, TSM_REC_VFIO_DMABUF_EXPORT, buf, d, 2, TSM_DMABUF_SHARED, 1);
+			g_ioas(&g, TSM_REC_IOMMUFD_IOAS_MAP_DMABUF, 0x10, 1, iova, buf, base, half,
+			       TSM_DMABUF_SHARED);
+			g_ioas(&g, TSM_REC_IOMMUFD_IOAS_UNMAP_DMABUF, 0x10, 1, iova, buf, base, half,
+			       TSM_UNMAP_USER);
+			g_buf(&g, TSM_REC_VFIO_DMABUF_RELEASE, buf, d, 2, TSM_DMABUF_SHARED, 0);
+		}
+	}
+	t = g.err ? -1 : feed(&m, nev, &live, verdict);
+	free(m.buf);
+	return t;
+}
+
+static int bench_device_curve(void)
+{
+	static const unsigned int ndevs[] = { 1, 10, 100, 1000, 10000, 100000 };
+	const unsigned long long target = 2000000;
+	double ns[sizeof(ndevs) / sizeof(ndevs[0])], lo = 0, hi = 0;
+	unsigned int i, k;
+
+	printf("\n5. the same work an event, among 1 to 100,000 devices bound at once (engine, in memory)\n");
+	for (i = 0; i < sizeof(ndevs) / sizeof(ndevs[0]); i++) {
+		unsigned long long nev = 0;
+		double best = -1;
+		int v = TSM_PASS;
+
+		for (k = 0; k < 3; k++) {
+			double t = devices_cycle(ndevs[i], target, &nev, &v);
+
+			if (t < 0 || v != TSM_PASS) {
+				fprintf(stderr, "tsmbench: %u devices: %s\n", ndevs[i],
+					t < 0 ? "out of memory" : tsm_verdict_name(v));
+				return 1;
+			}
+			if (best < 0 || t < best)
+				best = t;
+		}
+		ns[i] = best / nev * 1e9;
+		if (!i || ns[i] < lo)
+			lo = ns[i];
+		if (!i || ns[i] > hi)
+			hi = ns[i];
+		printf("   %6u devices: %5.1f ns an event (%llu events)\n", ndevs[i], ns[i], nev);
+	}
+	printf("   slowest / fastest %.2f (goal: flat, within 2x)\n", hi / lo);
+	return 0;
+}
+
 static void bench_scale(void)
 {
 	const __u64 big = 256ULL << 18;	/* 256 GiB in 4 KiB pages */
@@ -609,7 +693,7 @@ int main(int argc, char **argv)
 		return 1;
 	bench_engine(n / 4);
 	bench_scale();
-	if (bench_devices(tool, dir, 80000))
+	if (bench_devices(tool, dir, 80000) || bench_device_curve())
 		return 1;
 	printf("\nnext, in the lab VM and against trace-cmd: tools/tsmtrace/bench-live.sh\n");
 	return 0;

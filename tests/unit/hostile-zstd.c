@@ -269,8 +269,8 @@ int write_hostile_zstd(const char *path, const char *kind, char *err, size_t err
 
 		/* padding to damage needs a frame whose length is not a multiple of 8 */
 		do
-			fsz = delta ? frame_of(frame, cap - sizeof(zh) - 64, src, slen, level++, sized) :
-			      frame_of(frame, cap - sizeof(zh) - 64, m.buf, m.len, level++, sized);
+			fsz = frame_of(frame, cap - sizeof(zh) - 64, delta ? src : m.buf,
+				       delta ? slen : m.len, level++, sized);
 		while (fsz && fsz % 8 == 0 && !strcmp(kind, "nonzero-padding") && level < 20);
 	}
 	if (!fsz) {

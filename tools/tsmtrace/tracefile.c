@@ -856,11 +856,12 @@ static enum tsm_read_status inflate_block(struct tsm_file *f, const struct tsm_b
 	if (!zh.raw_size || zh.raw_size > TSM_BLOCK_MAX_PAYLOAD || zh.raw_size & 7)
 		return bad(f, off, MALFORMED_ZSTD "it declares %u bytes of records (a multiple of 8 from 8 to %u); " DAMAGED,
 			   bh->index, zh.raw_size, TSM_BLOCK_MAX_PAYLOAD);
-	if (delta && bh->nr_records > zh.raw_size / sizeof(struct tsm_rec_hdr))
-		return bad(f, off, MALFORMED_ZSTD "it declares %u records in %u bytes, less than a record header each; " DAMAGED,
-			   bh->index, bh->nr_records, zh.raw_size);
-	if (delta)
+	if (delta) {
+		if (bh->nr_records > zh.raw_size / sizeof(struct tsm_rec_hdr))
+			return bad(f, off, MALFORMED_ZSTD "it declares %u records in %u bytes, less than a record header each; " DAMAGED,
+				   bh->index, bh->nr_records, zh.raw_size);
 		dlen = (size_t)bh->nr_records * sizeof(__s32);
+	}
 	want = zh.raw_size + dlen;
 	padded = ((size_t)zh.frame_size + 7) & ~(size_t)7;
 	if (!zh.frame_size || sizeof(zh) + padded != bh->payload_size)
